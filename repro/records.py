@@ -1,0 +1,298 @@
+"""Run records: one folder per training or evaluation run.
+
+A run folder holds
+
+- ``manifest.json``: git commit and dirty flag, all parameters, the data set (name, label, checksum),
+  library versions, hardware, start/end time, wall time and status;
+- ``metrics.csv``: one row per epoch (or per evaluation), columns in first-seen order;
+- ``grids/*.png``: sample grids;
+- ``checkpoints/``: ``last.pt`` (and ``best.pt`` where a trainer keeps one).
+
+Every file is written atomically (see :mod:`repro.io`). :func:`load_record` reads a folder back in
+one call; the notebooks and the book use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .io import atomic_write, atomic_write_json
+
+__all__ = ["RunRecord", "Record", "load_record", "environment_info", "git_info"]
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.csv"
+GRIDS = "grids"
+CHECKPOINTS = "checkpoints"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Commit hash and dirty flag of the git checkout holding ``path`` (the package by default)."""
+    cwd = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=cwd, capture_output=True, text=True, timeout=10, check=True,
+            ).stdout.strip()
+        )
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def environment_info(device: Any = None) -> dict[str, Any]:
+    """Library versions and hardware, for the manifest."""
+    import numpy
+    import torch
+    import torchvision
+
+    from . import __version__
+
+    info: dict[str, Any] = {
+        "versions": {
+            "python": platform.python_version(),
+            "repro": __version__,
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "numpy": numpy.__version__,
+        },
+        "hardware": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    info["hardware"]["device"] = str(dev)
+    if dev.type == "cuda" and torch.cuda.is_available():
+        info["hardware"]["gpu"] = torch.cuda.get_device_name(dev)
+        info["versions"]["cuda"] = torch.version.cuda
+    return info
+
+
+def _jsonable(obj: Any) -> Any:
+    """Parameters as JSON: paths and devices as strings, dataclasses as dicts."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return _jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+class RunRecord:
+    """Writer for one run folder.
+
+    ``RunRecord(path, kind, params, data)`` starts a new run (the folder must be empty or absent);
+    ``RunRecord.resume(path)`` reopens one to continue it. ``log(row)`` appends a row to
+    ``metrics.csv``; ``truncate(after_epoch)`` drops rows written after the checkpoint a resumed run
+    starts from, so that a killed run's extra rows are not duplicated.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        kind: str,
+        params: Mapping[str, Any],
+        data: Mapping[str, Any] | None = None,
+        device: Any = None,
+        *,
+        _manifest: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._t0 = time.perf_counter()
+        if _manifest is not None:
+            self.manifest = _manifest
+            self.rows = _read_csv(self.path / METRICS)
+            self.manifest.setdefault("resumed_at", []).append(_now())
+            self.manifest["status"] = "running"
+            self._wall_before = float(self.manifest.get("wall_time_s") or 0.0)
+        else:
+            if (self.path / MANIFEST).exists():
+                raise FileExistsError(
+                    f"{self.path} already holds a run (manifest.json). Pass resume=True to continue it, "
+                    "or choose another output folder."
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.manifest = {
+                "kind": kind,
+                "status": "running",
+                "git": git_info(),
+                "params": _jsonable(dict(params)),
+                "data": _jsonable(dict(data or {})),
+                **environment_info(device),
+                "start_time": _now(),
+                "end_time": None,
+                "wall_time_s": 0.0,
+            }
+            self.rows = []
+            self._wall_before = 0.0
+        self._write_manifest()
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike) -> "RunRecord":
+        path = Path(path)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no run to resume in {path}: manifest.json is missing") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path / MANIFEST} is not valid JSON ({e}); the run folder is damaged") from None
+        return cls(path, manifest["kind"], manifest["params"], _manifest=manifest)
+
+    # -- paths ---------------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def grid_dir(self) -> Path:
+        return self.path / GRIDS
+
+    # -- writing -------------------------------------------------------------------------------
+    def _write_manifest(self) -> None:
+        self.manifest["wall_time_s"] = round(self._wall_before + time.perf_counter() - self._t0, 3)
+        atomic_write_json(self.path / MANIFEST, self.manifest)
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level manifest fields (e.g. a summary) and rewrite the manifest."""
+        self.manifest.update(_jsonable(fields))
+        self._write_manifest()
+
+    def log(self, row: Mapping[str, Any]) -> None:
+        """Append one row to ``metrics.csv`` (the whole file is rewritten atomically)."""
+        self.rows.append({k: _scalar(v) for k, v in row.items()})
+        _write_csv(self.path / METRICS, self.rows)
+        self._write_manifest()
+
+    def truncate(self, after_epoch: int, key: str = "epoch") -> None:
+        """Drop rows whose ``key`` is greater than ``after_epoch``."""
+        self.rows = [r for r in self.rows if r.get(key) is None or float(r[key]) <= after_epoch]
+        _write_csv(self.path / METRICS, self.rows)
+
+    def save_grid(self, images: Any, name: str, nrow: int = 8) -> Path:
+        """Save a batch of images in [-1, 1] (N x C x H x W) as ``grids/<name>.png``."""
+        import torchvision.utils as vutils
+
+        buf = io.BytesIO()
+        x = images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5
+        vutils.save_image(x, buf, nrow=nrow, padding=2, format="png")
+        out = self.grid_dir / f"{name}.png"
+        atomic_write(out, buf.getvalue())
+        return out
+
+    def finish(self, **summary: Any) -> None:
+        """Mark the run finished, record end time, wall time and an optional summary."""
+        self.manifest["status"] = "finished"
+        self.manifest["end_time"] = _now()
+        if summary:
+            self.manifest.setdefault("summary", {}).update(_jsonable(summary))
+        self._write_manifest()
+
+    def fail(self, error: BaseException) -> None:
+        """Mark the run failed with the error's message (checkpoints are left as they were)."""
+        self.manifest["status"] = "failed"
+        self.manifest["error"] = f"{type(error).__name__}: {error}"
+        self.manifest["end_time"] = _now()
+        self._write_manifest()
+
+
+def _scalar(v: Any) -> Any:
+    if hasattr(v, "item") and getattr(v, "numel", lambda: 1)() == 1:
+        v = v.item()
+    return v
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue())
+
+
+def _parse(v: str) -> Any:
+    if v == "":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return {"True": True, "False": False}.get(v, v)
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: _parse(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+@dataclass
+class Record:
+    """A run folder read back: its manifest, per-epoch rows and grid images."""
+
+    path: Path
+    manifest: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def grids(self) -> list[Path]:
+        return sorted((self.path / GRIDS).glob("*.png"))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.manifest.get("params", {})
+
+    def column(self, name: str) -> list[Any]:
+        """One column of ``metrics.csv`` as a list (``None`` where a row lacks it)."""
+        return [r.get(name) for r in self.rows]
+
+    def frame(self):
+        """``metrics.csv`` as a pandas DataFrame (pandas is a report dependency)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def load_record(path: str | os.PathLike) -> Record:
+    """Read a run folder written by :class:`RunRecord`."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} is not a run record: {MANIFEST} is missing. Run the experiment that writes it first."
+        ) from None
+    return Record(path=path, manifest=manifest, rows=_read_csv(path / METRICS))
