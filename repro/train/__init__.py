@@ -1,0 +1,1 @@
+"""Trainers (GAN and diffusion), checkpoints, collapse detection."""
