@@ -1,0 +1,37 @@
+# Set-up and entry points. `make book` and `make test` are all a new machine needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install book test test-fast bench cpu-runs clean-book
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[metrics,report,test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# Build the report from stored outputs (no notebook is executed): HTML in _build/html.
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# The whole test suite: unit tests and the notebooks, compared with their stored outputs.
+test: install
+	$(BIN)/python -m pytest --nbval
+
+test-fast: install
+	$(BIN)/python -m pytest tests -x -q
+
+bench: install
+	$(BIN)/python bench/run.py
+
+# Re-run the `cpu` profile of every notebook into book/results (about 90 minutes on 2 cores).
+cpu-runs: install
+	$(BIN)/python -m repro.report run --profile cpu --out book/results
+
+clean-book:
+	rm -rf _build

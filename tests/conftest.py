@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny data sets written in the real on-disk formats."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
+    """Write an IDX file (LeCun's MNIST format): magic, dims big-endian, then uint8 data."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def fashion_gz_dir(tmp_path: Path) -> Path:
+    """Four gzipped IDX files (5 train, 3 test images of 28x28), as Debian's package ships them."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "src" / "fashion-mnist"
+    for prefix, n in (("train", 5), ("t10k", 3)):
+        write_idx(d / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(d / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    return d
+
+
+@pytest.fixture
+def cifar_root(tmp_path: Path) -> Path:
+    """torchvision's cifar-10-batches-py layout with 4 images per batch file."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "cifar"
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), "labels": [0, 1, 2, 3],
+                 "batch_label": name, "filenames": [f"{name}_{i}.png" for i in range(4)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    return root
+
+
+def _make_imagefolder_zip(path: Path, split: str, classes=("cat", "dog"), per_class: int = 3,
+                          size: int = 8) -> np.ndarray:
+    """An ImageFolder zip ``split/<class>/NNNN.png`` of random RGB images; returns them in read order."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    arrays = []
+    with zipfile.ZipFile(path, "w") as zf:
+        for c in classes:
+            for i in range(per_class):
+                a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                buf = io.BytesIO()
+                Image.fromarray(a).save(buf, format="PNG")
+                zf.writestr(f"{split}/{c}/{i:04d}.png", buf.getvalue())
+                arrays.append(a)
+    return np.stack(arrays)
+
+
+@pytest.fixture
+def imagefolder_zip():
+    """A function writing an ImageFolder zip of random PNGs; it returns the images in read order."""
+    return _make_imagefolder_zip
