@@ -26,12 +26,12 @@ from torch import nn
 
 from .init import dcgan_init_
 
-__all__ = ["DCGANGenerator", "DCGANDiscriminator", "dcgan_levels"]
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "dcgan_levels"]
 
 
 def dcgan_levels(image_size: int) -> int:
     """Number of stride-2 (de)convolutions for a square image of side ``image_size`` (3 at 32, 4 at 64)."""
-    k = int(round(math.log2(image_size))) if image_size > 0 else 0
+    k = round(math.log2(image_size)) if image_size > 0 else 0
     if image_size < 16 or image_size > 128 or 2**k != image_size:
         raise ValueError(f"DCGAN needs a power-of-two image size between 16 and 128, got {image_size}")
     return k - 2

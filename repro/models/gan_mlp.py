@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["MLPGenerator", "MLPDiscriminator"]
+__all__ = ["MLPDiscriminator", "MLPGenerator"]
 
 
 def _mlp(d_in: int, hidden: int, depth: int, d_out: int) -> nn.Sequential:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["dcgan_init_", "DCGAN_INIT_STD"]
+__all__ = ["DCGAN_INIT_STD", "dcgan_init_"]
 
 DCGAN_INIT_STD = 0.02
 
