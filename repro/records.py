@@ -279,6 +279,10 @@ class Record:
         """One column of ``metrics.csv`` as a list (``None`` where a row lacks it)."""
         return [r.get(name) for r in self.rows]
 
+    def table(self, name: str) -> list[dict[str, Any]]:
+        """Another CSV of the run folder (e.g. ``iterations.csv``) as a list of rows."""
+        return _read_csv(self.path / name)
+
     def frame(self):
         """``metrics.csv`` as a pandas DataFrame (pandas is a report dependency)."""
         import pandas as pd

@@ -25,7 +25,7 @@ from .paths import CorruptDatasetError, DatasetNotFoundError, data_root
 __all__ = [
     "DATASETS", "load_dataset", "ImageDataset", "MixtureDataset", "DeviceBatches", "epoch_permutation",
     "DatasetNotFoundError", "CorruptDatasetError", "mixture_centers", "load_imagefolder_zip",
-    "to_float", "to_uint8", "resize_uint8", "data_root",
+    "to_float", "to_uint8", "resize_uint8", "data_root", "IMAGE_DATASETS",
 ]
 
 IMAGE_DATASETS = ("cifar10", "cifar10-jpeg", "fashion-mnist")

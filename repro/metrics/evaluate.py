@@ -1,0 +1,124 @@
+"""One call from a generator (or a tensor of samples) to every reported number.
+
+:func:`evaluate` draws N samples in batches (progress bar), passes each batch through the Inception
+network (pool3, and the logits when the Inception Score is asked for) and the data set's classifier,
+then compares with the reference split's features, which are cached on disk (:mod:`.reference`).
+Every result carries N, the reference (data set label and split) and the extractors' names.
+
+Metric names: ``fid``, ``kid``, ``precision_recall`` (k = 3), ``density_coverage`` (k = 5),
+``inception_score`` (online Inception only: it needs the 1008 logits), ``classifier`` (classifier
+score, class coverage and Frechet distance in the classifier's feature space).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import torch
+
+from .frechet import feature_statistics, frechet_distance, warn_if_singular
+from .inception import RESIZE, inception_extractor
+from .inception_score import inception_score
+from .kid import kid_from_features
+from .prdc import density_coverage, precision_recall
+from .reference import reference_features
+from .sampling import SampleSource, sample_batches
+from .tracking import CLASSIFIER_FOR, classifier_metrics
+
+__all__ = ["evaluate", "METRICS", "DEFAULT_METRICS"]
+
+METRICS = ("fid", "kid", "precision_recall", "density_coverage", "inception_score", "classifier")
+DEFAULT_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "classifier")
+
+
+def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str = "train",
+             metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, batch_size: int = 100,
+             device: torch.device | str = "cpu", cache_dir: str | os.PathLike | None = None,
+             data_root: str | os.PathLike | None = None, reference_n: int | None = None,
+             extractor: str = "offline", seed: int = 0, progress: bool = True, kid_subsets: int = 100,
+             kid_subset_size: int = 1000, is_splits: int = 10) -> dict:
+    """Evaluate ``n`` samples against ``reference``/``split`` on the requested ``metrics``.
+
+    Args:
+        samples: ``sample_fn(n) -> n x C x H x W`` in [-1, 1] (any device), or a tensor of images
+            (float in [-1, 1] or uint8); a function runs on a private random stream seeded by ``seed``.
+        reference: data set name (``cifar10-jpeg``, ``cifar10``, ``fashion-mnist``).
+        split: reference split; its images are served at the samples' size (Fashion-MNIST at 32 is
+            padded, see :mod:`repro.data`), so both go through the same resize to 299.
+        reference_n: reference images (all of the split when ``None``; a subset is chosen with seed 0).
+        extractor: ``"offline"`` (TorchScript, no logits) or ``"online"`` (torch-fidelity's download).
+        cache_dir: reference feature cache (default ``<data root>/cache``, or ``~/.cache/repro``).
+
+    Returns a dict with the numbers (``fid``, ``kid_mean``, ``kid_std``, ``precision``, ``recall``,
+    ``density``, ``coverage``, ``inception_score_mean``, ``inception_score_std``, ``fd_classifier``,
+    ``classifier_score``, ``classes_hit``, ``class_kl``, as requested) and ``n``, ``n_reference``,
+    ``reference`` (e.g. "CIFAR-10 (JPEG q75), train split"), ``reference_sha256``, ``image_size``,
+    ``extractor``, ``resize`` and, with the classifier, ``classifier``.
+    """
+    metrics = tuple(metrics)
+    unknown = set(metrics) - set(METRICS)
+    if unknown:
+        raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {', '.join(METRICS)}")
+    if "inception_score" in metrics and extractor != "online":
+        raise ValueError("the Inception Score needs the 1008-class logits of torch-fidelity's online Inception "
+                         "(extractor='online'); offline, use the 'classifier' metrics (classifier score)")
+    use_inception = bool(set(metrics) - {"classifier"})
+    inception = inception_extractor(extractor, device) if use_inception else None
+    classifier = None
+    if "classifier" in metrics:
+        if reference not in CLASSIFIER_FOR:
+            raise ValueError(f"no classifier for {reference!r}; drop 'classifier' from metrics")
+        from .classifier import load_classifier
+
+        classifier = load_classifier(CLASSIFIER_FOR[reference], device)
+
+    gen: dict[str, list[torch.Tensor]] = {}
+    image_size = None
+    for x in sample_batches(samples, n, batch_size, seed, device, progress, desc="generated samples"):
+        image_size = x.shape[-1]
+        feats = dict(inception(x)) if inception else {}
+        if classifier is not None:
+            feats.update({f"classifier_{k}": v for k, v in classifier(x).items()})
+        for k, v in feats.items():
+            gen.setdefault(k, []).append(v)
+    g = {k: torch.cat(v) for k, v in gen.items()}
+
+    out: dict = {"n": n, "reference_split": split, "image_size": image_size, "seed": seed}
+    if inception is not None:
+        ref = reference_features(reference, split, inception, image_size=image_size, n=reference_n,
+                                 root=data_root, cache_dir=cache_dir, progress=progress)
+        out.update(reference=f"{ref['data']['label']}, {split} split", n_reference=ref["data"]["n"],
+                   reference_sha256=ref["data"]["sha256"], extractor=inception.name, resize=RESIZE)
+        out.update(_inception_numbers(metrics, g, ref, seed, kid_subsets, kid_subset_size, is_splits))
+    if classifier is not None:
+        cref = reference_features(reference, split, classifier, n=reference_n, root=data_root,
+                                  cache_dir=cache_dir, progress=progress, stats_of="features")
+        out.update(classifier_metrics(g["classifier_probs"], g["classifier_features"], cref))
+        out.update(classifier=classifier.name, classifier_test_accuracy=classifier.record["test_accuracy"])
+        out.setdefault("reference", f"{cref['data']['label']}, {split} split")
+        out.setdefault("n_reference", cref["data"]["n"])
+        out.setdefault("reference_sha256", cref["data"]["sha256"])
+    return out
+
+
+def _inception_numbers(metrics: Sequence[str], g: dict, ref: dict, seed: int, kid_subsets: int,
+                       kid_subset_size: int, is_splits: int) -> dict:
+    """The Inception-feature metrics of generated features ``g`` against a reference entry ``ref``."""
+    real, fake = ref["features"]["2048"], g["2048"]
+    out: dict = {}
+    if "fid" in metrics:
+        warn_if_singular(fake.shape[0], fake.shape[1], "Inception features")
+        s = feature_statistics(fake)
+        out["fid"] = frechet_distance(s["mu"], s["sigma"], ref["mu"], ref["sigma"])
+    if "kid" in metrics:
+        out["kid_mean"], out["kid_std"] = kid_from_features(fake, real, kid_subsets, kid_subset_size, seed)
+        out["kid_subset_size"] = min(kid_subset_size, fake.shape[0], real.shape[0])
+    if "precision_recall" in metrics:
+        out["precision"], out["recall"] = precision_recall(real, fake, k=3)
+    if "density_coverage" in metrics:
+        out["density"], out["coverage"] = density_coverage(real, fake, k=5)
+    if "inception_score" in metrics:
+        out["inception_score_mean"], out["inception_score_std"] = inception_score(
+            g["logits_unbiased"].double().softmax(dim=1), splits=is_splits)
+    return out

@@ -1,0 +1,100 @@
+"""Cheap per-epoch numbers for the trainers, in the data-set classifier's space.
+
+A trainer takes ``evaluate: Callable[[sample_fn], dict[str, float]]`` and calls it after an epoch with
+``sample_fn(n) -> n images in [-1, 1]``. :class:`ClassifierTracker` is such a callable. It costs one
+classifier pass over ``n_samples`` images (about a second per thousand on a CPU) on top of the
+sampling, and draws the samples on its own fixed random stream, so successive epochs are compared on
+the same latent noise and the training run's random state is not touched.
+
+These numbers track training; the report's FID/KID come from :func:`repro.metrics.evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import torch
+
+from .classifier import LoadedClassifier, class_coverage, classifier_score, load_classifier
+from .frechet import feature_statistics, frechet_distance, warn_if_singular
+from .reference import reference_features
+from .sampling import NonFiniteSamplesError, SampleSource, sample_batches
+
+__all__ = ["ClassifierTracker", "classifier_metrics", "CLASSIFIER_FOR"]
+
+# which shipped classifier serves which data set (the JPEG-trained one stands in for original CIFAR-10)
+CLASSIFIER_FOR = {"fashion-mnist": "fashion-mnist", "cifar10-jpeg": "cifar10-jpeg", "cifar10": "cifar10-jpeg"}
+
+
+def classifier_metrics(probs: torch.Tensor, feats: torch.Tensor, reference: dict) -> dict:
+    """Classifier score, class coverage and Frechet distance to ``reference`` (a :func:`reference_features`
+    entry of the classifier) for the probabilities and features of the generated samples."""
+    warn_if_singular(feats.shape[0], feats.shape[1], "classifier features")
+    stats = feature_statistics(feats)
+    cov = class_coverage(probs)
+    return {
+        "fd_classifier": frechet_distance(stats["mu"], stats["sigma"], reference["mu"], reference["sigma"]),
+        "classifier_score": classifier_score(probs),
+        "classes_hit": cov["classes_hit"],
+        "class_kl": cov["class_kl"],
+    }
+
+
+class ClassifierTracker:
+    """Per-epoch tracking callable: ``tracker(sample_fn) -> dict``.
+
+    Keys of the result:
+
+    - ``fd_classifier``: Frechet distance between the classifier's penultimate features of the samples and
+      of the reference split (lower is better; 0 for a perfect match up to sampling noise). Not FID.
+    - ``classifier_score``: the Inception Score formula with our classifier (higher is better, at most
+      the number of classes). Not IS.
+    - ``classes_hit``: classes receiving at least 1% of the samples (10 = all classes present).
+    - ``class_kl``: KL of the class histogram from uniform, nats (0 = balanced, log 10 = 2.30 = one class).
+    - ``n_eval``: number of samples behind the numbers.
+
+    The reference is ``reference_split`` of the data set (all of it, or ``reference_n`` images chosen
+    with seed 0); its features are cached on disk (see :mod:`repro.metrics.reference`).
+
+    A generator returning NaN or infinite pixels gives NaN for every number (and a warning) rather than
+    stopping the training run.
+    """
+
+    def __init__(self, dataset_name: str, n_samples: int = 1000, reference_split: str = "test",
+                 device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
+                 reference_n: int | None = None, data_root: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> None:
+        if dataset_name not in CLASSIFIER_FOR:
+            raise ValueError(f"no classifier for {dataset_name!r}; choose one of {', '.join(CLASSIFIER_FOR)}")
+        self.dataset, self.split = dataset_name, reference_split
+        self.n_samples, self.batch_size, self.seed = n_samples, batch_size, seed
+        self.device, self.reference_n = torch.device(device), reference_n
+        self.data_root, self.cache_dir = data_root, cache_dir
+        self.classifier: LoadedClassifier = load_classifier(CLASSIFIER_FOR[dataset_name], self.device)
+        self._reference: dict | None = None
+
+    @property
+    def reference(self) -> dict:
+        if self._reference is None:
+            self._reference = reference_features(self.dataset, self.split, self.classifier, n=self.reference_n,
+                                                 root=self.data_root, cache_dir=self.cache_dir, progress=False,
+                                                 stats_of="features")
+        return self._reference
+
+    def __call__(self, sample_fn: SampleSource) -> dict[str, float]:
+        probs, feats = [], []
+        try:
+            for x in sample_batches(sample_fn, self.n_samples, self.batch_size, self.seed, self.device,
+                                    progress=False):
+                p, f = self.classifier.probs_and_features(x)
+                probs.append(p)
+                feats.append(f)
+        except NonFiniteSamplesError as e:
+            warnings.warn(f"classifier tracking skipped: {e}", RuntimeWarning, stacklevel=2)
+            nan = math.nan
+            return {"fd_classifier": nan, "classifier_score": nan, "classes_hit": nan, "class_kl": nan,
+                    "n_eval": self.n_samples}
+        out = classifier_metrics(torch.cat(probs), torch.cat(feats), self.reference)
+        return {**out, "n_eval": self.n_samples}

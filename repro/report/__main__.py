@@ -1,0 +1,111 @@
+"""Execute the report's notebooks.
+
+``python -m repro.report store [NOTEBOOK ...]``
+    Re-execute notebooks in place under the ``smoke`` profile, refreshing the outputs that
+    ``pytest --nbval`` compares against.
+
+``python -m repro.report summary --out book/results``
+    Rewrite ``OUT/summary.md`` alone.
+
+``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...]``
+    Execute notebooks with papermill under a profile, each into ``OUT/<name>.ipynb``, their runs into
+    ``OUT/runs/<name>``, record every notebook's wall time in ``OUT/timings.json`` and write
+    ``OUT/summary.md`` (wall times and one row per run manifest) for the reproducibility chapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..io import atomic_write, atomic_write_json
+from ..records import environment_info, git_info
+from .summary import summary_markdown
+
+ORDER = ["toy_modes", "train_gan", "train_ddpm", "sample_ddim", "compare"]
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def _names(given: list[str]) -> list[str]:
+    names = given or [n for n in ORDER if (NOTEBOOKS / f"{n}.ipynb").exists()]
+    unknown = [n for n in names if not (NOTEBOOKS / f"{n}.ipynb").exists()]
+    if unknown:
+        sys.exit(f"no such notebook: {', '.join(unknown)}; choose from {', '.join(ORDER)}")
+    return names
+
+
+def store(names: list[str], timeout: int) -> None:
+    import nbclient
+    import nbformat
+
+    os.environ["REPRO_PROFILE"] = "smoke"
+    for name in names:
+        path = NOTEBOOKS / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        t0 = time.perf_counter()
+        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        atomic_write(path, nbformat.writes(nb) + "\n")
+        print(f"{name}: stored smoke outputs ({time.perf_counter() - t0:.0f} s)")
+
+
+def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
+    import papermill
+
+    out.mkdir(parents=True, exist_ok=True)
+    timings_path = out / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {"notebooks": {}}
+    for name in names:
+        t0 = time.perf_counter()
+        start = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        runs = out.resolve() / "runs"
+        rel = Path(os.path.relpath(runs, NOTEBOOKS))  # the notebooks run in notebooks/; keeps paths in the book short
+        parameters = {"profile": profile}
+        if name != "compare":
+            parameters["out_dir"] = str(rel / name)
+        if name in ("sample_ddim", "compare"):
+            parameters["runs_dir"] = str(rel)
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
+                                   parameters=parameters,
+                                   cwd=str(NOTEBOOKS), kernel_name="python3", execution_timeout=timeout,
+                                   progress_bar=False)
+        wall = round(time.perf_counter() - t0, 1)
+        run_times = [json.loads(m.read_text()).get("wall_time_s", 0) for m in (runs / name).glob("**/manifest.json")]
+        timings["notebooks"][name] = {"profile": profile, "start_time": start, "wall_time_s": wall,
+                                      "runs_wall_time_s": round(sum(run_times), 1)}
+        timings.update(git=git_info(), **environment_info())
+        atomic_write_json(timings_path, timings)
+        print(f"{name}: {wall:.0f} s")
+        atomic_write(out / "summary.md", summary_markdown(out))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m repro.report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("store", help="refresh the stored smoke outputs of notebooks")
+    s.add_argument("notebooks", nargs="*")
+    s.add_argument("--timeout", type=int, default=1800)
+    r = sub.add_parser("run", help="execute notebooks under a profile into a folder")
+    r.add_argument("notebooks", nargs="*")
+    r.add_argument("--profile", default="cpu", choices=["gpu", "cpu", "smoke"])
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--timeout", type=int, default=4 * 3600)
+    m = sub.add_parser("summary", help="rewrite OUT/summary.md from OUT/timings.json and the run manifests")
+    m.add_argument("--out", type=Path, required=True)
+    a = p.parse_args(argv)
+    if a.command == "store":
+        store(_names(a.notebooks), a.timeout)
+    elif a.command == "summary":
+        atomic_write(a.out / "summary.md", summary_markdown(a.out))
+    else:
+        run(_names(a.notebooks), a.profile, a.out, a.timeout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Final evaluation of a trained model, written beside its run as ``evaluation.json``.
+
+The file carries its own manifest (commit, versions, hardware, wall time, parameters), so a number
+quoted in the book can be traced to the run that produced it even when it was measured later.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..io import atomic_write_json
+from ..records import environment_info, git_info
+
+__all__ = ["evaluate_run", "EVALUATION"]
+
+EVALUATION = "evaluation.json"
+
+
+def evaluate_run(samples: Any, reference: str, out_dir: str | Path, params: Mapping[str, Any], *,
+                 name: str = EVALUATION, device: Any = "cpu", **kwargs: Any) -> dict[str, Any]:
+    """Run :func:`repro.metrics.evaluate` on ``samples`` and write the result to ``out_dir/name``."""
+    from ..metrics import evaluate
+
+    start = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    result = evaluate(samples, reference=reference, device=device, **kwargs)
+    record = {
+        "kind": "evaluation",
+        "git": git_info(),
+        "params": {**dict(params), "reference": reference, **{k: v for k, v in kwargs.items() if k != "progress"}},
+        **environment_info(device),
+        "start_time": start,
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "result": result,
+    }
+    atomic_write_json(Path(out_dir) / name, record)
+    return result

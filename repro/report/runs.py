@@ -1,0 +1,46 @@
+"""Where a notebook's run writes, on which device, and whether it continues an earlier run.
+
+A notebook's ``out_dir`` defaults to ``runs/<profile>/<notebook>`` (a fresh temporary folder for the
+``smoke`` profile, so that validating the notebooks never touches earlier results). A folder that
+already holds a run is only reused with ``resume=True``, which continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .params import ParameterError
+
+__all__ = ["output_dir", "pick_device"]
+
+
+def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:
+    """The run folder for ``cfg`` (keys ``out_dir``, ``resume``, ``profile``), checked against ``resume``."""
+    if cfg.get("out_dir"):
+        out = Path(cfg["out_dir"])
+    elif cfg["profile"] == "smoke":
+        out = Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-")) / "run"
+    else:
+        out = Path("runs") / cfg["profile"] / notebook
+    has_run = (out / "manifest.json").exists()
+    if cfg.get("resume"):
+        if not (out / checkpoint).exists():
+            raise ParameterError(f"parameter 'resume' = True, but {out / checkpoint} does not exist; "
+                                 "run without resume to start, or set 'out_dir' to the folder of the run to continue")
+    elif has_run:
+        raise ParameterError(f"parameter 'out_dir' = {str(out)!r} already holds a run; pass -p resume True to "
+                             "continue it from its last checkpoint, or choose another out_dir")
+    return out
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"``: the GPU when there is one, else the CPU; ``"cuda"`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"parameter 'device' = {name!r}, but no CUDA GPU is visible; use 'auto' or 'cpu'")
+    return torch.device(name)

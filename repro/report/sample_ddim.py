@@ -1,0 +1,141 @@
+"""The ``sample_ddim`` notebook's experiment: sample quality against sampling cost.
+
+For the trained DDPM of ``train_ddpm`` (its EMA weights) and each number of steps K, three samplers
+draw ``n_samples`` images: iDDPM's *respaced ancestral* sampler (learned variances on K steps,
+Nichol & Dhariwal 2021 sec. 4), DDIM with eta = 0 (deterministic) and DDIM with eta = 1 (Song et al.
+2021). The trained DCGAN of ``train_gan`` is the one-step point. Each row of the sweep's
+``metrics.csv`` holds the sampler, K (network evaluations per image), wall seconds per image and the
+classifier-space quality of the samples; a grid of each setting is saved.
+
+Parameters (``None`` takes the profile's value): ``runs_dir`` (folder holding the ``train_ddpm`` and
+``train_gan`` runs; ``None`` trains seconds-long stand-ins, for the smoke profile only), ``steps``,
+``samplers``, ``n_samples``, ``batch_size``, ``seed``, ``out_dir``, ``device``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from ..records import Record, RunRecord, load_record
+from ..train.diffusion import TrainedDiffusion, load_trained
+from ..train.gan import load_generator, make_sampler
+from .params import ParameterError, Rule, describe, resolve
+from .runs import output_dir, pick_device
+
+__all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "load_models", "sweep"]
+
+NOTEBOOK = "sample_ddim"
+SAMPLERS = {"ancestral": ("ancestral", 1.0), "ddim-eta0": ("ddim", 0.0), "ddim-eta1": ("ddim", 1.0)}
+RULES = {
+    "runs_dir": Rule(str, optional=True, help="the folder holding train_ddpm/ and train_gan/ runs"),
+    "steps": Rule(list),
+    "samplers": Rule(list),
+    "n_samples": Rule(int, minimum=2),
+    "batch_size": Rule(int, minimum=1),
+    "seed": Rule(int, minimum=0),
+    "out_dir": Rule(str, optional=True),
+    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+}
+
+
+def _check_lists(cfg: Mapping[str, Any]) -> str | None:
+    bad = [s for s in cfg["samplers"] if s not in SAMPLERS]
+    if bad:
+        return f"parameter 'samplers' has {bad}; choose from {list(SAMPLERS)}"
+    if not all(isinstance(k, int) and k >= 1 for k in cfg["steps"]):
+        return f"parameter 'steps' = {cfg['steps']} must be a list of positive integers"
+    return None
+
+
+def _runs_exist(cfg: Mapping[str, Any]) -> str | None:
+    if cfg["runs_dir"] is None:
+        return None if cfg["profile"] == "smoke" else "parameter 'runs_dir' is required outside the smoke profile"
+    missing = [n for n in ("train_ddpm", "train_gan") if not (Path(cfg["runs_dir"]) / n / "checkpoints").exists()]
+    return (f"parameter 'runs_dir' = {cfg['runs_dir']!r} lacks trained runs {missing}; run those notebooks with "
+            f"out_dir={cfg['runs_dir']}/<name> first") if missing else None
+
+
+CONSTRAINTS = (_check_lists, _runs_exist)
+
+
+def setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the notebook's parameters against its profile, print the banner, return the config."""
+    cfg = resolve(NOTEBOOK, params, RULES, constraints=CONSTRAINTS)
+    print(describe(NOTEBOOK, cfg))
+    return cfg
+
+
+def _train_stand_ins(device: torch.device) -> Path:
+    """Seconds-long DDPM and GAN runs of the smoke profiles (the smoke profile has no trained runs)."""
+    from . import train_ddpm, train_gan
+
+    root = Path(tempfile.mkdtemp(prefix="sample_ddim-smoke-"))
+    for module in (train_ddpm, train_gan):
+        cfg = resolve(module.NOTEBOOK, {"profile": "smoke", "out_dir": str(root / module.NOTEBOOK),
+                                        "track_samples": 0}, module.RULES)
+        module.run(cfg)
+    return root
+
+
+def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, Any, Record, Record]:
+    """The DDPM (EMA weights) and the GAN generator (best checkpoint, else last), with their records."""
+    device = pick_device(cfg["device"])
+    runs = Path(cfg["runs_dir"]) if cfg["runs_dir"] else _train_stand_ins(device)
+    ddpm_rec, gan_rec = load_record(runs / "train_ddpm"), load_record(runs / "train_gan")
+    which = "best" if (gan_rec.path / "checkpoints" / "best.pt").exists() else "last"
+    G, gcfg = load_generator(gan_rec.path, which, device=device)
+    return load_trained(ddpm_rec.path, device=device), (G, gcfg), ddpm_rec, gan_rec
+
+
+def _timed(fn: Callable[[int], torch.Tensor], clock: list[float]) -> Callable[[int], torch.Tensor]:
+    def wrapped(n: int) -> torch.Tensor:
+        t0 = time.perf_counter()
+        x = fn(n)
+        if x.is_cuda:
+            torch.cuda.synchronize(x.device)
+        clock[0] += time.perf_counter() - t0
+        return x
+    return wrapped
+
+
+def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: tuple[Any, Any], ddpm_rec: Record,
+          gan_rec: Record) -> Record:
+    """Quality and time per image for every (sampler, steps) and for the GAN; returns the sweep's record."""
+    from ..metrics import ClassifierTracker
+
+    device = pick_device(cfg["device"])
+    out = output_dir(NOTEBOOK, cfg, checkpoint="metrics.csv")
+    if cfg.get("resume"):
+        raise ParameterError("the sampling sweep does not resume; start it again in a new out_dir")
+    dataset = ddpm_rec.manifest["data"]["name"]
+    data = {"ddpm_run": str(ddpm_rec.path), "gan_run": str(gan_rec.path), **ddpm_rec.manifest["data"]}
+    record = RunRecord(out, "sampling-sweep", dict(cfg), data=data, device=device)
+    tracker = ClassifierTracker(dataset, n_samples=cfg["n_samples"], batch_size=cfg["batch_size"],
+                                seed=cfg["seed"], device=device)
+    settings = [("gan", 1, None)] + [(s, k, None) for s in cfg["samplers"] for k in cfg["steps"]]
+    G, gcfg = gan
+    for sampler, k, _ in settings:
+        clock = [0.0]
+        if sampler == "gan":
+            fn = make_sampler(G, gcfg.nz, seed=cfg["seed"], device=device, batch=cfg["batch_size"])
+        else:
+            kind, eta = SAMPLERS[sampler]
+            model = dataclasses.replace(ddpm.config, sampler=kind, sampler_steps=k, ddim_eta=eta,
+                                        sample_batch_size=cfg["batch_size"])
+            trained = dataclasses.replace(ddpm, config=model, _process=None)
+            fn = trained.sample
+        result = tracker(_timed(fn, clock))
+        row = {"sampler": sampler, "steps": k, "nfe": k, "seconds_per_image": clock[0] / cfg["n_samples"],
+               **{key: result[key] for key in ("fd_classifier", "classifier_score", "classes_hit", "class_kl")}}
+        record.log(row)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg["seed"])
+            record.save_grid(fn(64), f"{sampler}-{k:04d}")
+    record.finish()
+    return load_record(out)

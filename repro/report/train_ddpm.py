@@ -1,0 +1,110 @@
+"""The ``train_ddpm`` notebook's experiment: a DDPM with the Improved-DDPM hybrid loss, tracked per
+epoch with a few-step DDIM sampler, then a final evaluation of the EMA model.
+
+Parameters (``None`` takes the profile's value, see ``configs/profiles.yaml``): ``dataset``,
+``image_size``, ``model`` (a U-Net preset of :data:`repro.models.unet.UNET_PRESETS`), ``schedule``,
+``num_timesteps``, ``loss_type`` (``hybrid``, ``simple`` or ``vlb``; sigma is learned for ``hybrid``
+and ``vlb``), ``epochs``, ``subset``, ``batch_size``, ``lr``, ``warmup_steps``, ``ema_decay``,
+``track_steps`` (DDIM steps of the per-epoch samples and grids), ``track_samples``, ``track_every``,
+``eval_samples`` and ``eval_steps`` (final evaluation; 0 samples skips it), ``seed``, ``out_dir``,
+``resume``, ``device``, ``bf16``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..data import IMAGE_DATASETS, load_dataset
+from ..diffusion.gaussian_diffusion import LOSS_TYPES
+from ..models.unet import UNET_PRESETS
+from ..records import Record, load_record
+from ..train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
+from .params import Rule, describe, resolve
+from .runs import output_dir, pick_device
+
+__all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_ema", "train_config"]
+
+NOTEBOOK = "train_ddpm"
+RULES = {
+    "dataset": Rule(str, choices=IMAGE_DATASETS),
+    "image_size": Rule(int, choices=(32,), help="the U-Net presets are built for 32 x 32"),
+    "model": Rule(str, choices=tuple(UNET_PRESETS)),
+    "schedule": Rule(str, choices=("linear", "cosine")),
+    "num_timesteps": Rule(int, minimum=21),
+    "loss_type": Rule(str, choices=LOSS_TYPES),
+    "epochs": Rule(int, minimum=1),
+    "subset": Rule(int, minimum=1, optional=True),
+    "batch_size": Rule(int, minimum=1),
+    "lr": Rule(float, minimum=0.0),
+    "warmup_steps": Rule(int, minimum=0),
+    "ema_decay": Rule(float, minimum=0.0),
+    "track_steps": Rule(int, minimum=1),
+    "track_samples": Rule(int, minimum=0),
+    "track_every": Rule(int, minimum=1),
+    "eval_samples": Rule(int, minimum=0),
+    "eval_steps": Rule(int, minimum=1),
+    "seed": Rule(int, minimum=0),
+    "out_dir": Rule(str, optional=True),
+    "resume": Rule(bool),
+    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+    "bf16": Rule(bool),
+}
+
+
+def _ema_below_one(cfg: Mapping[str, Any]) -> str | None:
+    return None if cfg["ema_decay"] < 1 else f"parameter 'ema_decay' = {cfg['ema_decay']} must be < 1"
+
+
+CONSTRAINTS = (_ema_below_one,)
+
+
+def setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the notebook's parameters against its profile, print the banner, return the config."""
+    cfg = resolve(NOTEBOOK, params, RULES, constraints=CONSTRAINTS)
+    print(describe(NOTEBOOK, cfg))
+    return cfg
+
+
+def train_config(cfg: Mapping[str, Any]) -> DiffusionTrainConfig:
+    """The trainer's configuration for the notebook's ``cfg``."""
+    learn_sigma = cfg["loss_type"] != "simple"
+    return DiffusionTrainConfig(
+        model=cfg["model"], schedule=cfg["schedule"], num_timesteps=cfg["num_timesteps"], learn_sigma=learn_sigma,
+        loss_type=cfg["loss_type"], epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+        warmup_steps=cfg["warmup_steps"], ema_decay=cfg["ema_decay"], seed=cfg["seed"], bf16=cfg["bf16"],
+        channels_last=True, sampler="ddim", sampler_steps=cfg["track_steps"], grid_size=64,
+        grid_every=cfg["track_every"], eval_every=cfg["track_every"])
+
+
+def run(cfg: Mapping[str, Any]) -> Record:
+    """Train (or resume) the DDPM of ``cfg``; every ``track_every`` epochs the classifier tracker scores
+    ``track_samples`` DDIM samples of the EMA model."""
+    from ..metrics import ClassifierTracker
+
+    device = pick_device(cfg["device"])
+    out = output_dir(NOTEBOOK, cfg)
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
+                        seed=cfg["seed"])
+    tracker = None
+    if cfg["track_samples"] > 0:
+        tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
+    train_diffusion(train_config(cfg), data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
+    return load_record(out)
+
+
+def evaluate_ema(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Inception and classifier metrics of ``eval_samples`` DDIM (``eval_steps``, eta 0) samples of the EMA
+    model against the training split."""
+    if cfg["eval_samples"] <= 0:
+        return None
+    import dataclasses
+
+    from .evaluation import evaluate_run
+
+    device = pick_device(cfg["device"])
+    trained = load_trained(record.path, device=device)
+    trained.config = dataclasses.replace(trained.config, sampler="ddim", sampler_steps=cfg["eval_steps"])
+    params = {"weights": "ema", "sampler": "ddim", "steps": cfg["eval_steps"], "eta": 0.0}
+    return evaluate_run(lambda n: trained.sample(n), cfg["dataset"], record.path, params, device=device,
+                        split="train", n=cfg["eval_samples"],
+                        reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"], progress=False)

@@ -1,0 +1,80 @@
+"""The ``train_gan`` notebook's experiment: a DCGAN run with per-epoch tracking, then a final evaluation.
+
+Parameters (``None`` takes the profile's value, see ``configs/profiles.yaml``): ``dataset``,
+``image_size`` (32 or 64), ``preset`` (a :data:`repro.train.gan.PRESETS` name), ``epochs``,
+``subset`` (training images; ``None`` = all), ``batch_size``, ``seed``, ``track_samples`` (samples
+per epoch for the classifier tracker), ``eval_samples`` (Inception evaluation of the best checkpoint
+at the end; 0 skips it), ``out_dir``, ``resume``, ``device``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..data import IMAGE_DATASETS, load_dataset
+from ..records import Record
+from ..train.gan import PRESETS, load_generator, make_sampler, preset, train_gan
+from .params import Rule, describe, resolve
+from .runs import output_dir, pick_device
+
+__all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_best"]
+
+NOTEBOOK = "train_gan"
+IMAGE_PRESETS = [name for name, p in PRESETS.items() if p.arch == "dcgan"]
+RULES = {
+    "dataset": Rule(str, choices=IMAGE_DATASETS),
+    "image_size": Rule(int, choices=(32, 64), help="the DCGAN is built for 32 x 32 or 64 x 64"),
+    "preset": Rule(str, choices=IMAGE_PRESETS),
+    "epochs": Rule(int, minimum=1),
+    "subset": Rule(int, minimum=1, optional=True),
+    "batch_size": Rule(int, minimum=1, optional=True),
+    "seed": Rule(int, minimum=0),
+    "track_samples": Rule(int, minimum=0),
+    "eval_samples": Rule(int, minimum=0),
+    "out_dir": Rule(str, optional=True),
+    "resume": Rule(bool),
+    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+}
+
+
+def setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the notebook's parameters against its profile, print the banner, return the config."""
+    cfg = resolve(NOTEBOOK, params, RULES)
+    print(describe(NOTEBOOK, cfg))
+    return cfg
+
+
+def run(cfg: Mapping[str, Any]) -> Record:
+    """Train (or resume) the DCGAN of ``cfg``; the per-epoch tracker supplies ``fd_classifier``."""
+    from ..metrics import ClassifierTracker
+
+    device = pick_device(cfg["device"])
+    out = output_dir(NOTEBOOK, cfg)
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
+                        seed=cfg["seed"])
+    overrides = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"]}
+    if cfg.get("batch_size"):
+        overrides["batch_size"] = cfg["batch_size"]
+    tracker = None
+    if cfg["track_samples"] > 0:
+        overrides["best_metric"] = "fd_classifier"
+        tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
+    config = preset(cfg["preset"], **overrides)
+    return train_gan(config, data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
+
+
+def evaluate_best(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Inception FID/KID, precision/recall, density/coverage and the classifier metrics of the best
+    checkpoint (the last one when no quality was tracked), against the training split."""
+    if cfg["eval_samples"] <= 0:
+        return None
+    from .evaluation import evaluate_run
+
+    device = pick_device(cfg["device"])
+    which = "best" if (record.path / "checkpoints" / "best.pt").exists() else "last"
+    G, gcfg = load_generator(record.path, which, device=device)
+    params = {"checkpoint": which, "epoch": record.manifest.get("summary", {}).get("best_epoch")}
+    return evaluate_run(make_sampler(G, gcfg.nz, seed=1234, device=device), cfg["dataset"], record.path,
+                        params, device=device, split="train", n=cfg["eval_samples"],
+                        reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"],
+                        progress=False)

@@ -1,0 +1,61 @@
+"""High-level evaluation: every number comes with N, the reference and the extractors; reference
+features are cached; sample functions and tensors give the same result."""
+
+import math
+
+import pytest
+import torch
+
+from repro import metrics
+from repro.data import DatasetNotFoundError, load_dataset, to_float
+from repro.metrics.classifier.network import LoadedClassifier
+
+
+@pytest.fixture(scope="module")
+def fashion_32():
+    try:
+        ds = load_dataset("fashion-mnist", "train", image_size=32, subset=200, seed=2, download=False)
+    except DatasetNotFoundError as e:
+        pytest.skip(f"Fashion-MNIST not available: {e}")
+    return to_float(ds.images)
+
+
+def test_evaluate_reports_every_number_with_n_reference_and_extractors(fashion_32, tmp_path):
+    with pytest.warns(metrics.SampleSizeWarning):
+        out = metrics.evaluate(fashion_32[:6], reference="fashion-mnist", split="test", n=6, batch_size=3,
+                               reference_n=8, cache_dir=tmp_path, progress=False)
+    for key in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "fd_classifier",
+                "classifier_score", "classes_hit", "class_kl"):
+        assert math.isfinite(out[key]), key
+    assert out["n"] == 6 and out["n_reference"] == 8 and out["kid_subset_size"] == 6
+    assert out["reference"] == "Fashion-MNIST, test split" and out["image_size"] == 32
+    assert "offline" in out["extractor"] and out["resize"] == "tf1-bilinear-299"
+    assert out["classifier"].startswith("classifier-fashion-mnist-")
+    cached = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert any(name.startswith("fashion-mnist-test-8-s0-32px-inception-torchscript-7ff4a85c") for name in cached)
+    assert any(name.startswith("fashion-mnist-test-8-s0-28px-classifier-fashion-mnist-") for name in cached)
+
+
+def test_reference_features_are_read_from_the_cache_the_second_time(fashion_32, tmp_path, monkeypatch):
+    seen = []
+    call = LoadedClassifier.__call__
+    monkeypatch.setattr(LoadedClassifier, "__call__", lambda self, x: seen.append(len(x)) or call(self, x))
+    kwargs = dict(reference="fashion-mnist", split="test", metrics=("classifier",), n=200, batch_size=100,
+                  reference_n=300, cache_dir=tmp_path, progress=False)
+    first = metrics.evaluate(fashion_32, **kwargs)
+    assert sum(seen) == 200 + 300
+    second = metrics.evaluate(fashion_32, **kwargs)
+    assert sum(seen) == 2 * 200 + 300 and second == first
+
+
+def test_a_sample_function_and_a_tensor_give_the_same_numbers(fashion_32, tmp_path):
+    kwargs = dict(reference="fashion-mnist", split="test", metrics=("classifier",), n=200, batch_size=64,
+                  reference_n=300, cache_dir=tmp_path, progress=False)
+    from_tensor = metrics.evaluate(fashion_32, **kwargs)
+    batches = iter(fashion_32.split(64))
+    assert metrics.evaluate(lambda b: next(batches), **kwargs) == from_tensor
+
+
+def test_inception_score_offline_is_refused_with_the_alternative():
+    with pytest.raises(ValueError, match="online.*classifier"):
+        metrics.evaluate(torch.zeros(4, 3, 32, 32), metrics=("inception_score",), n=4)

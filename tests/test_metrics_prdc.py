@@ -1,0 +1,73 @@
+"""Precision/recall and density/coverage: limits, agreement with the reference packages, no N x N matrix."""
+
+import pytest
+import torch
+
+from repro import metrics
+
+
+def feats(n, d=8, shift=0.0, seed=0, dtype=torch.float64):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=dtype) + shift
+
+
+def test_precision_recall_of_identical_sets_is_one_one():
+    x = feats(200)
+    assert metrics.precision_recall(x, x.clone(), k=3) == (1.0, 1.0)
+
+
+def test_precision_recall_of_far_apart_sets_is_zero_zero():
+    assert metrics.precision_recall(feats(200, seed=1), feats(200, shift=100.0, seed=2)) == (0.0, 0.0)
+
+
+def test_density_coverage_of_far_apart_sets_is_zero_zero():
+    assert metrics.density_coverage(feats(200, seed=1), feats(200, shift=100.0, seed=2)) == (0.0, 0.0)
+
+
+def test_coverage_of_identical_sets_is_one():
+    x = feats(200)
+    assert metrics.density_coverage(x, x.clone(), k=5)[1] == 1.0
+
+
+@pytest.mark.parametrize("n_real,n_fake,k", [(300, 300, 5), (250, 400, 3)])
+def test_prdc_agree_with_the_prdc_package_on_random_features(n_real, n_fake, k):
+    from prdc import compute_prdc
+
+    real, fake = feats(n_real, seed=3), feats(n_fake, shift=0.3, seed=4) * 1.1
+    ref = compute_prdc(real.numpy(), fake.numpy(), nearest_k=k)
+    density, coverage = metrics.density_coverage(real, fake, k=k, batch_size=64)
+    precision, recall = metrics.precision_recall(real, fake, k=k, batch_size=64)
+    assert density == pytest.approx(ref["density"], abs=1e-12)
+    assert coverage == pytest.approx(ref["coverage"], abs=1e-12)
+    # torch-fidelity averages the 0/1 indicators in float32
+    assert precision == pytest.approx(ref["precision"], abs=1e-7)
+    assert recall == pytest.approx(ref["recall"], abs=1e-7)
+
+
+def test_precision_recall_equal_torch_fidelity_full_matrix_computation():
+    from torch_fidelity.metric_prc import calculate_precision_recall_full
+
+    real, fake = feats(300, 32, seed=5, dtype=torch.float32), feats(280, 32, 0.2, seed=6, dtype=torch.float32)
+    ours = metrics.precision_recall(real, fake, k=3, batch_size=50)
+    assert ours == pytest.approx(calculate_precision_recall_full(fake, real, neighborhood=3), abs=0)
+
+
+def test_results_do_not_depend_on_the_batch_size():
+    real, fake = feats(230, seed=7), feats(170, shift=0.5, seed=8)
+    for f in (metrics.precision_recall, metrics.density_coverage):
+        assert f(real, fake, batch_size=7) == f(real, fake, batch_size=1000)
+
+
+def test_no_distance_block_exceeds_batch_times_n(monkeypatch):
+    real, fake = feats(500, seed=9), feats(400, seed=10)
+    biggest = []
+    cdist = torch.cdist
+
+    def recording_cdist(a, b, *args, **kwargs):
+        out = cdist(a, b, *args, **kwargs)
+        biggest.append(out.numel())
+        return out
+
+    monkeypatch.setattr(torch, "cdist", recording_cdist)
+    metrics.precision_recall(real, fake, batch_size=32)
+    metrics.density_coverage(real, fake, batch_size=32)
+    assert biggest and max(biggest) <= 32 * 500 < 400 * 500
