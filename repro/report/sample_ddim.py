@@ -25,7 +25,7 @@ import torch
 from ..records import Record, RunRecord, load_record
 from ..train.diffusion import TrainedDiffusion, load_trained
 from ..train.gan import load_generator, make_sampler
-from .params import ParameterError, Rule, describe, resolve
+from .params import Rule, describe, resolve
 from .runs import output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "load_models", "sweep"]
@@ -71,7 +71,7 @@ def setup(params: Mapping[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def _train_stand_ins(device: torch.device) -> Path:
+def _train_stand_ins() -> Path:
     """Seconds-long DDPM and GAN runs of the smoke profiles (the smoke profile has no trained runs)."""
     from . import train_ddpm, train_gan
 
@@ -86,7 +86,7 @@ def _train_stand_ins(device: torch.device) -> Path:
 def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, Any, Record, Record]:
     """The DDPM (EMA weights) and the GAN generator (best checkpoint, else last), with their records."""
     device = pick_device(cfg["device"])
-    runs = Path(cfg["runs_dir"]) if cfg["runs_dir"] else _train_stand_ins(device)
+    runs = Path(cfg["runs_dir"]) if cfg["runs_dir"] else _train_stand_ins()
     ddpm_rec, gan_rec = load_record(runs / "train_ddpm"), load_record(runs / "train_gan")
     which = "best" if (gan_rec.path / "checkpoints" / "best.pt").exists() else "last"
     G, gcfg = load_generator(gan_rec.path, which, device=device)
@@ -111,16 +111,14 @@ def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: tuple[Any, Any], 
 
     device = pick_device(cfg["device"])
     out = output_dir(NOTEBOOK, cfg, checkpoint="metrics.csv")
-    if cfg.get("resume"):
-        raise ParameterError("the sampling sweep does not resume; start it again in a new out_dir")
     dataset = ddpm_rec.manifest["data"]["name"]
     data = {"ddpm_run": str(ddpm_rec.path), "gan_run": str(gan_rec.path), **ddpm_rec.manifest["data"]}
     record = RunRecord(out, "sampling-sweep", dict(cfg), data=data, device=device)
     tracker = ClassifierTracker(dataset, n_samples=cfg["n_samples"], batch_size=cfg["batch_size"],
                                 seed=cfg["seed"], device=device)
-    settings = [("gan", 1, None)] + [(s, k, None) for s in cfg["samplers"] for k in cfg["steps"]]
+    settings = [("gan", 1)] + [(s, k) for s in cfg["samplers"] for k in cfg["steps"]]
     G, gcfg = gan
-    for sampler, k, _ in settings:
+    for sampler, k in settings:
         clock = [0.0]
         if sampler == "gan":
             fn = make_sampler(G, gcfg.nz, seed=cfg["seed"], device=device, batch=cfg["batch_size"])

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import torch
 
 from ..data import load_dataset
-from ..data.mixtures import MIXTURES
+from ..data.mixtures import MIXTURES, mixture_centers
 from ..records import Record, load_record
 from ..train.collapse import CollapseRule, detect_collapse
 from ..train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
@@ -107,7 +107,7 @@ def summary_rows(records: Mapping[tuple[str, str, int], Record]) -> list[dict[st
     rows = []
     for (mixture, model, seed), rec in records.items():
         last = rec.rows[-1]
-        k = len(load_dataset(mixture, subset=1).centers)
+        k = len(mixture_centers(mixture))
         verdict = detect_collapse(rec.rows, CollapseRule.for_mixture(num_modes=k, diversity=None, win=None))
         rows.append({"mixture": mixture, "model": model, "seed": seed, "modes": k, "epochs": len(rec.rows),
                      "modes_hit_last": last["modes_hit"], "modes_hit_best": max(r["modes_hit"] for r in rec.rows),
