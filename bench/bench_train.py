@@ -26,11 +26,12 @@ from repro.diffusion import make_timestep_sampler
 from repro.models.unet import count_parameters
 from repro.train import diffusion as dtrain
 from repro.train import gan
+from repro.train.accel import adam, compiled, prepare_cuda
 from repro.train.ema import EMA
 
 from timing import count_flops, summary, time_calls
 
-__all__ = ["CIFAR_SHAPE", "dcgan_training", "sampling", "unet_training"]
+__all__ = ["CIFAR_SHAPE", "dcgan_training", "options", "sampling", "unet_training"]
 
 CIFAR_SHAPE = (3, 32, 32)
 FLOP_BATCH = 4  # FLOPs of convolutions and matmuls are linear in the batch: count on a small one
@@ -50,40 +51,65 @@ def _protocol(batch_size: int, steps_per_call: int, warmup: int, repeats: int) -
             f"after {warmup} warm-up call(s)")
 
 
-def dcgan_training(image_size: int, device: torch.device, precisions: list[str], batch_size: int,
-                   warmup: int, repeats: int, steps_per_call: int) -> list[dict]:
-    """DCGAN (preset ``dcgan-paper`` at ``image_size``, 3 channels): D step, then G step, both Adam."""
-    cfg = gan.preset("dcgan-paper", image_size=image_size, channels=3, batch_size=batch_size)
-    torch.manual_seed(cfg.seed)
-    G, D = (m.to(device) for m in gan.build_gan(cfg))
-    optG = torch.optim.Adam(G.parameters(), lr=cfg.lr_G, betas=(cfg.beta1, cfg.beta2))
-    optD = torch.optim.Adam(D.parameters(), lr=cfg.lr_D, betas=(cfg.beta1, cfg.beta2))
-    z_gen = torch.Generator(device).manual_seed(cfg.seed)
-    counter = {"epoch": 0, "step": 0}
+def options(variant: str) -> dict[str, bool]:
+    """Trainer options named by a variant such as ``"bf16+channels_last+compile"``."""
+    parts = set(variant.split("+"))
+    unknown = parts - {"fp32", "bf16", "channels_last", "compile"}
+    if unknown:
+        raise ValueError(f"unknown variant parts {sorted(unknown)} in {variant!r}")
+    return {"bf16": "bf16" in parts, "channels_last": "channels_last" in parts, "compile": "compile" in parts}
 
-    def epoch(batches: DeviceBatches, c: gan.GANTrainConfig):
-        def call() -> None:
-            gan._train_epoch(G, D, optG, optD, batches, counter["epoch"], counter["step"], c, z_gen,
-                             _NO_CHECKPOINT)
-            counter["epoch"] += 1
-            counter["step"] += len(batches)
-        return call
 
+def dcgan_training(image_size: int, device: torch.device, variants: list[str], batch_size: int,
+                   warmup: int, repeats: int, steps_per_call: int, epoch_images: int = 50_000,
+                   epochs: int = 100) -> list[dict]:
+    """DCGAN (preset ``dcgan-paper`` at ``image_size``, 3 channels): D step, then G step, both Adam.
+
+    Each variant builds G and D afresh as ``train_gan`` does (memory format, fused Adam on CUDA, cuDNN
+    settings, ``torch.compile``). ``also`` projects the training time of ``epochs`` epochs of
+    ``epoch_images`` images at the measured rate (the per-epoch records not included).
+    """
+    base = gan.preset("dcgan-paper", image_size=image_size, channels=3, batch_size=batch_size)
     shape = (3, image_size, image_size)
-    flops = count_flops(epoch(_batches(shape, 1, FLOP_BATCH, device), cfg)) / FLOP_BATCH
-    batches = _batches(shape, steps_per_call, batch_size, device)
-    params = f"G {count_parameters(G) / 1e6:.2f}M + D {count_parameters(D) / 1e6:.2f}M params"
-    rows = []
-    for precision in precisions:
-        c = dataclasses.replace(cfg, bf16=precision == "bf16")
-        t = summary(time_calls(epoch(batches, c), device, warmup, repeats))
+    rows, flops = [], None
+    for variant in variants:
+        cfg = dataclasses.replace(base, **options(variant))
+        torch.manual_seed(cfg.seed)
+        G, D = (m.to(device) for m in gan.build_gan(cfg))
+        if gan._channels_last(cfg, device):
+            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        optG = adam(G.parameters(), device, cfg.lr_G, (cfg.beta1, cfg.beta2))
+        optD = adam(D.parameters(), device, cfg.lr_D, (cfg.beta1, cfg.beta2))
+        prepare_cuda(device)
+        z_gen = torch.Generator(device).manual_seed(cfg.seed)
+        counter = {"epoch": 0, "step": 0}
+
+        def epoch(batches: DeviceBatches, G_fwd: torch.nn.Module, D_fwd: torch.nn.Module, c: gan.GANTrainConfig):
+            def call() -> None:
+                gan._train_epoch(G_fwd, D_fwd, optG, optD, batches, counter["epoch"], counter["step"], c, z_gen,
+                                 _NO_CHECKPOINT)
+                counter["epoch"] += 1
+                counter["step"] += len(batches)
+            return call
+
+        if flops is None:  # eager model, a small batch: FLOPs are linear in the batch
+            flops = count_flops(epoch(_batches(shape, 1, FLOP_BATCH, device), G, D, base)) / FLOP_BATCH
+        batches = _batches(shape, steps_per_call, batch_size, device)
+        G_fwd, D_fwd = compiled(G, cfg.compile), compiled(D, cfg.compile)
+        t = summary(time_calls(epoch(batches, G_fwd, D_fwd, cfg), device, warmup, repeats))
         rate = steps_per_call * batch_size / t["median_s"]
+        params = f"G {count_parameters(G) / 1e6:.2f}M + D {count_parameters(D) / 1e6:.2f}M params"
+        projected = epochs * epoch_images / rate
         rows.append({"workload": f"DCGAN training {image_size}x{image_size} ({params}, ngf=ndf={cfg.ngf})",
-                     "precision": precision, "value": rate, "unit": "images/s",
-                     "also": f"{t['median_s'] / steps_per_call:.4g} s/step",
+                     "precision": variant, "value": rate, "unit": "images/s",
+                     "also": (f"{t['median_s'] / steps_per_call:.4g} s/step; {epochs} epochs of "
+                              f"{epoch_images:,} images: {projected / 60:.3g} min of training steps"),
                      "protocol": _protocol(batch_size, steps_per_call, warmup, repeats),
                      "details": {"flops_per_image": flops, "images_per_s": rate, "steps_per_call": steps_per_call,
-                                 "batch_size": batch_size, **t}})
+                                 "batch_size": batch_size, "projected_s": projected, **t}})
+        del G, D, optG, optD
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     return rows
 
 
@@ -95,7 +121,8 @@ def _diffusion_parts(cfg: dtrain.DiffusionTrainConfig, device: torch.device):
     if cfg.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     ema = EMA(model, cfg.ema_decay)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas))
+    opt = adam(model.parameters(), device, cfg.lr, cfg.adam_betas, cfg.weight_decay)
+    prepare_cuda(device)
     t_sampler = make_timestep_sampler(cfg.timestep_sampler, diffusion.num_timesteps, device)
     return diffusion, model, ema, opt, t_sampler
 
@@ -106,29 +133,31 @@ def _time_unet(cfg: dtrain.DiffusionTrainConfig, device: torch.device, warmup: i
     diffusion, model, ema, opt, t_sampler = _diffusion_parts(cfg, device)
     counter = {"epoch": 0, "step": 0}
 
-    def epoch(batches: DeviceBatches):
+    def epoch(batches: DeviceBatches, forward: torch.nn.Module):
         def call() -> None:
-            _, counter["step"] = dtrain._train_epoch(cfg, diffusion, model, ema, opt, t_sampler, batches,
+            _, counter["step"] = dtrain._train_epoch(cfg, diffusion, model, forward, ema, opt, t_sampler, batches,
                                                      counter["epoch"], counter["step"], device, _NO_CHECKPOINT)
             counter["epoch"] += 1
         return call
 
-    flops = count_flops(epoch(_batches(CIFAR_SHAPE, 1, FLOP_BATCH, device))) / FLOP_BATCH if count else None
+    flops = None
+    if count:  # eager model, a small batch: FLOPs are linear in the batch
+        flops = count_flops(epoch(_batches(CIFAR_SHAPE, 1, FLOP_BATCH, device), model)) / FLOP_BATCH
     batches = _batches(CIFAR_SHAPE, steps_per_call, cfg.batch_size, device)
-    return summary(time_calls(epoch(batches), device, warmup, repeats)), count_parameters(model), flops
+    forward = compiled(model, cfg.compile)
+    return summary(time_calls(epoch(batches, forward), device, warmup, repeats)), count_parameters(model), flops
 
 
 def unet_training(preset: str, device: torch.device, variants: list[str], batch_size: int, warmup: int,
                   repeats: int, steps_per_call: int) -> list[dict]:
     """DDPM training (Ho et al. 2020 defaults: L_simple, T = 1000, Adam, grad clip, EMA) of a U-Net preset.
 
-    ``variants``: ``"fp32"``, ``"bf16"`` (the config's autocast) and ``"bf16+channels_last"``; the last
-    two are CUDA-only options of :class:`DiffusionTrainConfig`.
+    ``variants`` join options of :class:`DiffusionTrainConfig` with ``+`` (see :func:`options`):
+    ``"fp32"``, ``"bf16"`` (autocast) and ``"channels_last"`` act on CUDA only, ``"compile"`` anywhere.
     """
     rows, flops = [], None
     for variant in variants:
-        cfg = dtrain.DiffusionTrainConfig(model=preset, batch_size=batch_size, bf16=variant.startswith("bf16"),
-                                          channels_last=variant.endswith("channels_last"))
+        cfg = dtrain.DiffusionTrainConfig(model=preset, batch_size=batch_size, **options(variant))
         t, params, counted = _time_unet(cfg, device, warmup, repeats, steps_per_call, count=flops is None)
         flops = flops if counted is None else counted
         rate = steps_per_call * batch_size / t["median_s"]

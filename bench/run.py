@@ -12,8 +12,9 @@ workloads are those of ``bench_metrics.py``.
 
 Prints one Markdown table and writes it as JSON with the environment (``repro.records``), the git commit
 and the settings. Times are ``time.perf_counter`` around device-synchronised calls, warm-up excluded.
-On CUDA the training and sampling rows come in fp32 and bf16, with FLOPs per image from torch's
-FlopCounterMode and MFU against the measured bf16 matmul rate.
+Training rows come per variant of the trainers' options (fp32, bf16 autocast, channels_last,
+torch.compile; the CUDA-only ones on CUDA), with FLOPs per image from torch's FlopCounterMode and, on
+CUDA, MFU against the measured bf16 matmul rate.
 """
 
 from __future__ import annotations
@@ -33,31 +34,36 @@ import bench_metrics
 from bench_train import dcgan_training, sampling, unet_training
 from timing import hardware_name, matmul_rate
 
-from repro.io import atomic_write_json
+from repro.io import atomic_write, atomic_write_json
 from repro.records import environment_info, git_info
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("matmul", "dcgan", "ddpm", "sampling", "inception", "fid", "prdc")
 
 # Settings as data, per (device type, quick). Steps per timed call > 1 on CUDA spreads the trainers'
-# once-per-epoch host read over several steps, as in a real epoch.
+# once-per-epoch host read over several steps, as in a real epoch. ``train_variants`` are the trainer
+# options timed for DCGAN and U-Net training (bench_train.options); compile's warm-up call compiles.
 SETTINGS = {
     ("cpu", True): dict(
+        train_variants=["fp32"],
         matmul_n=1024, gan_sizes=[32, 64], gan_batch=128, gan_warmup=1, gan_repeats=2, gan_steps=1,
         unets=["tiny", "small"], unet_batch=16, unet_warmup=1, unet_repeats=2, unet_steps=1,
         sample_model="tiny", sample_n=8, sample_steps=[10, 50, 100], sample_repeats=1,
         inception_n=20, fid_n=50, fid_batch=50, fid_repeats=1, prdc_n=[2000, 5000], prdc_dim=2048),
     ("cpu", False): dict(
+        train_variants=["fp32", "fp32+compile"],
         matmul_n=2048, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=5, gan_steps=1,
         unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=1, unet_repeats=2, unet_steps=1,
         sample_model="tiny", sample_n=32, sample_steps=[10, 50, 100], sample_repeats=1,
         inception_n=200, fid_n=1000, fid_batch=50, fid_repeats=1, prdc_n=[10_000, 50_000], prdc_dim=2048),
     ("cuda", True): dict(
+        train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
         matmul_n=8192, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=3, gan_steps=5,
         unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=2, unet_repeats=3, unet_steps=3,
         sample_model="ho-cifar10", sample_n=64, sample_steps=[10, 50, 100], sample_repeats=1,
         inception_n=500, fid_n=500, fid_batch=250, fid_repeats=2, prdc_n=[10_000, 50_000], prdc_dim=2048),
     ("cuda", False): dict(
+        train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
         matmul_n=8192, gan_sizes=[32, 64], gan_batch=128, gan_warmup=3, gan_repeats=10, gan_steps=20,
         unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=3, unet_repeats=5, unet_steps=10,
         sample_model="ho-cifar10", sample_n=256, sample_steps=[10, 50, 100], sample_repeats=3,
@@ -66,13 +72,16 @@ SETTINGS = {
 FID_TARGET = 10_000  # FID-10k: a smaller N is extrapolated to it, and the row says so
 
 
-def precision_label(precision: str, device: torch.device) -> str:
-    """What "fp32" means on this device: cuDNN convolutions use TF32 unless it is switched off."""
-    if device.type == "cuda" and precision == "fp32":
+def precision_label(variant: str, device: torch.device) -> str:
+    """A variant ("bf16+channels_last+compile") in words; on CUDA "fp32" says whether TF32 was allowed."""
+    parts = variant.split("+")
+    if device.type == "cuda" and parts[0] == "fp32":
         conv = "TF32" if torch.backends.cudnn.allow_tf32 else "fp32"
         mm = "TF32" if torch.backends.cuda.matmul.allow_tf32 else "fp32"
-        return f"fp32 (conv {conv}, matmul {mm})"
-    return precision.replace("bf16", "bf16 autocast", 1) if device.type == "cuda" else precision
+        parts[0] = f"fp32 (conv {conv}, matmul {mm})"
+    elif device.type == "cuda" and parts[0] == "bf16":
+        parts[0] = "bf16 autocast"
+    return " + ".join(p.replace("compile", "torch.compile") for p in parts)
 
 
 def matmul_rows(s: dict, device: torch.device) -> list[dict]:
@@ -176,13 +185,13 @@ def jobs(groups: list[str], s: dict, device: torch.device) -> list[tuple[str, ob
     if "dcgan" in groups:
         for size in s["gan_sizes"]:
             out.append((f"dcgan {size}", lambda size=size: dcgan_training(
-                size, device, ["fp32", "bf16"] if cuda else ["fp32"], s["gan_batch"], s["gan_warmup"],
-                s["gan_repeats"], s["gan_steps"])))
+                size, device, s["train_variants"], s["gan_batch"], s["gan_warmup"], s["gan_repeats"],
+                s["gan_steps"])))
     if "ddpm" in groups:
         for preset in s["unets"]:
             out.append((f"ddpm {preset}", lambda preset=preset: unet_training(
-                preset, device, ["fp32", "bf16", "bf16+channels_last"] if cuda else ["fp32"], s["unet_batch"],
-                s["unet_warmup"], s["unet_repeats"], s["unet_steps"])))
+                preset, device, s["train_variants"], s["unet_batch"], s["unet_warmup"], s["unet_repeats"],
+                s["unet_steps"])))
     if "sampling" in groups:
         out.append(("sampling", lambda: sampling(s["sample_model"], device, ["fp32", "bf16"] if cuda else ["fp32"],
                                                  s["sample_n"], s["sample_steps"], ["ancestral", "ddim"],
@@ -213,14 +222,29 @@ def add_utilisation(rows: list[dict], reference: dict | None) -> None:
                           else f"; {share:.1%} of the measured fp32 matmul rate")
 
 
-def table(rows: list[dict]) -> str:
-    keys = ("workload", "hardware", "precision", "figure", "also", "protocol")
+def table(rows: list[dict], keys: tuple[str, ...] = ("workload", "hardware", "precision", "figure", "also",
+                                                       "protocol")) -> str:
+    """The rows as one Markdown table with the columns ``keys``."""
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         figure = "FAILED" if r["value"] is None else f"{r['value']:.4g} {r['unit']}"
-        cells = (r["workload"], r["hardware"], r["precision"], figure, r["also"], r["protocol"])
-        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in cells) + " |")
+        cells = {**r, "figure": figure}
+        lines.append("| " + " | ".join(str(cells[k]).replace("|", "\\|") for k in keys) + " |")
     return "\n".join(lines)
+
+
+def book_page(record: dict) -> str:
+    """The table for the book: the command, machine, commit and date above it, one hardware for all rows."""
+    env, git = record["environment"], record["git"]
+    hardware = sorted({r["hardware"] for r in record["rows"]})
+    commit = f"{(git.get('commit') or '?')[:7]}{' (uncommitted changes)' if git.get('dirty') else ''}"
+    head = [f"Measured with `python bench/run.py {' '.join(record['argv'])}` on {', '.join(hardware)}, "
+            f"torch {env['versions']['torch']}, commit {commit}, {record['created']}; "
+            f"wall time of the whole benchmark {record['wall_time_s'] / 60:.0f} min.", ""]
+    protocols = sorted({r["protocol"] for r in record["rows"] if r["protocol"]})
+    notes = ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
+    return "\n".join(head) + table(record["rows"], ("workload", "precision", "figure", "also")) + "\n" \
+        + "\n".join(notes) + "\n"
 
 
 def main() -> int:
@@ -229,6 +253,7 @@ def main() -> int:
     p.add_argument("--only", nargs="+", default=list(GROUPS), metavar="ROWS",
                    help=f"groups to run, of: {', '.join(GROUPS)} (commas or spaces)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default out/bench-DEVICE[-quick].json)")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the table for the book here")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads; default torch's choice, but 1 for --quick on a CPU, where a "
@@ -256,6 +281,7 @@ def main() -> int:
 
     rows, failed = [], []
     reference = None
+    start = time.perf_counter()
     if "matmul" in groups or {"dcgan", "ddpm", "sampling"} & set(groups):
         log("matmul reference rate")
         matmul = matmul_rows(s, device)
@@ -293,10 +319,14 @@ def main() -> int:
                      "cudnn_benchmark": torch.backends.cudnn.benchmark,
                      "float32_matmul_precision": torch.get_float32_matmul_precision()},
         "environment": environment_info(device), "git": git_info(ROOT), "failed": failed, "rows": rows,
+        "wall_time_s": round(time.perf_counter() - start, 1),
     }
     out = args.out or ROOT / "out" / f"bench-{device.type}{'-quick' if args.quick else ''}.json"
     atomic_write_json(out, record)
     print(f"\nwrote {out}", file=sys.stderr)
+    if args.markdown:
+        atomic_write(args.markdown, book_page(record))
+        print(f"wrote {args.markdown}", file=sys.stderr)
     return 1 if failed else 0
 
 

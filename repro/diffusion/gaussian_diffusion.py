@@ -163,20 +163,24 @@ class GaussianDiffusion:
                              f"{'(eps and v) ' if self.learn_sigma else '(eps) '}for input {tuple(x_t.shape)}")
         return out.to(x_t.dtype)
 
+    def pred_xstart_from_output(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
+                                clip_denoised: bool = True) -> torch.Tensor:
+        """x0 predicted from the model's eps (Ho eq. 15), clipped to [-1, 1] when ``clip_denoised``."""
+        eps = out.chunk(2, dim=1)[0] if self.learn_sigma else out
+        pred_xstart = self.predict_xstart_from_eps(x_t, t, eps)
+        return pred_xstart.clamp(-1.0, 1.0) if clip_denoised else pred_xstart
+
     def p_mean_variance_from_output(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                                     clip_denoised: bool = True) -> dict[str, torch.Tensor]:
         """p(x_{t-1} | x_t) from a model output: Ho eq. 11 (through x0, eq. 15) and iDDPM eq. 15."""
         if self.learn_sigma:
-            eps, v = out.chunk(2, dim=1)
+            v = out.chunk(2, dim=1)[1]
             frac = (v + 1.0) / 2.0
             log_variance = (frac * self.at("log_betas", t, x_t)
                             + (1.0 - frac) * self.at("posterior_log_variance_clipped", t, x_t))
         else:
-            eps = out
             log_variance = self.at("fixed_log_variance", t, x_t).expand_as(x_t)
-        pred_xstart = self.predict_xstart_from_eps(x_t, t, eps)
-        if clip_denoised:
-            pred_xstart = pred_xstart.clamp(-1.0, 1.0)
+        pred_xstart = self.pred_xstart_from_output(out, x_t, t, clip_denoised)
         mean, _, _ = self.q_posterior_mean_variance(pred_xstart, x_t, t)
         return {"mean": mean, "variance": torch.exp(log_variance), "log_variance": log_variance,
                 "pred_xstart": pred_xstart}
@@ -229,10 +233,12 @@ class GaussianDiffusion:
         if self.loss_type == "vlb":
             vb = self.vb_terms_bpd(out, x0, x_t, t)
             return {"loss": self.num_timesteps * vb, "mse": mse.detach(), "vb": vb}
-        frozen = torch.cat([eps.detach(), out.chunk(2, dim=1)[1]], dim=1) if self.learn_sigma else out.detach()
+        if self.loss_type == "simple":  # vb is only logged: no graph for it
+            with torch.no_grad():
+                vb = self.vb_terms_bpd(out.detach(), x0, x_t, t)
+            return {"loss": mse, "mse": mse, "vb": vb}
+        frozen = torch.cat([eps.detach(), out.chunk(2, dim=1)[1]], dim=1)  # hybrid implies learn_sigma
         vb = self.vb_terms_bpd(frozen, x0, x_t, t)
-        if self.loss_type == "simple":
-            return {"loss": mse, "mse": mse, "vb": vb.detach()}
         return {"loss": mse + self.vlb_weight * self.num_timesteps * vb, "mse": mse, "vb": vb}
 
     @torch.no_grad()

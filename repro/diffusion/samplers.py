@@ -49,7 +49,7 @@ def ddim_step(diffusion: GaussianDiffusion, model: Model, x_t: torch.Tensor, t: 
 
     eps_hat is recomputed from the (clipped) x0_hat, so that both terms describe the same x0.
     """
-    x0 = diffusion.p_mean_variance(model, x_t, t, clip_denoised)["pred_xstart"]
+    x0 = diffusion.pred_xstart_from_output(diffusion.model_output(model, x_t, t), x_t, t, clip_denoised)
     eps = diffusion.predict_eps_from_xstart(x_t, t, x0)
 
     def c(name: str) -> torch.Tensor:
@@ -69,10 +69,12 @@ def _sample_loop(diffusion: GaussianDiffusion, model: Model, shape: tuple[int, .
         from tqdm import tqdm
 
         steps = tqdm(steps, desc="sampling")
-    zeros = torch.zeros_like(x)
+    z = torch.zeros_like(x)  # one noise buffer, refilled in place: the same draws as torch.randn
+    t = torch.empty(shape[0], device=device, dtype=torch.long)
     for i in steps:
-        t = torch.full((shape[0],), i, device=device, dtype=torch.long)
-        z = torch.randn(shape, generator=generator, device=device, dtype=x.dtype) if draw_noise else zeros
+        t.fill_(i)
+        if draw_noise:
+            z.normal_(generator=generator)
         x = step(x, t, z)
     return x
 

@@ -134,11 +134,11 @@ class OfflineInception:
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """N x 2048 float32 CPU features of uint8 (or [-1, 1] float) images."""
-        out = []
+        out = []  # features stay on the device until the end: no host sync per batch
         with fp32_only():
             for chunk in images.split(self.batch_size):
-                out.append(self.model(inception_input(chunk.to(self.device))).float().cpu())
-        return {"2048": torch.cat(out)}
+                out.append(self.model(inception_input(chunk.to(self.device, non_blocking=True))).float())
+        return {"2048": torch.cat(out).cpu()}
 
 
 def online_weights_path() -> Path | None:
@@ -172,10 +172,10 @@ class OnlineInception:
         out = {k: [] for k in self.provides}
         with fp32_only():
             for chunk in images.split(self.batch_size):
-                feats = self.model(_uint8_rgb(chunk).to(self.device))
+                feats = self.model(_uint8_rgb(chunk).to(self.device, non_blocking=True))
                 for k, f in zip(self.provides, feats):
-                    out[k].append(f.float().cpu())
-        return {k: torch.cat(v) for k, v in out.items()}
+                    out[k].append(f.float())
+        return {k: torch.cat(v).cpu() for k, v in out.items()}
 
 
 def inception_extractor(kind: str = "offline", device: torch.device | str = "cpu",

@@ -4,7 +4,8 @@ Parameters (``None`` takes the profile's value, see ``configs/profiles.yaml``): 
 ``image_size`` (32 or 64), ``preset`` (a :data:`repro.train.gan.PRESETS` name), ``epochs``,
 ``subset`` (training images; ``None`` = all), ``batch_size``, ``seed``, ``track_samples`` (samples
 per epoch for the classifier tracker), ``eval_samples`` (Inception evaluation of the best checkpoint
-at the end; 0 skips it), ``out_dir``, ``resume``, ``device``.
+at the end; 0 skips it), ``out_dir``, ``resume``, ``device``, ``bf16`` (autocast on CUDA; the
+discriminator's losses stay float32).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ RULES = {
     "out_dir": Rule(str, optional=True),
     "resume": Rule(bool),
     "device": Rule(str, choices=("auto", "cpu", "cuda")),
+    "bf16": Rule(bool, help="bf16 autocast for training, CUDA only"),
 }
 
 
@@ -52,7 +54,8 @@ def run(cfg: Mapping[str, Any]) -> Record:
     out = output_dir(NOTEBOOK, cfg)
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
                         seed=cfg["seed"])
-    overrides = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"]}
+    overrides = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"],
+                 "bf16": cfg["bf16"], "channels_last": True}
     if cfg.get("batch_size"):
         overrides["batch_size"] = cfg["batch_size"]
     tracker = None

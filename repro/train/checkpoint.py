@@ -65,7 +65,7 @@ def load_checkpoint(
     kind: str,
     config: Mapping[str, Any] | None = None,
     map_location: Any = "cpu",
-    ignore: tuple[str, ...] = ("epochs", "device", "out_dir", "resume"),
+    ignore: tuple[str, ...] = ("epochs", "device", "out_dir", "resume", "compile"),
 ) -> dict[str, Any]:
     """Load and validate a checkpoint written by :func:`save_checkpoint`.
 

@@ -49,6 +49,7 @@ from ..metrics.modes import mode_coverage
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ..models.gan_mlp import MLPDiscriminator, MLPGenerator
 from ..records import Record, RunRecord, load_record
+from .accel import adam, compiled, prepare_cuda
 from .checkpoint import (
     CheckpointError,
     check_finite,
@@ -89,7 +90,8 @@ class GANTrainConfig:
     ``arch`` is ``"dcgan"`` (images, ``image_size`` 32 or 64, ``channels`` taken from the data when
     ``None``) or ``"mlp"`` (2D mixtures). ``best_metric`` names a ``metrics.csv`` column (e.g.
     ``"fd_classifier"`` from ``evaluate``, or ``"modes_hit"``) and ``best_mode`` its direction; it selects
-    ``best.pt`` and is the quality column of the collapse rule. ``bf16`` autocasts on CUDA only.
+    ``best.pt`` and is the quality column of the collapse rule. ``bf16`` (autocast) and ``channels_last``
+    act on CUDA only; ``compile`` wraps G and D in ``torch.compile`` for the training steps.
     """
 
     arch: Literal["dcgan", "mlp"] = "dcgan"
@@ -115,6 +117,8 @@ class GANTrainConfig:
     best_mode: Literal["min", "max"] = "min"
     finite_check_every: int = 50
     bf16: bool = False
+    channels_last: bool = False  # CUDA memory format for the DCGAN's convolutions
+    compile: bool = False        # torch.compile G and D for training
 
 
 PRESETS: dict[str, GANTrainConfig] = {
@@ -257,7 +261,10 @@ def _train_epoch(G: nn.Module, D: nn.Module, optG: torch.optim.Optimizer, optD: 
     checked = 0
     G.train()
     D.train()
+    channels_last = _channels_last(cfg, device)
     for i, (x, _) in enumerate(batches.epoch(epoch)):
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         z = torch.randn(x.shape[0], cfg.nz, device=device, generator=z_gen)
         # D step: maximise log D(x) + log(1 - D(G(z)))
         with autocast:
@@ -285,6 +292,10 @@ def _train_epoch(G: nn.Module, D: nn.Module, optG: torch.optim.Optimizer, optD: 
     return stats
 
 
+def _channels_last(cfg: GANTrainConfig, device: torch.device) -> bool:
+    return cfg.channels_last and cfg.arch == "dcgan" and device.type == "cuda"
+
+
 def _is_better(value: float, best: float | None, mode: str) -> bool:
     if not math.isfinite(value):
         return False
@@ -310,8 +321,12 @@ def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset 
 
     torch.manual_seed(cfg.seed)
     G, D = (m.to(device) for m in build_gan(cfg))
-    optG = torch.optim.Adam(G.parameters(), lr=cfg.lr_G, betas=(cfg.beta1, cfg.beta2))
-    optD = torch.optim.Adam(D.parameters(), lr=cfg.lr_D, betas=(cfg.beta1, cfg.beta2))
+    if _channels_last(cfg, device):
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    optG = adam(G.parameters(), device, cfg.lr_G, (cfg.beta1, cfg.beta2))
+    optD = adam(D.parameters(), device, cfg.lr_D, (cfg.beta1, cfg.beta2))
+    prepare_cuda(device)
+    G_fwd, D_fwd = compiled(G, cfg.compile), compiled(D, cfg.compile)
     data = dataset.points if mixture else dataset.images
     batches = DeviceBatches(data, None, cfg.batch_size, device, seed=cfg.seed)
     z_gen = torch.Generator(device).manual_seed(cfg.seed)
@@ -348,7 +363,7 @@ def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset 
     try:
         for epoch in range(start_epoch, cfg.epochs):
             t0 = time.perf_counter()
-            stats = _train_epoch(G, D, optG, optD, batches, epoch, step, cfg, z_gen, last_path)
+            stats = _train_epoch(G_fwd, D_fwd, optG, optD, batches, epoch, step, cfg, z_gen, last_path)
             host = stats.cpu()  # the epoch's one read of the training values
             t_train = time.perf_counter() - t0
             means, host = host.mean(dim=0).tolist(), host.tolist()
