@@ -3,6 +3,7 @@
     python bench/run.py                          # everything, on CUDA when there is a GPU (long on a CPU)
     python bench/run.py --quick                  # small settings: checks the harness in a few minutes
     python bench/run.py --only dcgan ddpm --out out/bench-gpu.json
+    python bench/run.py --out book/results/bench/cpu.json --markdown book/results/bench/cpu.md   # the book's
 
 Rows (``--only`` names the groups): ``matmul`` (measured matmul rate, the reference of the utilisation
 figures), ``dcgan`` and ``ddpm`` (training images/s through the trainers' step loops), ``sampling``
@@ -20,6 +21,7 @@ CUDA, MFU against the measured bf16 matmul rate.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -243,7 +245,7 @@ def book_page(record: dict) -> str:
             f"wall time of the whole benchmark {record['wall_time_s'] / 60:.0f} min.", ""]
     protocols = sorted({r["protocol"] for r in record["rows"] if r["protocol"]})
     notes = ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
-    return "\n".join(head) + table(record["rows"], ("workload", "precision", "figure", "also")) + "\n" \
+    return "\n".join(head) + "\n" + table(record["rows"], ("workload", "precision", "figure", "also")) + "\n" \
         + "\n".join(notes) + "\n"
 
 
@@ -254,6 +256,8 @@ def main() -> int:
                    help=f"groups to run, of: {', '.join(GROUPS)} (commas or spaces)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default out/bench-DEVICE[-quick].json)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table for the book here")
+    p.add_argument("--from-json", type=Path, default=None, metavar="JSON",
+                   help="measure nothing: write --markdown from the record of an earlier run")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads; default torch's choice, but 1 for --quick on a CPU, where a "
@@ -261,6 +265,11 @@ def main() -> int:
     p.add_argument("--fid-n", type=int, default=None, help="images per side of the FID timing")
     p.add_argument("--prdc-n", type=int, nargs="+", default=None, help="N = M of the k-NN metric timings")
     args = p.parse_args()
+    if args.from_json:
+        if not args.markdown:
+            p.error("--from-json needs --markdown, the file to write")
+        atomic_write(args.markdown, book_page(json.loads(args.from_json.read_text())))
+        return 0
     groups = [g for item in args.only for g in item.split(",") if g]
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
