@@ -119,16 +119,7 @@ def fid_pipelines(n: int, batch_size: int, device: str = "cpu", repeats: int = 1
 
     from repro import metrics
     from repro.data import load_dataset
-
-    class Images(torch.utils.data.Dataset):
-        def __init__(self, x):
-            self.x = x
-
-        def __len__(self):
-            return len(self.x)
-
-        def __getitem__(self, i):
-            return self.x[i]
+    from repro.metrics.fidelity_extractor import FidelityImages
 
     gen = load_dataset("fashion-mnist", "test", image_size=32, subset=n, seed=1).images
     ref = load_dataset("fashion-mnist", "train", image_size=32, subset=n, seed=0).images
@@ -142,7 +133,7 @@ def fid_pipelines(n: int, batch_size: int, device: str = "cpu", repeats: int = 1
 
     def theirs() -> float:
         return torch_fidelity.calculate_metrics(
-            input1=Images(gen.expand(-1, 3, -1, -1)), input2=Images(ref.expand(-1, 3, -1, -1)), fid=True,
+            input1=FidelityImages(gen), input2=FidelityImages(ref), fid=True,
             feature_extractor=name, cuda=torch.device(device).type == "cuda", batch_size=batch_size,
             cache=False, verbose=False, save_cpu_ram=True)["frechet_inception_distance"]
 

@@ -4,8 +4,8 @@ Each workload calls the project's own code: ``repro.train.gan._train_epoch`` and
 ``repro.train.diffusion._train_epoch`` (the step loops the trainers run, Adam, EMA and the loss
 bookkeeping included) on a :class:`repro.data.DeviceBatches` of random uint8 images, and
 ``TrainedDiffusion.sample`` (the trainers' sampler) for ancestral and DDIM sampling. The setup before
-the loop repeats what ``train_gan`` and ``train_diffusion`` do (seed, model, optimiser, EMA, memory
-format), without the run folder.
+the loop is the trainers' own (``setup_training`` of each: seed, model, memory format, optimiser, EMA,
+``torch.compile``), without the run folder.
 
 One timed call is one "epoch" of ``steps_per_call`` steps, so that the per-epoch host read of the
 losses is paid as in a real run, spread over several steps where the device is fast. Images are
@@ -22,12 +22,9 @@ from pathlib import Path
 import torch
 
 from repro.data import DeviceBatches
-from repro.diffusion import make_timestep_sampler
 from repro.models.unet import count_parameters
 from repro.train import diffusion as dtrain
 from repro.train import gan
-from repro.train.accel import adam, compiled, prepare_cuda
-from repro.train.ema import EMA
 
 from timing import count_flops, summary, time_calls
 
@@ -65,8 +62,8 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
                    epochs: int = 100) -> list[dict]:
     """DCGAN (preset ``dcgan-paper`` at ``image_size``, 3 channels): D step, then G step, both Adam.
 
-    Each variant builds G and D afresh as ``train_gan`` does (memory format, fused Adam on CUDA, cuDNN
-    settings, ``torch.compile``). ``also`` projects the training time of ``epochs`` epochs of
+    Each variant builds G and D afresh with ``train_gan``'s own setup (memory format, fused Adam on CUDA,
+    cuDNN settings, ``torch.compile``). ``also`` projects the training time of ``epochs`` epochs of
     ``epoch_images`` images at the measured rate (the per-epoch records not included).
     """
     base = gan.preset("dcgan-paper", image_size=image_size, channels=3, batch_size=batch_size)
@@ -74,14 +71,7 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
     rows, flops = [], None
     for variant in variants:
         cfg = dataclasses.replace(base, **options(variant))
-        torch.manual_seed(cfg.seed)
-        G, D = (m.to(device) for m in gan.build_gan(cfg))
-        if gan._channels_last(cfg, device):
-            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        optG = adam(G.parameters(), device, cfg.lr_G, (cfg.beta1, cfg.beta2))
-        optD = adam(D.parameters(), device, cfg.lr_D, (cfg.beta1, cfg.beta2))
-        prepare_cuda(device)
-        z_gen = torch.Generator(device).manual_seed(cfg.seed)
+        G, D, G_fwd, D_fwd, optG, optD, z_gen = gan.setup_training(cfg, device)
         counter = {"epoch": 0, "step": 0}
 
         def epoch(batches: DeviceBatches, G_fwd: torch.nn.Module, D_fwd: torch.nn.Module, c: gan.GANTrainConfig):
@@ -95,7 +85,6 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
         if flops is None:  # eager model, a small batch: FLOPs are linear in the batch
             flops = count_flops(epoch(_batches(shape, 1, FLOP_BATCH, device), G, D, base)) / FLOP_BATCH
         batches = _batches(shape, steps_per_call, batch_size, device)
-        G_fwd, D_fwd = compiled(G, cfg.compile), compiled(D, cfg.compile)
         t = summary(time_calls(epoch(batches, G_fwd, D_fwd, cfg), device, warmup, repeats))
         rate = steps_per_call * batch_size / t["median_s"]
         params = f"G {count_parameters(G) / 1e6:.2f}M + D {count_parameters(D) / 1e6:.2f}M params"
@@ -107,30 +96,16 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
                      "protocol": _protocol(batch_size, steps_per_call, warmup, repeats),
                      "details": {"flops_per_image": flops, "images_per_s": rate, "steps_per_call": steps_per_call,
                                  "batch_size": batch_size, "projected_s": projected, **t}})
-        del G, D, optG, optD
+        del G, D, G_fwd, D_fwd, optG, optD
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return rows
 
 
-def _diffusion_parts(cfg: dtrain.DiffusionTrainConfig, device: torch.device):
-    """Process, model, EMA, optimiser and timestep sampler, as ``train_diffusion`` builds them."""
-    torch.manual_seed(cfg.seed)
-    diffusion = dtrain.build_diffusion(cfg)
-    model = dtrain.build_denoiser(cfg, CIFAR_SHAPE).to(device)
-    if cfg.channels_last and device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    ema = EMA(model, cfg.ema_decay)
-    opt = adam(model.parameters(), device, cfg.lr, cfg.adam_betas, cfg.weight_decay)
-    prepare_cuda(device)
-    t_sampler = make_timestep_sampler(cfg.timestep_sampler, diffusion.num_timesteps, device)
-    return diffusion, model, ema, opt, t_sampler
-
-
 def _time_unet(cfg: dtrain.DiffusionTrainConfig, device: torch.device, warmup: int, repeats: int,
                steps_per_call: int, count: bool) -> tuple[dict, int, float | None]:
     """Timings of ``steps_per_call``-step epochs, parameter count and (if ``count``) FLOPs per image."""
-    diffusion, model, ema, opt, t_sampler = _diffusion_parts(cfg, device)
+    diffusion, model, forward, ema, opt, t_sampler = dtrain.setup_training(cfg, CIFAR_SHAPE, device)
     counter = {"epoch": 0, "step": 0}
 
     def epoch(batches: DeviceBatches, forward: torch.nn.Module):
@@ -144,7 +119,6 @@ def _time_unet(cfg: dtrain.DiffusionTrainConfig, device: torch.device, warmup: i
     if count:  # eager model, a small batch: FLOPs are linear in the batch
         flops = count_flops(epoch(_batches(CIFAR_SHAPE, 1, FLOP_BATCH, device), model)) / FLOP_BATCH
     batches = _batches(CIFAR_SHAPE, steps_per_call, cfg.batch_size, device)
-    forward = compiled(model, cfg.compile)
     return summary(time_calls(epoch(batches, forward), device, warmup, repeats)), count_parameters(model), flops
 
 

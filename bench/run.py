@@ -27,7 +27,6 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -37,7 +36,7 @@ from bench_train import dcgan_training, sampling, unet_training
 from timing import hardware_name, matmul_rate
 
 from repro.io import atomic_write, atomic_write_json
-from repro.records import environment_info, git_info
+from repro.records import environment_info, git_info, utc_now
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("matmul", "dcgan", "ddpm", "sampling", "inception", "fid", "prdc")
@@ -45,31 +44,26 @@ GROUPS = ("matmul", "dcgan", "ddpm", "sampling", "inception", "fid", "prdc")
 # Settings as data, per (device type, quick). Steps per timed call > 1 on CUDA spreads the trainers'
 # once-per-epoch host read over several steps, as in a real epoch. ``train_variants`` are the trainer
 # options timed for DCGAN and U-Net training (bench_train.options); compile's warm-up call compiles.
+_CPU = dict(
+    train_variants=["fp32", "fp32+compile"],
+    matmul_n=2048, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=5, gan_steps=1,
+    unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=1, unet_repeats=2, unet_steps=1,
+    sample_model="tiny", sample_n=32, sample_steps=[10, 50, 100], sample_repeats=1,
+    inception_n=200, fid_n=1000, fid_batch=50, fid_repeats=1, prdc_n=[10_000, 50_000], prdc_dim=2048)
+_CUDA = dict(
+    train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
+    matmul_n=8192, gan_sizes=[32, 64], gan_batch=128, gan_warmup=3, gan_repeats=10, gan_steps=20,
+    unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=3, unet_repeats=5, unet_steps=10,
+    sample_model="ho-cifar10", sample_n=256, sample_steps=[10, 50, 100], sample_repeats=3,
+    inception_n=5000, fid_n=10_000, fid_batch=250, fid_repeats=2, prdc_n=[10_000, 50_000], prdc_dim=2048)
 SETTINGS = {
-    ("cpu", True): dict(
-        train_variants=["fp32"],
-        matmul_n=1024, gan_sizes=[32, 64], gan_batch=128, gan_warmup=1, gan_repeats=2, gan_steps=1,
-        unets=["tiny", "small"], unet_batch=16, unet_warmup=1, unet_repeats=2, unet_steps=1,
-        sample_model="tiny", sample_n=8, sample_steps=[10, 50, 100], sample_repeats=1,
-        inception_n=20, fid_n=50, fid_batch=50, fid_repeats=1, prdc_n=[2000, 5000], prdc_dim=2048),
-    ("cpu", False): dict(
-        train_variants=["fp32", "fp32+compile"],
-        matmul_n=2048, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=5, gan_steps=1,
-        unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=1, unet_repeats=2, unet_steps=1,
-        sample_model="tiny", sample_n=32, sample_steps=[10, 50, 100], sample_repeats=1,
-        inception_n=200, fid_n=1000, fid_batch=50, fid_repeats=1, prdc_n=[10_000, 50_000], prdc_dim=2048),
-    ("cuda", True): dict(
-        train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
-        matmul_n=8192, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=3, gan_steps=5,
-        unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=2, unet_repeats=3, unet_steps=3,
-        sample_model="ho-cifar10", sample_n=64, sample_steps=[10, 50, 100], sample_repeats=1,
-        inception_n=500, fid_n=500, fid_batch=250, fid_repeats=2, prdc_n=[10_000, 50_000], prdc_dim=2048),
-    ("cuda", False): dict(
-        train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
-        matmul_n=8192, gan_sizes=[32, 64], gan_batch=128, gan_warmup=3, gan_repeats=10, gan_steps=20,
-        unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=3, unet_repeats=5, unet_steps=10,
-        sample_model="ho-cifar10", sample_n=256, sample_steps=[10, 50, 100], sample_repeats=3,
-        inception_n=5000, fid_n=10_000, fid_batch=250, fid_repeats=2, prdc_n=[10_000, 50_000], prdc_dim=2048),
+    ("cpu", False): _CPU,
+    ("cpu", True): {**_CPU, "train_variants": ["fp32"], "matmul_n": 1024, "gan_warmup": 1, "gan_repeats": 2,
+                    "unets": ["tiny", "small"], "unet_batch": 16, "unet_repeats": 2, "sample_n": 8,
+                    "inception_n": 20, "fid_n": 50, "prdc_n": [2000, 5000]},
+    ("cuda", False): _CUDA,
+    ("cuda", True): {**_CUDA, "gan_warmup": 2, "gan_repeats": 3, "gan_steps": 5, "unet_warmup": 2, "unet_repeats": 3,
+                     "unet_steps": 3, "sample_n": 64, "sample_repeats": 1, "inception_n": 500, "fid_n": 500},
 }
 FID_TARGET = 10_000  # FID-10k: a smaller N is extrapolated to it, and the row says so
 
@@ -320,7 +314,7 @@ def main() -> int:
     print(table(rows))
     os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # `git status` without refreshing the index
     record = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": utc_now(),
         "argv": sys.argv[1:], "quick": args.quick, "groups": groups, "settings": s,
         "torch_threads": torch.get_num_threads(),
         "backends": {"cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 from .io import atomic_write, atomic_write_json
 
-__all__ = ["RunRecord", "Record", "load_record", "environment_info", "git_info"]
+__all__ = ["RunRecord", "Record", "load_record", "environment_info", "git_info", "utc_now"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -37,7 +37,8 @@ GRIDS = "grids"
 CHECKPOINTS = "checkpoints"
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 to the second, as every record stores it."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -131,7 +132,7 @@ class RunRecord:
         if _manifest is not None:
             self.manifest = _manifest
             self.rows = _read_csv(self.path / METRICS)
-            self.manifest.setdefault("resumed_at", []).append(_now())
+            self.manifest.setdefault("resumed_at", []).append(utc_now())
             self.manifest["status"] = "running"
             self._wall_before = float(self.manifest.get("wall_time_s") or 0.0)
         else:
@@ -148,7 +149,7 @@ class RunRecord:
                 "params": _jsonable(dict(params)),
                 "data": _jsonable(dict(data or {})),
                 **environment_info(device),
-                "start_time": _now(),
+                "start_time": utc_now(),
                 "end_time": None,
                 "wall_time_s": 0.0,
             }
@@ -211,7 +212,7 @@ class RunRecord:
     def finish(self, **summary: Any) -> None:
         """Mark the run finished, record end time, wall time and an optional summary."""
         self.manifest["status"] = "finished"
-        self.manifest["end_time"] = _now()
+        self.manifest["end_time"] = utc_now()
         if summary:
             self.manifest.setdefault("summary", {}).update(_jsonable(summary))
         self._write_manifest()
@@ -220,7 +221,7 @@ class RunRecord:
         """Mark the run failed with the error's message (checkpoints are left as they were)."""
         self.manifest["status"] = "failed"
         self.manifest["error"] = f"{type(error).__name__}: {error}"
-        self.manifest["end_time"] = _now()
+        self.manifest["end_time"] = utc_now()
         self._write_manifest()
 
 

@@ -13,7 +13,21 @@ import numpy as np
 import pytest
 import torch
 
+from repro.data import DatasetNotFoundError, load_dataset
+
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def real_dataset():
+    """``load_dataset(name, split, **kwargs)`` without downloading; skips the test when the data set is
+    not on this machine."""
+    def load(name: str, split: str, **kwargs):
+        try:
+            return load_dataset(name, split, download=False, **kwargs)
+        except DatasetNotFoundError as e:
+            pytest.skip(f"{name} not available: {e}")
+    return load
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:

@@ -8,17 +8,9 @@ import pytest
 import torch
 
 from repro import metrics
-from repro.data import DatasetNotFoundError, load_dataset, to_float
+from repro.data import to_float
 from repro.metrics.classifier import CLASSIFIER_SPECS, ClassifierWeightsError, classifier_input, load_classifier
 from repro.metrics.classifier.network import weights_dir
-
-
-def real_test_images(name, n):
-    try:
-        ds = load_dataset(name, "test", subset=n, download=False)
-    except DatasetNotFoundError as e:
-        pytest.skip(f"{name} not available: {e}")
-    return ds
 
 
 @pytest.mark.parametrize("dataset", sorted(CLASSIFIER_SPECS))
@@ -36,8 +28,8 @@ def test_fashion_mnist_classifier_reaches_ninety_percent():
     assert load_classifier("fashion-mnist").record["test_accuracy"] >= 0.90
 
 
-def test_fashion_mnist_classifier_recovers_test_labels_from_padded_float_images():
-    ds = real_test_images("fashion-mnist", 500)
+def test_fashion_mnist_classifier_recovers_test_labels_from_padded_float_images(real_dataset):
+    ds = real_dataset("fashion-mnist", "test", subset=500)
     clf = load_classifier("fashion-mnist")
     padded = to_float(torch.nn.functional.pad(ds.images, (2, 2, 2, 2)))  # how 32 x 32 generators see it
     probs, feats = clf.probs_and_features(padded)
@@ -45,8 +37,8 @@ def test_fashion_mnist_classifier_recovers_test_labels_from_padded_float_images(
     assert (probs.argmax(1) == ds.labels).double().mean() >= 0.88
 
 
-def test_cifar10_jpeg_classifier_accuracy_matches_its_record():
-    ds = real_test_images("cifar10-jpeg", 500)
+def test_cifar10_jpeg_classifier_accuracy_matches_its_record(real_dataset):
+    ds = real_dataset("cifar10-jpeg", "test", subset=500)
     clf = load_classifier("cifar10-jpeg")
     accuracy = float((clf.probs_and_features(ds.images)[0].argmax(1) == ds.labels).double().mean())
     assert accuracy == pytest.approx(clf.record["test_accuracy"], abs=0.06)  # 500 of the 10,000 test images

@@ -7,17 +7,13 @@ import pytest
 import torch
 
 from repro import metrics
-from repro.data import DatasetNotFoundError, load_dataset, to_float
+from repro.data import to_float
 from repro.metrics.classifier.network import LoadedClassifier
 
 
 @pytest.fixture(scope="module")
-def fashion_32():
-    try:
-        ds = load_dataset("fashion-mnist", "train", image_size=32, subset=200, seed=2, download=False)
-    except DatasetNotFoundError as e:
-        pytest.skip(f"Fashion-MNIST not available: {e}")
-    return to_float(ds.images)
+def fashion_32(real_dataset):
+    return to_float(real_dataset("fashion-mnist", "train", image_size=32, subset=200, seed=2).images)
 
 
 def test_evaluate_reports_every_number_with_n_reference_and_extractors(fashion_32, tmp_path):

@@ -105,22 +105,13 @@ def test_torch_fidelity_pipeline_with_the_registered_offline_extractor_gives_our
     import torch_fidelity
 
     from repro import metrics
-
-    class Images(torch.utils.data.Dataset):
-        def __init__(self, x):
-            self.x = x
-
-        def __len__(self):
-            return len(self.x)
-
-        def __getitem__(self, i):
-            return self.x[i]
+    from repro.metrics.fidelity_extractor import FidelityImages
 
     a, b = images(4, seed=3), images(4, seed=4) // 2
     name = metrics.register_offline_inception()
     ref = torch_fidelity.calculate_metrics(
-        input1=Images(b), input2=Images(a), fid=True, kid=True, prc=True, feature_extractor=name, cuda=False,
-        batch_size=4, kid_subset_size=4, kid_subsets=3, verbose=False, save_cpu_ram=True,
+        input1=FidelityImages(b), input2=FidelityImages(a), fid=True, kid=True, prc=True, feature_extractor=name,
+        cuda=False, batch_size=4, kid_subset_size=4, kid_subsets=3, verbose=False, save_cpu_ram=True,
         cache_root=str(tmp_path), input1_cache_name="fake", input2_cache_name="real")  # extract features once
     fa, fb = offline(a)["2048"], offline(b)["2048"]
     with pytest.warns(metrics.SampleSizeWarning):

@@ -5,17 +5,13 @@ import math
 import pytest
 import torch
 
-from repro.data import DatasetNotFoundError, load_dataset, to_float
+from repro.data import to_float
 from repro.metrics import ClassifierTracker
 
 
 @pytest.fixture(scope="module")
-def fashion_train():
-    try:
-        ds = load_dataset("fashion-mnist", "train", image_size=32, subset=600, seed=1, download=False)
-    except DatasetNotFoundError as e:
-        pytest.skip(f"Fashion-MNIST not available: {e}")
-    return to_float(ds.images)
+def fashion_train(real_dataset):
+    return to_float(real_dataset("fashion-mnist", "train", image_size=32, subset=600, seed=1).images)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,13 @@ def test_interrupted_write_leaves_previous_file_intact(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary file left behind
 
 
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path):
+    plain, atomic = tmp_path / "plain.txt", tmp_path / "atomic.txt"
+    plain.write_text("x")
+    rio.atomic_write(atomic, "x")  # mkstemp alone would leave 0600
+    assert oct(atomic.stat().st_mode & 0o777) == oct(plain.stat().st_mode & 0o777)
+
+
 def test_interrupted_torch_save_keeps_last_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     rio.atomic_torch_save({"w": torch.ones(3)}, path)

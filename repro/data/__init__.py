@@ -18,14 +18,14 @@ import os
 import torch
 
 from .batches import DeviceBatches, epoch_permutation
-from .images import ImageDataset, load_imagefolder_zip, resize_uint8, to_float, to_uint8
+from .images import ImageDataset, at_image_size, load_imagefolder_zip, resize_uint8, to_float, to_uint8
 from .mixtures import MIXTURES, MixtureDataset, mixture_centers
 from .paths import CorruptDatasetError, DatasetNotFoundError, data_root
 
 __all__ = [
     "DATASETS", "load_dataset", "ImageDataset", "MixtureDataset", "DeviceBatches", "epoch_permutation",
     "DatasetNotFoundError", "CorruptDatasetError", "mixture_centers", "load_imagefolder_zip",
-    "to_float", "to_uint8", "resize_uint8", "data_root", "IMAGE_DATASETS",
+    "to_float", "to_uint8", "resize_uint8", "at_image_size", "data_root", "IMAGE_DATASETS",
 ]
 
 IMAGE_DATASETS = ("cifar10", "cifar10-jpeg", "fashion-mnist")
@@ -81,12 +81,5 @@ def load_dataset(
         idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:subset].sort().values
         ds.images, ds.labels = ds.images[idx].contiguous(), ds.labels[idx].contiguous()
         ds.notes = (ds.notes + "; " if ds.notes else "") + f"subset of {subset} chosen with seed {seed}"
-    if image_size is not None and image_size != ds.images.shape[-1]:
-        if image_size < 8:
-            raise ValueError(f"image_size must be at least 8, got {image_size}")
-        pad_from = 28 if name == "fashion-mnist" else None
-        how = "padded" if pad_from and image_size == 32 else "bilinear-resized"
-        ds.images = _im.resize_uint8(ds.images, image_size, pad_from=pad_from)
-        ds.notes = (ds.notes + "; " if ds.notes else "") + f"{how} to {image_size}x{image_size}"
     ds._checksum = None
-    return ds
+    return _im.at_image_size(ds, image_size)

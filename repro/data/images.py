@@ -17,7 +17,7 @@ import io
 import os
 import pickle
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..io import atomic_write
 from .paths import CorruptDatasetError, DatasetNotFoundError, candidate_dirs
 
-__all__ = ["ImageDataset", "load_cifar10", "load_fashion_mnist", "load_imagefolder_zip", "load_cifar10_jpeg"]
+__all__ = ["ImageDataset", "at_image_size", "load_cifar10", "load_fashion_mnist", "load_imagefolder_zip", "load_cifar10_jpeg"]
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -106,6 +106,21 @@ def resize_uint8(images: torch.Tensor, size: int, pad_from: int | None = None) -
 
 CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+
+
+def at_image_size(ds: ImageDataset, image_size: int | None) -> ImageDataset:
+    """``ds`` served at ``image_size`` x ``image_size``: a new data set, ``ds`` itself when the size is its own.
+
+    Fashion-MNIST goes from 28 to 32 by padding (exact pixels); any other change is a bilinear resize.
+    """
+    if image_size is None or image_size == ds.images.shape[-1]:
+        return ds
+    if image_size < 8:
+        raise ValueError(f"image_size must be at least 8, got {image_size}")
+    pad_from = 28 if ds.name == "fashion-mnist" else None
+    how = "padded" if pad_from and image_size == 32 else "bilinear-resized"
+    return replace(ds, images=resize_uint8(ds.images, image_size, pad_from=pad_from), _checksum=None,
+                   notes=(ds.notes + "; " if ds.notes else "") + f"{how} to {image_size}x{image_size}")
 
 
 def load_cifar10(root: Path, split: str, download: bool = True) -> ImageDataset:

@@ -17,7 +17,9 @@ from typing import Sequence
 
 import torch
 
-from .frechet import feature_statistics, frechet_distance, warn_if_singular
+from ..data import at_image_size, load_dataset
+from .classifier import load_classifier
+from .frechet import frechet_distance_to
 from .inception import RESIZE, inception_extractor
 from .inception_score import inception_score
 from .kid import kid_from_features
@@ -69,8 +71,6 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
     if "classifier" in metrics:
         if reference not in CLASSIFIER_FOR:
             raise ValueError(f"no classifier for {reference!r}; drop 'classifier' from metrics")
-        from .classifier import load_classifier
-
         classifier = load_classifier(CLASSIFIER_FOR[reference], device)
 
     gen: dict[str, list[torch.Tensor]] = {}
@@ -85,15 +85,18 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
     g = {k: torch.cat(v) for k, v in gen.items()}
 
     out: dict = {"n": n, "reference_split": split, "image_size": image_size, "seed": seed}
+    # loaded once at its own size: the classifier takes it so, Inception at the samples' size
+    data = load_dataset(reference, split, root=data_root, subset=reference_n)
     if inception is not None:
         ref = reference_features(reference, split, inception, image_size=image_size, n=reference_n,
-                                 root=data_root, cache_dir=cache_dir, progress=progress)
+                                 root=data_root, cache_dir=cache_dir, progress=progress,
+                                 ds=at_image_size(data, image_size))
         out.update(reference=f"{ref['data']['label']}, {split} split", n_reference=ref["data"]["n"],
                    reference_sha256=ref["data"]["sha256"], extractor=inception.name, resize=RESIZE)
         out.update(_inception_numbers(metrics, g, ref, seed, kid_subsets, kid_subset_size, is_splits))
     if classifier is not None:
         cref = reference_features(reference, split, classifier, n=reference_n, root=data_root,
-                                  cache_dir=cache_dir, progress=progress, stats_of="features")
+                                  cache_dir=cache_dir, progress=progress, stats_of="features", ds=data)
         out.update(classifier_metrics(g["classifier_probs"], g["classifier_features"], cref))
         out.update(classifier=classifier.name, classifier_test_accuracy=classifier.record["test_accuracy"])
         out.setdefault("reference", f"{cref['data']['label']}, {split} split")
@@ -108,9 +111,7 @@ def _inception_numbers(metrics: Sequence[str], g: dict, ref: dict, seed: int, ki
     real, fake = ref["features"]["2048"], g["2048"]
     out: dict = {}
     if "fid" in metrics:
-        warn_if_singular(fake.shape[0], fake.shape[1], "Inception features")
-        s = feature_statistics(fake)
-        out["fid"] = frechet_distance(s["mu"], s["sigma"], ref["mu"], ref["sigma"])
+        out["fid"] = frechet_distance_to(fake, ref["mu"], ref["sigma"], "Inception features")
     if "kid" in metrics:
         out["kid_mean"], out["kid_std"] = kid_from_features(fake, real, kid_subsets, kid_subset_size, seed)
         out["kid_subset_size"] = min(kid_subset_size, fake.shape[0], real.shape[0])

@@ -3,7 +3,8 @@
 
     from repro.metrics.fidelity_extractor import register_offline_inception
     name = register_offline_inception()
-    torch_fidelity.calculate_metrics(input1=..., input2=..., fid=True, feature_extractor=name, cuda=False)
+    torch_fidelity.calculate_metrics(input1=FidelityImages(fake), input2=FidelityImages(real), fid=True,
+                                     feature_extractor=name, cuda=False)
 
 Its forward takes uint8 N x 3 x H x W batches, like torch-fidelity's ``inception-v3-compat``, and applies
 the same resize and scaling (:func:`repro.metrics.inception.inception_input`). It provides pool3 ("2048")
@@ -17,9 +18,23 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from .inception import inception_input, load_inception_torchscript
 
-__all__ = ["FeatureExtractorInceptionTorchScript", "register_offline_inception", "EXTRACTOR_NAME"]
+__all__ = ["FeatureExtractorInceptionTorchScript", "FidelityImages", "register_offline_inception", "EXTRACTOR_NAME"]
 
 EXTRACTOR_NAME = "inception-v3-tf-torchscript"
+
+
+class FidelityImages(torch.utils.data.Dataset):
+    """uint8 N x C x H x W images as torch-fidelity's ``input1``/``input2`` take them: a data set whose
+    items are image tensors (``TensorDataset`` gives tuples), grey images repeated to three channels."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
 
 
 class FeatureExtractorInceptionTorchScript(FeatureExtractorBase):

@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["SampleSizeWarning", "feature_statistics", "frechet_distance", "fid_from_features",
-           "warn_if_singular"]
+__all__ = ["SampleSizeWarning", "feature_statistics", "frechet_distance", "frechet_distance_to",
+           "fid_from_features", "warn_if_singular"]
 
 
 class SampleSizeWarning(UserWarning):
@@ -74,6 +74,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     if not np.isfinite(d):
         raise FloatingPointError(f"Frechet distance is not finite ({d}); check the statistics")
     return float(d)
+
+
+def frechet_distance_to(feats: torch.Tensor, mu, sigma, what: str = "features") -> float:
+    """Frechet distance from the Gaussian fitted to ``feats`` (N x D) to N(``mu``, ``sigma``), e.g. cached
+    reference statistics; warns (:class:`SampleSizeWarning`) when N <= D."""
+    warn_if_singular(feats.shape[0], feats.shape[1], what)
+    s = feature_statistics(feats)
+    return frechet_distance(s["mu"], s["sigma"], mu, sigma)
 
 
 def fid_from_features(feats_a, feats_b) -> float:

@@ -11,7 +11,20 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mode_coverage"]
+__all__ = ["histogram_coverage", "mode_coverage"]
+
+
+def histogram_coverage(counts: torch.Tensor, n: int, min_fraction: float) -> tuple[int, float, int]:
+    """Bins of ``counts`` (K) holding at least ``min_fraction`` of ``n`` samples (and at least one), the KL
+    of the normalised histogram from uniform in nats (NaN when it is empty), and that count threshold."""
+    threshold = max(1, int(round(min_fraction * n)))
+    total = counts.sum()
+    kl = float("nan")
+    if total > 0:
+        hist = counts.double() / total
+        nz = hist > 0
+        kl = float((hist[nz] * (hist[nz] * counts.numel()).log()).sum())
+    return int((counts >= threshold).sum()), kl, threshold
 
 
 def mode_coverage(points: torch.Tensor, centers: torch.Tensor, std: float,
@@ -34,12 +47,9 @@ def mode_coverage(points: torch.Tensor, centers: torch.Tensor, std: float,
     dist, nearest = d.min(dim=1)
     good = dist <= radius * std
     counts = torch.bincount(nearest[good], minlength=k)
-    threshold = max(1, int(round(min_fraction * n)))
-    hist = counts.double() / counts.sum().clamp(min=1)
-    nz = hist > 0
-    kl = float((hist[nz] * (hist[nz] * k).log()).sum()) if good.any() else float("nan")
+    hit, kl, threshold = histogram_coverage(counts, n, min_fraction)
     return {
-        "modes_hit": int((counts >= threshold).sum()),
+        "modes_hit": hit,
         "num_modes": k,
         "high_quality_fraction": float(good.double().mean()),
         "counts": counts.tolist(),

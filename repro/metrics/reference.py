@@ -15,7 +15,7 @@ from typing import Protocol
 
 import torch
 
-from ..data import data_root, load_dataset
+from ..data import ImageDataset, data_root, load_dataset
 from ..io import atomic_torch_save
 from .frechet import feature_statistics
 
@@ -45,15 +45,18 @@ def default_cache_dir(cache_dir: str | os.PathLike | None = None, root: str | os
 def reference_features(dataset: str, split: str, extractor: FeatureExtractor, image_size: int | None = None,
                        n: int | None = None, seed: int = 0, root: str | os.PathLike | None = None,
                        cache_dir: str | os.PathLike | None = None, batch_size: int = 500,
-                       progress: bool = True, stats_of: str | None = "2048") -> dict:
+                       progress: bool = True, stats_of: str | None = "2048",
+                       ds: ImageDataset | None = None) -> dict:
     """Features of ``dataset``/``split`` (``n`` images chosen with ``seed``, all when ``None``), cached.
 
-    Returns ``{"features": {name: tensor}, "mu", "sigma" (of ``stats_of``, if given), "data": info,
-    "extractor": name, "image_size": size}``.
+    ``ds``: that data set already loaded (``load_dataset`` with these arguments), to save loading it
+    again. Returns ``{"features": {name: tensor}, "mu", "sigma" (of ``stats_of``, if given), "data":
+    info, "extractor": name, "image_size": size}``.
     """
     from tqdm import tqdm
 
-    ds = load_dataset(dataset, split, root=root, image_size=image_size, subset=n, seed=seed)
+    if ds is None:
+        ds = load_dataset(dataset, split, root=root, image_size=image_size, subset=n, seed=seed)
     size = ds.images.shape[-1]
     tag = f"{dataset}-{split}-{len(ds)}-s{seed}-{size}px-{extractor.key}-{ds.checksum[:12]}"
     path = default_cache_dir(cache_dir, root) / f"{tag}.pt"

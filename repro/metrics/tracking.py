@@ -18,7 +18,7 @@ import warnings
 import torch
 
 from .classifier import LoadedClassifier, class_coverage, classifier_score, load_classifier
-from .frechet import feature_statistics, frechet_distance, warn_if_singular
+from .frechet import frechet_distance_to
 from .reference import reference_features
 from .sampling import NonFiniteSamplesError, SampleSource, sample_batches
 
@@ -31,11 +31,9 @@ CLASSIFIER_FOR = {"fashion-mnist": "fashion-mnist", "cifar10-jpeg": "cifar10-jpe
 def classifier_metrics(probs: torch.Tensor, feats: torch.Tensor, reference: dict) -> dict:
     """Classifier score, class coverage and Frechet distance to ``reference`` (a :func:`reference_features`
     entry of the classifier) for the probabilities and features of the generated samples."""
-    warn_if_singular(feats.shape[0], feats.shape[1], "classifier features")
-    stats = feature_statistics(feats)
     cov = class_coverage(probs)
     return {
-        "fd_classifier": frechet_distance(stats["mu"], stats["sigma"], reference["mu"], reference["sigma"]),
+        "fd_classifier": frechet_distance_to(feats, reference["mu"], reference["sigma"], "classifier features"),
         "classifier_score": classifier_score(probs),
         "classes_hit": cov["classes_hit"],
         "class_kl": cov["class_kl"],

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import sys
@@ -24,7 +23,8 @@ import time
 from pathlib import Path
 
 from ..io import atomic_write, atomic_write_json
-from ..records import environment_info, git_info
+from ..records import environment_info, git_info, utc_now
+from .params import PROFILES
 from .summary import summary_markdown
 
 ORDER = ["toy_modes", "train_gan", "train_ddpm", "sample_ddim", "compare"]
@@ -60,9 +60,10 @@ def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     timings_path = out / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {"notebooks": {}}
+    provenance = {"git": git_info(), **environment_info()}  # one checkout and machine for the whole call
     for name in names:
         t0 = time.perf_counter()
-        start = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        start = utc_now()
         runs = out.resolve() / "runs"
         rel = Path(os.path.relpath(runs, NOTEBOOKS))  # the notebooks run in notebooks/; keeps paths in the book short
         parameters = {"profile": profile}
@@ -78,7 +79,7 @@ def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
         run_times = [json.loads(m.read_text()).get("wall_time_s", 0) for m in (runs / name).glob("**/manifest.json")]
         timings["notebooks"][name] = {"profile": profile, "start_time": start, "wall_time_s": wall,
                                       "runs_wall_time_s": round(sum(run_times), 1)}
-        timings.update(git=git_info(), **environment_info())
+        timings.update(provenance)
         atomic_write_json(timings_path, timings)
         print(f"{name}: {wall:.0f} s")
         atomic_write(out / "summary.md", summary_markdown(out))
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--timeout", type=int, default=1800)
     r = sub.add_parser("run", help="execute notebooks under a profile into a folder")
     r.add_argument("notebooks", nargs="*")
-    r.add_argument("--profile", default="cpu", choices=["gpu", "cpu", "smoke"])
+    r.add_argument("--profile", default="cpu", choices=PROFILES)
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--timeout", type=int, default=4 * 3600)
     m = sub.add_parser("summary", help="rewrite OUT/summary.md from OUT/timings.json and the run manifests")

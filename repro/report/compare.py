@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from ..records import load_record
-from .params import ParameterError, Rule, describe, resolve
+from .evaluation import EVALUATION
+from .params import Rule, describe, resolve
 
 __all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "sampling_rows", "toy_rows"]
 
 NOTEBOOK = "compare"
-RULES = {"runs_dir": Rule(str, optional=True, help="the folder holding the other notebooks' runs")}
+RULES = {"runs_dir": Rule(str, optional=True, exists=True,
+                         help="run the other notebooks first (python -m repro.report run --profile cpu --out DIR) "
+                              "and pass DIR/runs")}
 
 _SEED = "seed report, Table 1 (protocol not stated)"
 ANCHORS: list[dict[str, Any]] = [
@@ -40,15 +43,12 @@ DDIM_STEPS: dict[str, dict[int, float]] = {
 def setup(params: dict[str, Any]) -> dict[str, Any]:
     """Validate the parameters (``runs_dir`` must exist when given), print the banner, return the config."""
     cfg = resolve(NOTEBOOK, params, RULES)
-    if cfg["runs_dir"] is not None and not Path(cfg["runs_dir"]).is_dir():
-        raise ParameterError(f"parameter 'runs_dir' = {cfg['runs_dir']!r}: no such folder; run the other notebooks "
-                             "first (python -m repro.report run --profile cpu --out DIR) and pass DIR/runs")
     print(describe(NOTEBOOK, cfg))
     return cfg
 
 
 def _evaluation(run: Path) -> dict[str, Any] | None:
-    path = run / "evaluation.json"
+    path = run / EVALUATION
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -70,8 +70,8 @@ def our_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
             "classifier score": r.get("classifier_score"), "precision": r.get("precision"), "recall": r.get("recall"),
             "density": r.get("density"), "coverage": r.get("coverage"), "classes hit": r.get("classes_hit"),
             "protocol": f"{r['n']} samples vs {r['n_reference']} of the {r['reference']}, {r.get('extractor')}",
-            "source": f"our run: {run.name}/evaluation.json ({rec.manifest.get('hardware', {}).get('gpu') or 'CPU'}, "
-                      f"profile {rec.manifest['params'].get('profile', 'see manifest')})",
+            "source": f"our run: {run.name}/evaluation.json ({rec.manifest.get('hardware', {}).get('gpu') or 'CPU'}"
+                      + (f", profile {p['profile']})" if "profile" in p else ")"),
         })
     return rows
 

@@ -6,13 +6,12 @@ quoted in the book can be traced to the run that produced it even when it was me
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..io import atomic_write_json
-from ..records import environment_info, git_info
+from ..records import environment_info, git_info, utc_now
 
 __all__ = ["evaluate_run", "EVALUATION"]
 
@@ -24,7 +23,7 @@ def evaluate_run(samples: Any, reference: str, out_dir: str | Path, params: Mapp
     """Run :func:`repro.metrics.evaluate` on ``samples`` and write the result to ``out_dir/name``."""
     from ..metrics import evaluate
 
-    start = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    start = utc_now()
     t0 = time.perf_counter()
     result = evaluate(samples, reference=reference, device=device, **kwargs)
     record = {

@@ -61,7 +61,7 @@ class Rule:
         if self.minimum is not None and value < self.minimum:
             return f"parameter '{name}' = {value!r} must be >= {self.minimum}"
         if self.exists and not Path(value).exists():
-            return f"parameter '{name}' = {value!r}: no such file; {self.help or 'give an existing path'}"
+            return f"parameter '{name}' = {value!r}: no such folder or file; {self.help or 'give an existing path'}"
         return None
 
     def _allowed(self) -> str:

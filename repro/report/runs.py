@@ -13,9 +13,11 @@ from typing import Any, Mapping
 
 import torch
 
-from .params import ParameterError
+from .params import ParameterError, Rule
 
-__all__ = ["output_dir", "pick_device"]
+__all__ = ["DEVICE", "output_dir", "pick_device"]
+
+DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:

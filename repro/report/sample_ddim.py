@@ -24,9 +24,9 @@ import torch
 
 from ..records import Record, RunRecord, load_record
 from ..train.diffusion import TrainedDiffusion, load_trained
-from ..train.gan import load_generator, make_sampler
+from ..train.gan import best_or_last, load_generator, make_sampler
 from .params import Rule, describe, resolve
-from .runs import output_dir, pick_device
+from .runs import DEVICE, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "load_models", "sweep"]
 
@@ -40,7 +40,7 @@ RULES = {
     "batch_size": Rule(int, minimum=1),
     "seed": Rule(int, minimum=0),
     "out_dir": Rule(str, optional=True),
-    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+    "device": DEVICE,
 }
 
 
@@ -88,9 +88,8 @@ def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, Any, Record, 
     device = pick_device(cfg["device"])
     runs = Path(cfg["runs_dir"]) if cfg["runs_dir"] else _train_stand_ins()
     ddpm_rec, gan_rec = load_record(runs / "train_ddpm"), load_record(runs / "train_gan")
-    which = "best" if (gan_rec.path / "checkpoints" / "best.pt").exists() else "last"
-    G, gcfg = load_generator(gan_rec.path, which, device=device)
-    return load_trained(ddpm_rec.path, device=device), (G, gcfg), ddpm_rec, gan_rec
+    G, gcfg = load_generator(gan_rec.path, best_or_last(gan_rec.path), device=device)
+    return load_trained(ddpm_rec, device=device), (G, gcfg), ddpm_rec, gan_rec
 
 
 def _timed(fn: Callable[[int], torch.Tensor], clock: list[float]) -> Callable[[int], torch.Tensor]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..records import load_record
+
 __all__ = ["summary_markdown"]
 
 
@@ -42,11 +44,9 @@ def summary_markdown(results: str | Path) -> str:
     rows = ["| run | kind | data | device | epochs / rows | wall time | status |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
     for manifest in sorted(results.glob("runs/**/manifest.json")):
-        m = json.loads(manifest.read_text())
+        rec = load_record(manifest.parent)
+        m, n_rows = rec.manifest, len(rec.rows)
         run = manifest.parent.relative_to(results / "runs")
-        n_rows = 0
-        if (manifest.parent / "metrics.csv").exists():
-            n_rows = max(0, len((manifest.parent / "metrics.csv").read_text().splitlines()) - 1)
         data = m.get("data", {})
         label = data.get("label", data.get("name", ""))
         if data.get("n"):

@@ -11,7 +11,6 @@ Parameters (``None`` takes the profile's value): ``mixtures``, ``seeds`` (how ma
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -24,7 +23,7 @@ from ..train.collapse import CollapseRule, detect_collapse
 from ..train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
 from ..train.gan import preset, train_gan
 from .params import ParameterError, Rule, describe, resolve
-from .runs import pick_device
+from .runs import DEVICE, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "run", "summary_rows", "final_samples", "ddpm_config"]
 
@@ -38,7 +37,7 @@ RULES = {
     "ddpm_epochs": Rule(int, minimum=1),
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
-    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+    "device": DEVICE,
 }
 
 
@@ -71,8 +70,10 @@ def ddpm_config(epochs: int, seed: int, eval_samples: int) -> DiffusionTrainConf
 
 def _train_one(model: str, data, out: Path, epochs: int, seed: int, eval_samples: int, device) -> Record:
     manifest = out / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("status") == "finished":
-        return load_record(out)
+    if manifest.exists():
+        record = load_record(out)
+        if record.manifest.get("status") == "finished":
+            return record
     resume = (out / "checkpoints" / "last.pt").exists()
     if manifest.exists() and not resume:
         raise ParameterError(f"{out} holds an unfinished run without a checkpoint; delete it and run again")
@@ -123,5 +124,5 @@ def final_samples(record: Record, n: int = 2500) -> torch.Tensor:
     """The last epoch's evaluation samples of a GAN run, or ``n`` fresh samples of a DDPM run's EMA model."""
     if record.manifest["kind"] == "gan":
         return torch.load(sorted((record.path / "samples").glob("*.pt"))[-1])
-    trained = load_trained(record.path)
+    trained = load_trained(record)
     return trained.sample(n, torch.Generator().manual_seed(0))

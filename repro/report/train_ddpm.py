@@ -21,7 +21,7 @@ from ..models.unet import UNET_PRESETS
 from ..records import Record, load_record
 from ..train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
 from .params import Rule, describe, resolve
-from .runs import output_dir, pick_device
+from .runs import DEVICE, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_ema", "train_config"]
 
@@ -47,7 +47,7 @@ RULES = {
     "seed": Rule(int, minimum=0),
     "out_dir": Rule(str, optional=True),
     "resume": Rule(bool),
-    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+    "device": DEVICE,
     "bf16": Rule(bool),
     "torch_compile": Rule(bool, help="torch.compile the U-Net for training"),
 }
@@ -104,9 +104,9 @@ def evaluate_ema(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | Non
     from .evaluation import evaluate_run
 
     device = pick_device(cfg["device"])
-    trained = load_trained(record.path, device=device)
+    trained = load_trained(record, device=device)
     trained.config = dataclasses.replace(trained.config, sampler="ddim", sampler_steps=cfg["eval_steps"])
-    params = {"weights": "ema", "sampler": "ddim", "steps": cfg["eval_steps"], "eta": 0.0}
+    params = {"profile": cfg["profile"], "weights": "ema", "sampler": "ddim", "steps": cfg["eval_steps"], "eta": 0.0}
     return evaluate_run(lambda n: trained.sample(n), cfg["dataset"], record.path, params, device=device,
                         split="train", n=cfg["eval_samples"],
                         reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"], progress=False)

@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 from ..data import IMAGE_DATASETS, load_dataset
 from ..records import Record
-from ..train.gan import PRESETS, load_generator, make_sampler, preset, train_gan
+from ..train.gan import PRESETS, best_or_last, load_generator, make_sampler, preset, train_gan
 from .params import Rule, describe, resolve
-from .runs import output_dir, pick_device
+from .runs import DEVICE, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_best"]
 
@@ -34,7 +34,7 @@ RULES = {
     "eval_samples": Rule(int, minimum=0),
     "out_dir": Rule(str, optional=True),
     "resume": Rule(bool),
-    "device": Rule(str, choices=("auto", "cpu", "cuda")),
+    "device": DEVICE,
     "bf16": Rule(bool, help="bf16 autocast for training, CUDA only"),
 }
 
@@ -74,9 +74,9 @@ def evaluate_best(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | No
     from .evaluation import evaluate_run
 
     device = pick_device(cfg["device"])
-    which = "best" if (record.path / "checkpoints" / "best.pt").exists() else "last"
+    which = best_or_last(record.path)
     G, gcfg = load_generator(record.path, which, device=device)
-    params = {"checkpoint": which, "epoch": record.manifest.get("summary", {}).get("best_epoch")}
+    params = {"profile": cfg["profile"], "checkpoint": which, "epoch": record.manifest.get("summary", {}).get("best_epoch")}
     return evaluate_run(make_sampler(G, gcfg.nz, seed=1234, device=device), cfg["dataset"], record.path,
                         params, device=device, split="train", n=cfg["eval_samples"],
                         reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"],

@@ -36,13 +36,13 @@ from ..diffusion import GaussianDiffusion, get_beta_schedule, make_timestep_samp
 from ..metrics.modes import mode_coverage
 from ..models.denoiser_mlp import MLP_PRESETS, build_denoiser_mlp
 from ..models.unet import build_unet, count_parameters
-from ..records import RunRecord
+from ..records import Record, RunRecord, load_record
 from .checkpoint import CheckpointError, check_finite, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .accel import adam, compiled, prepare_cuda
 from .ema import EMA
 
-__all__ = ["DiffusionTrainConfig", "train_diffusion", "build_diffusion", "build_denoiser", "load_trained",
-           "TrainedDiffusion"]
+__all__ = ["DiffusionTrainConfig", "train_diffusion", "setup_training", "build_diffusion", "build_denoiser",
+           "load_trained", "TrainedDiffusion"]
 
 KIND = "diffusion"
 Evaluate = Callable[[Callable[[int], torch.Tensor]], Mapping[str, float]]
@@ -187,6 +187,29 @@ def _isolated_rng():
         set_rng_state(state)
 
 
+def _channels_last(cfg: DiffusionTrainConfig, device: torch.device, data_shape: tuple[int, ...]) -> bool:
+    return cfg.channels_last and device.type == "cuda" and len(data_shape) == 3
+
+
+def setup_training(cfg: DiffusionTrainConfig, data_shape: tuple[int, ...], device: torch.device,
+                   points: bool = False) -> tuple[GaussianDiffusion, nn.Module, nn.Module, EMA,
+                                                  torch.optim.Optimizer, Any]:
+    """Seeded process, model (its memory format), training forward (compiled or not), EMA, optimiser and
+    timestep sampler: everything :func:`train_diffusion` builds before its first step."""
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    diffusion = build_diffusion(cfg, decoder="continuous" if points else "discretized")
+    model = build_denoiser(cfg, data_shape).to(device)
+    if _channels_last(cfg, device, data_shape):
+        model = model.to(memory_format=torch.channels_last)
+    ema = EMA(model, cfg.ema_decay)
+    opt = adam(model.parameters(), device, cfg.lr, cfg.adam_betas, cfg.weight_decay)
+    prepare_cuda(device)
+    t_sampler = make_timestep_sampler(cfg.timestep_sampler, diffusion.num_timesteps, device)
+    return diffusion, model, compiled(model, cfg.compile), ema, opt, t_sampler
+
+
 def train_diffusion(config: DiffusionTrainConfig | Mapping[str, Any], dataset: ImageDataset | MixtureDataset,
                     out_dir: str | os.PathLike, *, resume: bool = False, evaluate: Evaluate | None = None,
                     device: torch.device | str | None = None) -> RunRecord:
@@ -216,17 +239,7 @@ def train_diffusion(config: DiffusionTrainConfig | Mapping[str, Any], dataset: I
         record = RunRecord(out_dir, KIND, params, data=dataset.info(), device=device)
     ckpt_path = record.checkpoint_dir / "last.pt"
     try:
-        random.seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
-        diffusion = build_diffusion(cfg, decoder="continuous" if points else "discretized")
-        model = build_denoiser(cfg, data_shape).to(device)
-        if cfg.channels_last and device.type == "cuda" and len(data_shape) == 3:
-            model = model.to(memory_format=torch.channels_last)
-        ema = EMA(model, cfg.ema_decay)
-        opt = adam(model.parameters(), device, cfg.lr, cfg.adam_betas, cfg.weight_decay)
-        prepare_cuda(device)
-        t_sampler = make_timestep_sampler(cfg.timestep_sampler, diffusion.num_timesteps, device)
+        diffusion, model, forward, ema, opt, t_sampler = setup_training(cfg, data_shape, device, points)
         scale = None
         if points:
             scale = float(cfg.point_scale or dataset.points.double().pow(2).mean().sqrt())
@@ -244,7 +257,6 @@ def train_diffusion(config: DiffusionTrainConfig | Mapping[str, Any], dataset: I
         record.update(model_parameters=count_parameters(model), point_scale=scale,
                       bf16_active=cfg.bf16 and device.type == "cuda")
         trained = TrainedDiffusion(ema.model, diffusion, cfg, data_shape, scale)
-        forward = compiled(model, cfg.compile)
         batches = DeviceBatches(data / scale if points else data, None, cfg.batch_size, device, cfg.seed)
         row: dict[str, Any] = {}
         for epoch in range(start_epoch, cfg.epochs):
@@ -274,6 +286,7 @@ def _train_epoch(cfg: DiffusionTrainConfig, diffusion: GaussianDiffusion, model:
     bad_values = torch.zeros(3, dtype=torch.float64, device=device)
     n, lr, t0 = 0, cfg.lr, time.perf_counter()
     max_norm = cfg.grad_clip if cfg.grad_clip else math.inf
+    channels_last = _channels_last(cfg, device, tuple(batches.data.shape[1:]))
 
     def raise_if_bad() -> None:
         bad = int(first_bad)  # the one host sync of the check
@@ -286,7 +299,7 @@ def _train_epoch(cfg: DiffusionTrainConfig, diffusion: GaussianDiffusion, model:
         lr = cfg.lr * min(1.0, step / cfg.warmup_steps) if cfg.warmup_steps > 0 else cfg.lr
         for group in opt.param_groups:
             group["lr"] = lr
-        if cfg.channels_last and x0.ndim == 4 and device.type == "cuda":
+        if channels_last:
             x0 = x0.contiguous(memory_format=torch.channels_last)
         t, weights = t_sampler.sample(x0.shape[0], device)
         with _autocast(cfg, device):
@@ -340,12 +353,11 @@ def _evaluate_epoch(cfg: DiffusionTrainConfig, trained: TrainedDiffusion, datase
     return row
 
 
-def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu",
+def load_trained(run: str | os.PathLike | Record, device: torch.device | str = "cpu",
                  weights: str = "ema") -> TrainedDiffusion:
-    """The model of a run folder (``weights``: ``"ema"`` or ``"model"``) with its process and sampler."""
-    from ..records import load_record
-
-    rec = load_record(run_dir)
+    """The model of a run (its folder, or its record already loaded; ``weights``: ``"ema"`` or ``"model"``)
+    with its process and sampler."""
+    rec = run if isinstance(run, Record) else load_record(run)
     cfg = _as_config(rec.params)
     data = rec.manifest.get("data", {})
     points = "shape" not in data

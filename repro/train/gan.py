@@ -70,11 +70,13 @@ __all__ = [
     "ITERATION_COLUMNS",
     "PRESETS",
     "GANTrainConfig",
+    "best_or_last",
     "build_gan",
     "collapse_rule",
     "load_generator",
     "make_sampler",
     "preset",
+    "setup_training",
     "train_gan",
 ]
 
@@ -213,6 +215,11 @@ def make_sampler(G: nn.Module, nz: int, seed: int, device: torch.device | str = 
     return sample_fn
 
 
+def best_or_last(run_dir: str | os.PathLike) -> Literal["best", "last"]:
+    """``"best"`` when the run kept a best checkpoint (it tracked a quality metric), else ``"last"``."""
+    return "best" if (Path(run_dir) / "checkpoints" / "best.pt").exists() else "last"
+
+
 def load_generator(path: str | os.PathLike, which: Literal["last", "best"] = "last",
                    device: torch.device | str = "cpu") -> tuple[nn.Module, GANTrainConfig]:
     """The generator (eval mode) and config of a run folder's ``last.pt`` or ``best.pt``, or of a checkpoint file."""
@@ -296,6 +303,22 @@ def _channels_last(cfg: GANTrainConfig, device: torch.device) -> bool:
     return cfg.channels_last and cfg.arch == "dcgan" and device.type == "cuda"
 
 
+def setup_training(cfg: GANTrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module,
+                                                                       torch.optim.Optimizer, torch.optim.Optimizer,
+                                                                       torch.Generator]:
+    """Seeded G and D (their memory format), their training forwards (compiled or not), both Adams and
+    the noise generator: everything :func:`train_gan` builds before its first step."""
+    torch.manual_seed(cfg.seed)
+    G, D = (m.to(device) for m in build_gan(cfg))
+    if _channels_last(cfg, device):
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    optG = adam(G.parameters(), device, cfg.lr_G, (cfg.beta1, cfg.beta2))
+    optD = adam(D.parameters(), device, cfg.lr_D, (cfg.beta1, cfg.beta2))
+    prepare_cuda(device)
+    z_gen = torch.Generator(device).manual_seed(cfg.seed)
+    return G, D, compiled(G, cfg.compile), compiled(D, cfg.compile), optG, optD, z_gen
+
+
 def _is_better(value: float, best: float | None, mode: str) -> bool:
     if not math.isfinite(value):
         return False
@@ -319,17 +342,9 @@ def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset 
     last_path, best_path = out_dir / "checkpoints" / "last.pt", out_dir / "checkpoints" / "best.pt"
     mixture = isinstance(dataset, MixtureDataset)
 
-    torch.manual_seed(cfg.seed)
-    G, D = (m.to(device) for m in build_gan(cfg))
-    if _channels_last(cfg, device):
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    optG = adam(G.parameters(), device, cfg.lr_G, (cfg.beta1, cfg.beta2))
-    optD = adam(D.parameters(), device, cfg.lr_D, (cfg.beta1, cfg.beta2))
-    prepare_cuda(device)
-    G_fwd, D_fwd = compiled(G, cfg.compile), compiled(D, cfg.compile)
+    G, D, G_fwd, D_fwd, optG, optD, z_gen = setup_training(cfg, device)
     data = dataset.points if mixture else dataset.images
     batches = DeviceBatches(data, None, cfg.batch_size, device, seed=cfg.seed)
-    z_gen = torch.Generator(device).manual_seed(cfg.seed)
     fixed_z = torch.randn(cfg.n_grid, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 2)).to(device)
     n_ref = min(cfg.n_eval if mixture else cfg.n_grid, len(data))
     ref_idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed + 3))[:n_ref]

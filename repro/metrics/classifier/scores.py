@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..inception_score import inception_score
+from ..modes import histogram_coverage
 
 __all__ = ["classifier_score", "class_coverage"]
 
@@ -27,13 +28,11 @@ def class_coverage(probs: torch.Tensor, min_fraction: float = 0.01) -> dict:
     """Classes hit and the KL of the arg-max class histogram from uniform, for N x K ``probs``."""
     n, k = probs.shape
     counts = torch.bincount(probs.argmax(dim=1), minlength=k)
-    hist = counts.double() / n
-    nz = hist > 0
-    threshold = max(1, int(round(min_fraction * n)))
+    hit, kl, threshold = histogram_coverage(counts, n, min_fraction)
     return {
-        "classes_hit": int((counts >= threshold).sum()),
+        "classes_hit": hit,
         "num_classes": k,
-        "class_kl": float((hist[nz] * (hist[nz] * k).log()).sum()),
+        "class_kl": kl,
         "class_counts": counts.tolist(),
         "min_count": threshold,
         "n": n,

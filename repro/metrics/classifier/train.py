@@ -12,8 +12,6 @@ weights' sha256 (checked on every load).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import io
 import sys
 import time
 from dataclasses import asdict
@@ -23,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from ...data import DeviceBatches, load_dataset
-from ...io import atomic_write, atomic_write_json, sha256_file
-from ...records import environment_info, git_info
+from ...io import atomic_torch_save, atomic_write_json, sha256_file
+from ...records import environment_info, git_info, utc_now
 from .network import CLASSIFIER_SPECS, SmallCNN, classifier_input, weights_dir
 
 __all__ = ["train_classifier", "main"]
@@ -76,9 +74,7 @@ def train_classifier(dataset: str, epochs: int, batch_size: int = 128, lr: float
 
     out = Path(out) if out is not None else weights_dir()
     pt = out / f"classifier-{dataset}.pt"
-    buf = io.BytesIO()
-    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buf)
-    atomic_write(pt, buf.getvalue())
+    atomic_torch_save({k: v.detach().clone() for k, v in model.state_dict().items()}, pt)
     record = {
         "dataset": dataset,
         "label": train.label,
@@ -92,7 +88,7 @@ def train_classifier(dataset: str, epochs: int, batch_size: int = 128, lr: float
         "train_data": train.info(),
         "test_data": test.info(),
         "wall_time_s": round(wall, 1),
-        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": utc_now(),
         "git": git_info(),
         **environment_info("cpu"),
         "weights_file": pt.name,
@@ -100,8 +96,6 @@ def train_classifier(dataset: str, epochs: int, batch_size: int = 128, lr: float
     }
     js = out / f"classifier-{dataset}.json"
     atomic_write_json(js, record)
-    for f in (pt, js):
-        f.chmod(0o644)
     return record
 
 
