@@ -1,7 +1,7 @@
 """Benchmarks of the project's training steps and samplers, on synthetic data of the real shapes.
 
-Each workload calls the project's own code: ``repro.train.gan._train_epoch`` and
-``repro.train.diffusion._train_epoch`` (the step loops the trainers run, Adam, EMA and the loss
+Each workload calls the project's own code: ``repro.train.gan.gan_epoch`` and
+``repro.train.diffusion.ddpm_epoch`` (the step loops the trainers run, Adam, EMA and the loss
 bookkeeping included) on a :class:`repro.data.DeviceBatches` of random uint8 images, and
 ``TrainedDiffusion.sample`` (the trainers' sampler) for ancestral and DDIM sampling. The setup before
 the loop is the trainers' own (``setup_training`` of each: seed, model, memory format, optimiser, EMA,
@@ -14,17 +14,17 @@ losses is paid as in a real run, spread over several steps where the device is f
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import tempfile
-from functools import partial
-from pathlib import Path
 
 import torch
 
+from repro import precision as policy
 from repro.data import DeviceBatches
 from repro.models.unet import count_parameters
 from repro.train import diffusion as dtrain
 from repro.train import gan
+from repro.train.trained import TrainedDiffusion
 
 from timing import count_flops, summary, time_calls
 
@@ -32,8 +32,6 @@ __all__ = ["CIFAR_SHAPE", "dcgan_training", "options", "sampling", "unet_trainin
 
 CIFAR_SHAPE = (3, 32, 32)
 FLOP_BATCH = 4  # FLOPs of convolutions and matmuls are linear in the batch: count on a small one
-# named in the trainers' non-finite-loss error only; never written
-_NO_CHECKPOINT = Path(tempfile.gettempdir()) / "repro-bench-no-checkpoint" / "last.pt"
 
 
 def _batches(shape: tuple[int, ...], steps: int, batch_size: int, device: torch.device) -> DeviceBatches:
@@ -71,23 +69,24 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
     rows, flops = [], None
     for variant in variants:
         cfg = dataclasses.replace(base, **options(variant))
-        G, D, G_fwd, D_fwd, optG, optD, z_gen = gan.setup_training(cfg, device)
+        state = gan.setup_training(cfg, device)
         counter = {"epoch": 0, "step": 0}
 
-        def epoch(batches: DeviceBatches, G_fwd: torch.nn.Module, D_fwd: torch.nn.Module, c: gan.GANTrainConfig):
+        def epoch(batches: DeviceBatches, s: gan.GANState):
             def call() -> None:
-                gan._train_epoch(G_fwd, D_fwd, optG, optD, batches, counter["epoch"], counter["step"], c, z_gen,
-                                 _NO_CHECKPOINT)
+                with policy.training(device):
+                    _, counter["step"] = gan.gan_epoch(s, batches, counter["epoch"], counter["step"])
                 counter["epoch"] += 1
-                counter["step"] += len(batches)
+                s.iterations.clear()  # per-iteration rows are kept for the record; a benchmark keeps none
             return call
 
         if flops is None:  # eager model, a small batch: FLOPs are linear in the batch
-            flops = count_flops(epoch(_batches(shape, 1, FLOP_BATCH, device), G, D, base)) / FLOP_BATCH
+            eager = dataclasses.replace(state, G_fwd=state.G, D_fwd=state.D, cfg=base)
+            flops = count_flops(epoch(_batches(shape, 1, FLOP_BATCH, device), eager)) / FLOP_BATCH
         batches = _batches(shape, steps_per_call, batch_size, device)
-        t = summary(time_calls(epoch(batches, G_fwd, D_fwd, cfg), device, warmup, repeats))
+        t = summary(time_calls(epoch(batches, state), device, warmup, repeats))
         rate = steps_per_call * batch_size / t["median_s"]
-        params = f"G {count_parameters(G) / 1e6:.2f}M + D {count_parameters(D) / 1e6:.2f}M params"
+        params = f"G {count_parameters(state.G) / 1e6:.2f}M + D {count_parameters(state.D) / 1e6:.2f}M params"
         projected = epochs * epoch_images / rate
         rows.append({"workload": f"DCGAN training {image_size}x{image_size} ({params}, ngf=ndf={cfg.ngf})",
                      "precision": variant, "value": rate, "unit": "images/s",
@@ -96,7 +95,7 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
                      "protocol": _protocol(batch_size, steps_per_call, warmup, repeats),
                      "details": {"flops_per_image": flops, "images_per_s": rate, "steps_per_call": steps_per_call,
                                  "batch_size": batch_size, "projected_s": projected, **t}})
-        del G, D, G_fwd, D_fwd, optG, optD
+        del state
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return rows
@@ -105,21 +104,22 @@ def dcgan_training(image_size: int, device: torch.device, variants: list[str], b
 def _time_unet(cfg: dtrain.DiffusionTrainConfig, device: torch.device, warmup: int, repeats: int,
                steps_per_call: int, count: bool) -> tuple[dict, int, float | None]:
     """Timings of ``steps_per_call``-step epochs, parameter count and (if ``count``) FLOPs per image."""
-    diffusion, model, forward, ema, opt, t_sampler = dtrain.setup_training(cfg, CIFAR_SHAPE, device)
+    state = dtrain.setup_training(cfg, CIFAR_SHAPE, device)
     counter = {"epoch": 0, "step": 0}
 
-    def epoch(batches: DeviceBatches, forward: torch.nn.Module):
+    def epoch(batches: DeviceBatches, s: dtrain.DiffusionState):
         def call() -> None:
-            _, counter["step"] = dtrain._train_epoch(cfg, diffusion, model, forward, ema, opt, t_sampler, batches,
-                                                     counter["epoch"], counter["step"], device, _NO_CHECKPOINT)
+            with policy.training(device):
+                _, counter["step"] = dtrain.ddpm_epoch(s, batches, counter["epoch"], counter["step"])
             counter["epoch"] += 1
         return call
 
     flops = None
     if count:  # eager model, a small batch: FLOPs are linear in the batch
-        flops = count_flops(epoch(_batches(CIFAR_SHAPE, 1, FLOP_BATCH, device), model)) / FLOP_BATCH
+        eager = dataclasses.replace(state, forward=state.model)
+        flops = count_flops(epoch(_batches(CIFAR_SHAPE, 1, FLOP_BATCH, device), eager)) / FLOP_BATCH
     batches = _batches(CIFAR_SHAPE, steps_per_call, cfg.batch_size, device)
-    return summary(time_calls(epoch(batches, forward), device, warmup, repeats)), count_parameters(model), flops
+    return summary(time_calls(epoch(batches, state), device, warmup, repeats)), count_parameters(state.model), flops
 
 
 def unet_training(preset: str, device: torch.device, variants: list[str], batch_size: int, warmup: int,
@@ -165,21 +165,25 @@ def sampling(preset: str, device: torch.device, precisions: list[str], n: int, s
     with torch.no_grad():
         flops_step = count_flops(lambda: model(x, t)) / FLOP_BATCH
 
-    def trained(sampler: str, steps: int) -> dtrain.TrainedDiffusion:
-        run = dtrain.TrainedDiffusion(model, diffusion, dataclasses.replace(cfg, sampler=sampler, sampler_steps=steps),
-                                      CIFAR_SHAPE)
-        _ = run.process  # respacing is set-up, not sampling: done before the clock starts
-        return run
+    trained = TrainedDiffusion(model, diffusion, CIFAR_SHAPE)
+
+    def drawer(sampler: str, steps: int, gen: torch.Generator, bf16: bool):
+        trained.process(steps)  # respacing is set-up, not sampling: done before the clock starts
+
+        def draw() -> torch.Tensor:
+            with policy.autocast(device, True) if bf16 else contextlib.nullcontext():
+                return trained.sample(n, sampler=sampler, steps=steps, batch_size=n, generator=gen)
+        return draw
 
     rows = []
     for precision in precisions:
         bf16 = precision == "bf16"
         gen = torch.Generator(device).manual_seed(0)
         for sampler in samplers:  # warm-up: a 2-step run of each sampler at the timed batch size
-            time_calls(partial(trained(sampler, 2).sample, n, gen, batch_size=n, autocast=bf16), device, 1, 0)
+            time_calls(drawer(sampler, 2, gen, bf16), device, 1, 0)
         for sampler in samplers:
             for steps in steps_list:
-                draw = partial(trained(sampler, steps).sample, n, gen, batch_size=n, autocast=bf16)
+                draw = drawer(sampler, steps, gen, bf16)
                 times = summary(time_calls(draw, device, 0, repeats))
                 rate = n / times["median_s"]
                 per_step = times["median_s"] / (n * steps)

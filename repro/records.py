@@ -16,24 +16,27 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import errno
 import io
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .io import atomic_write, atomic_write_json
+from .io import atomic_torch_save, atomic_write, atomic_write_json
 
 __all__ = ["RunRecord", "Record", "load_record", "environment_info", "git_info", "utc_now"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
 GRIDS = "grids"
+SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 
 
@@ -178,9 +181,17 @@ class RunRecord:
         return self.path / GRIDS
 
     # -- writing -------------------------------------------------------------------------------
-    def _write_manifest(self) -> None:
+    def _write_manifest(self, in_place_if_full: bool = False) -> None:
+        """Rewrite ``manifest.json`` atomically. With ``in_place_if_full``, a disk too full for the
+        atomic copy gets the manifest as compact JSON over the old file's own blocks, when it fits."""
         self.manifest["wall_time_s"] = round(self._wall_before + time.perf_counter() - self._t0, 3)
-        atomic_write_json(self.path / MANIFEST, self.manifest)
+        try:
+            atomic_write_json(self.path / MANIFEST, self.manifest)
+        except OSError as e:
+            if not (in_place_if_full and e.errno in (errno.ENOSPC, errno.EDQUOT)):
+                raise
+            if not _overwrite_in_place(self.path / MANIFEST, json.dumps(self.manifest, default=str) + "\n"):
+                raise
 
     def update(self, **fields: Any) -> None:
         """Set top-level manifest fields (e.g. a summary) and rewrite the manifest."""
@@ -192,6 +203,14 @@ class RunRecord:
         self.rows.append({k: _scalar(v) for k, v in row.items()})
         _write_csv(self.path / METRICS, self.rows)
         self._write_manifest()
+
+    def write_table(self, name: str, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
+        """Write another CSV of the run folder (e.g. ``iterations.csv``) atomically; :meth:`Record.table` reads it."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows(rows)
+        atomic_write(self.path / name, buf.getvalue())
 
     def truncate(self, after_epoch: int, key: str = "epoch") -> None:
         """Drop rows whose ``key`` is greater than ``after_epoch``."""
@@ -209,6 +228,15 @@ class RunRecord:
         atomic_write(out, buf.getvalue())
         return out
 
+    def save_snapshot(self, samples: Any, name: str) -> Path:
+        """One epoch's samples: images (N x C x H x W, in [-1, 1]) as ``grids/<name>.png`` in a square grid,
+        points (N x dim) as the tensor ``samples/<name>.pt``."""
+        if samples.ndim == 4:
+            return self.save_grid(samples, name, nrow=max(1, int(math.sqrt(samples.shape[0]))))
+        out = self.path / SAMPLES / f"{name}.pt"
+        atomic_torch_save(samples.detach().float().cpu(), out)
+        return out
+
     def finish(self, **summary: Any) -> None:
         """Mark the run finished, record end time, wall time and an optional summary."""
         self.manifest["status"] = "finished"
@@ -218,11 +246,42 @@ class RunRecord:
         self._write_manifest()
 
     def fail(self, error: BaseException) -> None:
-        """Mark the run failed with the error's message (checkpoints are left as they were)."""
+        """Mark the run failed with the error's message (checkpoints are left as they were).
+
+        Never raises for a write that fails, so the caller can re-raise ``error`` itself: on a full
+        disk the record is squeezed into the manifest's own space; if even that fails, ``error`` gets
+        a note (and stderr a line) saying the manifest could not be updated and still says "running".
+        """
         self.manifest["status"] = "failed"
         self.manifest["error"] = f"{type(error).__name__}: {error}"
         self.manifest["end_time"] = utc_now()
-        self._write_manifest()
+        try:
+            self._write_manifest(in_place_if_full=True)
+        except OSError as e:
+            note = (f"the failure could not be recorded in {self.path / MANIFEST}, which still says "
+                    f"status 'running' ({e.strerror or e}); free space there and resume, or delete the run")
+            if hasattr(error, "add_note"):
+                error.add_note(note)
+            print(f"repro: {note}", file=sys.stderr)
+
+
+def _overwrite_in_place(path: Path, text: str) -> bool:
+    """Write ``text`` over ``path``'s existing bytes, padded with spaces to its length (valid JSON
+    still); this needs no new disk blocks. False if ``text`` is longer than the file or it fails."""
+    data = text.encode()
+    try:
+        size = path.stat().st_size
+        if len(data) > size:
+            return False
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data + b" " * (size - len(data)), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        return False
+    return True
 
 
 def _scalar(v: Any) -> Any:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from repro.diffusion import GaussianDiffusion, get_beta_schedule, space_timesteps
+from repro.diffusion import GaussianDiffusion, ddim_sample_loop, get_beta_schedule, space_timesteps
 from repro.diffusion.losses import discretized_gaussian_log_likelihood, normal_kl
 from repro.diffusion.timestep_sampler import LossSecondMomentResampler
 
@@ -42,7 +42,7 @@ def test_unknown_schedule_or_degenerate_linear_schedule_is_rejected():
 
 def test_forward_chain_of_one_step_kernels_gives_q_sample_marginal():
     """Iterating q(x_t | x_{t-1}) (Ho eq. 2) composes to q(x_t | x0) (eq. 4): mean and variance recursions."""
-    d = GaussianDiffusion(get_beta_schedule("cosine", 200), learn_sigma=False, loss_type="simple")
+    d = GaussianDiffusion(get_beta_schedule("cosine", 200), variance="fixed_large", loss_type="simple")
     mean_coef, var = 1.0, 0.0
     for t, beta in enumerate(d.betas.tolist()):
         mean_coef, var = math.sqrt(1 - beta) * mean_coef, (1 - beta) * var + beta
@@ -51,7 +51,7 @@ def test_forward_chain_of_one_step_kernels_gives_q_sample_marginal():
 
 
 def test_q_sample_marginal_matches_closed_form():
-    d = GaussianDiffusion(get_beta_schedule("linear", 1000), learn_sigma=False, loss_type="simple")
+    d = GaussianDiffusion(get_beta_schedule("linear", 1000), variance="fixed_large", loss_type="simple")
     g = torch.Generator().manual_seed(0)
     x0 = torch.linspace(-1, 1, 5).repeat(40000, 1)
     for step in (0, 100, 999):
@@ -68,7 +68,7 @@ def test_q_sample_marginal_matches_closed_form():
 
 def test_posterior_mean_and_variance_equal_bayes_rule():
     """q(x_{t-1} | x_t, x0) ∝ q(x_t | x_{t-1}) q(x_{t-1} | x0): precision and mean of the product of Gaussians."""
-    d = GaussianDiffusion(get_beta_schedule("linear", 100), learn_sigma=False, loss_type="simple")
+    d = GaussianDiffusion(get_beta_schedule("linear", 100), variance="fixed_large", loss_type="simple")
     x0 = torch.tensor([[-0.7, 0.2, 0.9]], dtype=torch.float64)
     xt = torch.tensor([[0.3, -1.1, 0.5]], dtype=torch.float64)
     for step in (1, 2, 50, 99):
@@ -126,7 +126,7 @@ def test_space_timesteps_variants():
 
 
 def test_respaced_diffusion_keeps_alphas_cumprod_at_kept_steps():
-    d = GaussianDiffusion(get_beta_schedule("cosine", 1000))
+    d = GaussianDiffusion(get_beta_schedule("cosine", 1000), variance="learned_range", loss_type="hybrid")
     for steps in (50, "ddim25", [0, 5, 17, 998]):
         r = d.respace(steps)
         kept = space_timesteps(1000, steps)
@@ -141,14 +141,14 @@ def test_respaced_diffusion_keeps_alphas_cumprod_at_kept_steps():
 
 
 def test_respaced_diffusion_hands_model_original_timesteps():
-    d = GaussianDiffusion(get_beta_schedule("linear", 1000), learn_sigma=False, loss_type="simple")
+    d = GaussianDiffusion(get_beta_schedule("linear", 1000), variance="fixed_large", loss_type="simple")
     seen = []
 
     def model(x, t):
         seen.extend(t.tolist())
         return torch.zeros_like(x)
 
-    d.ddim_sample_loop(model, (1, 2), steps=4, noise=torch.zeros(1, 2))
+    ddim_sample_loop(d.respace(4), model, (1, 2), noise=torch.zeros(1, 2))
     assert seen == [999, 666, 333, 0]
 
 
@@ -157,7 +157,7 @@ def _fake_model(out):
 
 
 def test_learned_variance_interpolates_log_beta_and_log_beta_tilde():
-    d = GaussianDiffusion(get_beta_schedule("linear", 100), learn_sigma=True)
+    d = GaussianDiffusion(get_beta_schedule("linear", 100), variance="learned_range", loss_type="hybrid")
     x, t = torch.zeros(3, 1, dtype=torch.float64), torch.tensor([5, 5, 5])
     v = torch.tensor([[1.0], [-1.0], [0.0]], dtype=torch.float64)
     p = d.p_mean_variance(_fake_model(torch.cat([torch.zeros_like(v), v], 1)), x, t)
@@ -165,18 +165,17 @@ def test_learned_variance_interpolates_log_beta_and_log_beta_tilde():
     assert p["log_variance"][:, 0].tolist() == pytest.approx([lb, lbt, (lb + lbt) / 2], rel=1e-12)
 
 
-def test_fixed_variances_are_beta_or_beta_tilde():
+def test_fixed_large_and_fixed_small_variances_are_beta_and_beta_tilde():
     x, t = torch.zeros(1, 1, dtype=torch.float64), torch.tensor([7])
-    for choice, expected in (("beta", "betas"), ("beta_tilde", "posterior_variance")):
-        d = GaussianDiffusion(get_beta_schedule("linear", 100), learn_sigma=False, loss_type="simple",
-                              fixed_variance=choice)
+    for choice, expected in (("fixed_large", "betas"), ("fixed_small", "posterior_variance")):
+        d = GaussianDiffusion(get_beta_schedule("linear", 100), variance=choice, loss_type="simple")
         p = d.p_mean_variance(_fake_model(torch.zeros_like(x)), x, t)
         assert p["variance"].item() == pytest.approx(getattr(d, expected)[7].item(), rel=1e-12)
 
 
 def test_hybrid_loss_equals_its_formula_and_vb_gradient_does_not_reach_eps():
     torch.manual_seed(0)
-    d = GaussianDiffusion(get_beta_schedule("cosine", 50), learn_sigma=True, loss_type="hybrid", vlb_weight=1e-3)
+    d = GaussianDiffusion(get_beta_schedule("cosine", 50), variance="learned_range", loss_type="hybrid", vlb_weight=1e-3)
     x0 = torch.randint(0, 256, (4, 3, 4, 4)).float() / 127.5 - 1
     t = torch.tensor([0, 1, 20, 49])
     noise = torch.randn_like(x0)
@@ -195,13 +194,13 @@ def test_hybrid_loss_equals_its_formula_and_vb_gradient_does_not_reach_eps():
 def test_vlb_loss_trains_the_mean_and_simple_loss_is_the_mse():
     torch.manual_seed(0)
     x0, t = torch.rand(2, 1, 2, 2) * 2 - 1, torch.tensor([3, 8])
-    d = GaussianDiffusion(get_beta_schedule("cosine", 10), learn_sigma=True, loss_type="vlb")
+    d = GaussianDiffusion(get_beta_schedule("cosine", 10), variance="learned_range", loss_type="vlb")
     out = torch.randn(2, 2, 2, 2).requires_grad_()
     terms = d.training_losses(_fake_model(out), x0, t)
     assert torch.allclose(terms["loss"], 10 * terms["vb"])
     (grad,) = torch.autograd.grad(terms["loss"].sum(), out)
     assert grad[:, :1].abs().sum() > 0
-    s = GaussianDiffusion(get_beta_schedule("cosine", 10), learn_sigma=False, loss_type="simple")
+    s = GaussianDiffusion(get_beta_schedule("cosine", 10), variance="fixed_large", loss_type="simple")
     terms = s.training_losses(_fake_model(out[:, :1]), x0, t)
     assert torch.equal(terms["loss"], terms["mse"]) and not terms["vb"].requires_grad
 
@@ -209,12 +208,12 @@ def test_vlb_loss_trains_the_mean_and_simple_loss_is_the_mse():
 def test_invalid_variance_and_loss_combinations_are_rejected():
     b = get_beta_schedule("cosine", 10)
     with pytest.raises(ValueError, match="hybrid"):
-        GaussianDiffusion(b, learn_sigma=True, loss_type="simple")
-    with pytest.raises(ValueError, match="learn_sigma=True"):
-        GaussianDiffusion(b, learn_sigma=False, loss_type="hybrid")
+        GaussianDiffusion(b, variance="learned_range", loss_type="simple")
+    with pytest.raises(ValueError, match="variance='learned_range'"):
+        GaussianDiffusion(b, variance="fixed_large", loss_type="hybrid")
     with pytest.raises(ValueError, match="loss_type"):
-        GaussianDiffusion(b, loss_type="mse")
-    d = GaussianDiffusion(b, learn_sigma=True)
+        GaussianDiffusion(b, variance="learned_range", loss_type="mse")
+    d = GaussianDiffusion(b, variance="learned_range", loss_type="hybrid")
     with pytest.raises(ValueError, match="expected 2 channels"):
         d.p_mean_variance(lambda x, t: x, torch.zeros(1, 1, 2, 2), torch.tensor([0]))
 

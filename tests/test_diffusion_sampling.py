@@ -14,9 +14,11 @@ import math
 import pytest
 import torch
 
-from repro.diffusion import GaussianDiffusion, get_beta_schedule
+from repro.diffusion import GaussianDiffusion, ancestral_sample_loop, ddim_sample_loop, get_beta_schedule
 from repro.diffusion.analytic import GaussianDataDenoiser, discretized_gaussian_entropy_bits, quantize, sampler_moments
 from repro.diffusion.respace import respaced_betas, space_timesteps
+
+VARIANCE = {"learned": "learned_range", "beta": "fixed_large", "beta_tilde": "fixed_small"}
 
 M, S, T = 0.3, 0.5, 1000
 SHAPE = (8192, 4)  # 32768 independent scalars
@@ -24,7 +26,7 @@ SHAPE = (8192, 4)  # 32768 independent scalars
 
 @pytest.fixture(scope="module")
 def process():
-    d = GaussianDiffusion(get_beta_schedule("linear", T), learn_sigma=True, loss_type="hybrid")
+    d = GaussianDiffusion(get_beta_schedule("linear", T), variance="learned_range", loss_type="hybrid")
     return d, GaussianDataDenoiser(d, M, S)
 
 
@@ -42,7 +44,7 @@ def test_analytic_model_reverse_variance_lies_between_beta_tilde_and_beta(proces
 
 def test_ancestral_sampling_recovers_gaussian_mean_and_std(process):
     d, model = process
-    x = d.p_sample_loop(model, SHAPE, clip_denoised=False, generator=torch.Generator().manual_seed(1))
+    x = ancestral_sample_loop(d, model, SHAPE, clip_denoised=False, generator=torch.Generator().manual_seed(1))
     mean, std = sampler_moments(d.alphas_cumprod, M, S, eta=None)
     assert mean == pytest.approx(M, abs=1e-4) and std == pytest.approx(S, rel=1e-3)  # exact up to the prior
     _check(x, M, S)
@@ -55,10 +57,9 @@ def test_learned_variance_makes_a_short_ancestral_chain_exact(process):
     betas = respaced_betas(d.alphas_cumprod, space_timesteps(T, 20))
     stds = {}
     for variance in ("learned", "beta", "beta_tilde"):
-        short = GaussianDiffusion(betas, learn_sigma=variance == "learned",
-                                  loss_type="hybrid" if variance == "learned" else "simple",
-                                  fixed_variance="beta" if variance == "learned" else variance)
-        x = short.p_sample_loop(GaussianDataDenoiser(short, M, S), SHAPE, clip_denoised=False,
+        short = GaussianDiffusion(betas, variance=VARIANCE[variance],
+                                  loss_type="hybrid" if variance == "learned" else "simple")
+        x = ancestral_sample_loop(short, GaussianDataDenoiser(short, M, S), SHAPE, clip_denoised=False,
                                 generator=torch.Generator().manual_seed(12))
         stds[variance] = x.std().item()
         if variance == "learned":
@@ -70,7 +71,7 @@ def test_learned_variance_makes_a_short_ancestral_chain_exact(process):
 
 def test_ddim_eta0_50_steps_matches_its_discretisation_and_the_data(process):
     d, model = process
-    x = d.ddim_sample_loop(model, SHAPE, steps=50, eta=0.0, clip_denoised=False,
+    x = ddim_sample_loop(d.respace(50), model, SHAPE, eta=0.0, clip_denoised=False,
                            generator=torch.Generator().manual_seed(2))
     mean, std = sampler_moments(d.respace(50).alphas_cumprod, M, S, eta=0.0)
     _check(x, mean, std)
@@ -80,7 +81,7 @@ def test_ddim_eta0_50_steps_matches_its_discretisation_and_the_data(process):
 
 def test_ddim_eta1_50_steps_matches_its_discretisation(process):
     d, model = process
-    x = d.ddim_sample_loop(model, SHAPE, steps=50, eta=1.0, clip_denoised=False,
+    x = ddim_sample_loop(d.respace(50), model, SHAPE, eta=1.0, clip_denoised=False,
                            generator=torch.Generator().manual_seed(3))
     mean, std = sampler_moments(d.respace(50).alphas_cumprod, M, S, eta=1.0)
     _check(x, mean, std)
@@ -90,7 +91,7 @@ def test_ddim_eta1_50_steps_matches_its_discretisation(process):
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 def test_ddim_with_all_steps_recovers_gaussian_mean_and_std(process, eta):
     d, model = process
-    x = d.ddim_sample_loop(model, SHAPE, steps=None, eta=eta, clip_denoised=False,
+    x = ddim_sample_loop(d, model, SHAPE, eta=eta, clip_denoised=False,
                            generator=torch.Generator().manual_seed(4))
     mean, std = sampler_moments(d.alphas_cumprod, M, S, eta=eta)
     _check(x, mean, std)
@@ -100,22 +101,21 @@ def test_ddim_with_all_steps_recovers_gaussian_mean_and_std(process, eta):
 def test_ddim_eta0_is_deterministic_given_noise(process):
     d, model = process
     noise = torch.randn(64, 4, generator=torch.Generator().manual_seed(5))
-    a = d.ddim_sample_loop(model, noise.shape, steps=50, noise=noise, generator=torch.Generator().manual_seed(6))
-    b = d.ddim_sample_loop(model, noise.shape, steps=50, noise=noise, generator=torch.Generator().manual_seed(7))
+    a = ddim_sample_loop(d.respace(50), model, noise.shape, noise=noise, generator=torch.Generator().manual_seed(6))
+    b = ddim_sample_loop(d.respace(50), model, noise.shape, noise=noise, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a, b)
-    c = d.ddim_sample_loop(model, noise.shape, steps=50, eta=1.0, noise=noise,
+    c = ddim_sample_loop(d.respace(50), model, noise.shape, eta=1.0, noise=noise,
                            generator=torch.Generator().manual_seed(6))
     assert not torch.equal(a, c)
 
 
 def test_ddim_eta1_equals_ancestral_sampling_with_posterior_variance():
     """Song et al. 2021, sec. 4.1: eta = 1 is the DDPM with Sigma = beta-tilde_t, step for step."""
-    d = GaussianDiffusion(get_beta_schedule("cosine", 100), learn_sigma=False, loss_type="simple",
-                          fixed_variance="beta_tilde")
+    d = GaussianDiffusion(get_beta_schedule("cosine", 100), variance="fixed_small", loss_type="simple")
     model = GaussianDataDenoiser(d, M, S)
     noise = torch.randn(256, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
-    a = d.p_sample_loop(model, noise.shape, noise=noise, generator=torch.Generator().manual_seed(9))
-    b = d.ddim_sample_loop(model, noise.shape, steps=None, eta=1.0, noise=noise,
+    a = ancestral_sample_loop(d, model, noise.shape, noise=noise, generator=torch.Generator().manual_seed(9))
+    b = ddim_sample_loop(d, model, noise.shape, eta=1.0, noise=noise,
                            generator=torch.Generator().manual_seed(9))
     assert torch.allclose(a, b, rtol=0, atol=1e-10)
 
@@ -134,5 +134,5 @@ def test_nll_bpd_of_optimal_model_is_finite_and_not_below_exact_data_nll(process
 
 def test_clipped_sampling_stays_in_data_range(process):
     d, model = process
-    x = d.ddim_sample_loop(model, (256, 4), steps=10, generator=torch.Generator().manual_seed(11))
+    x = ddim_sample_loop(d.respace(10), model, (256, 4), generator=torch.Generator().manual_seed(11))
     assert x.abs().max().item() <= 1.0

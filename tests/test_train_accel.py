@@ -15,9 +15,9 @@ from repro.train.diffusion import DiffusionTrainConfig, train_diffusion
 from repro.train.gan import GANTrainConfig, train_gan
 
 POINT_CFG = dict(model="mlp", model_kwargs=dict(hidden=32, depth=2), schedule="cosine", num_timesteps=20,
-                 learn_sigma=True, loss_type="hybrid", batch_size=128, lr=1e-3, warmup_steps=5, ema_decay=0.9,
-                 sampler="ddim", sampler_steps=5, eval_samples=200, epochs=1)
-RING = dict(arch="mlp", epochs=1, batch_size=256, nz=16, mlp_hidden=32, n_eval=500, seed=3)
+                 variance="learned_range", loss_type="hybrid", batch_size=128, lr=1e-3, warmup_steps=5,
+                 ema_decay=0.9, track_sampler="ddim", track_steps=5, grid_samples=200, epochs=1)
+RING = dict(arch="mlp", epochs=1, batch_size=256, nz=16, mlp_hidden=32, grid_samples=500, seed=3)
 
 
 @pytest.fixture(scope="module")

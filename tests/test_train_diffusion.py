@@ -10,9 +10,11 @@ import torch
 
 from repro.data import ImageDataset, load_dataset
 from repro.diffusion import GaussianDiffusion
+from repro.metrics.tracking import ModeCoverageTracker
 from repro.records import load_record
 from repro.train.checkpoint import CheckpointError, NonFiniteLossError
-from repro.train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
+from repro.train import load_diffusion
+from repro.train.diffusion import DiffusionTrainConfig, train_diffusion
 
 ROW_COLUMNS = {"epoch", "step", "loss", "mse", "vb", "lr", "grad_norm", "epoch_time_s"}
 
@@ -29,13 +31,13 @@ def _points(n: int = 512):
 
 IMAGE_CFG = dict(model="tiny", model_kwargs=dict(model_channels=8, channel_mult=[1, 2], norm_groups=4,
                                                  attention_resolutions=[4], dropout=0.1),
-                 schedule="cosine", num_timesteps=50, learn_sigma=True, loss_type="hybrid", batch_size=8,
-                 lr=1e-3, warmup_steps=5, ema_decay=0.9, sampler="ddim", sampler_steps=5, grid_size=4,
-                 sample_batch_size=4)
+                 schedule="cosine", num_timesteps=50, variance="learned_range", loss_type="hybrid", batch_size=8,
+                 lr=1e-3, warmup_steps=5, ema_decay=0.9, track_sampler="ddim", track_steps=5, grid_samples=4,
+                 track_batch_size=4)
 POINT_CFG = dict(model="mlp", model_kwargs=dict(hidden=32, depth=2), schedule="cosine", num_timesteps=20,
-                 learn_sigma=True, loss_type="vlb", timestep_sampler="loss-second-moment", batch_size=64,
-                 lr=1e-3, warmup_steps=5, ema_decay=0.9, sampler="ancestral", sampler_steps=10,
-                 eval_samples=200, nan_check_every=2)
+                 variance="learned_range", loss_type="vlb", timestep_sampler="loss-second-moment", batch_size=64,
+                 lr=1e-3, warmup_steps=5, ema_decay=0.9, track_sampler="ancestral", track_steps=10,
+                 check_every=2)
 
 
 def _cfg(base: dict, **kw) -> DiffusionTrainConfig:
@@ -151,24 +153,27 @@ def test_evaluate_joins_the_epoch_row_without_changing_training(tmp_path):
 
 def test_rows_record_warmup_learning_rate_and_manifest_records_config(tmp_path):
     data = _points()
-    rec = train_diffusion(_cfg(POINT_CFG, epochs=1, warmup_steps=100), data, tmp_path / "r", device="cpu")
+    rec = train_diffusion(_cfg(POINT_CFG, epochs=1, warmup_steps=100), data, tmp_path / "r", device="cpu",
+                          evaluate=ModeCoverageTracker.for_dataset(data, n_samples=200))
     steps = len(data) // POINT_CFG["batch_size"]
     assert rec.rows[0]["lr"] == pytest.approx(1e-3 * steps / 100)
     assert rec.rows[0]["step"] == steps and "modes_hit" in rec.rows[0]
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["params"]["loss_type"] == "vlb" and manifest["model_parameters"] > 0
-    assert manifest["point_scale"] == pytest.approx(float(data.points.double().pow(2).mean().sqrt()))
+    assert manifest["params"]["decoder"] == "continuous" and manifest["precision"] == "fp32"
+    assert manifest["params"]["point_scale"] == pytest.approx(float(data.points.double().pow(2).mean().sqrt()))
 
 
 def test_short_cpu_training_of_the_mlp_covers_all_ring8_modes(tmp_path):
     data = load_dataset("ring8", subset=8192, seed=0)
     cfg = DiffusionTrainConfig(model="mlp", schedule="linear", num_timesteps=1000, loss_type="simple",
                                epochs=12, batch_size=256, lr=2e-3, warmup_steps=20, ema_decay=0.99,
-                               sampler="ddim", sampler_steps=50, eval_samples=1000)
-    rec = train_diffusion(cfg, data, tmp_path / "ring", device="cpu")
+                               track_sampler="ddim", track_steps=50)
+    rec = train_diffusion(cfg, data, tmp_path / "ring", device="cpu",
+                          evaluate=ModeCoverageTracker.for_dataset(data, n_samples=1000))
     last = rec.rows[-1]
     assert last["modes_hit"] == 8, rec.rows
     assert last["high_quality_fraction"] > 0.3
-    trained = load_trained(tmp_path / "ring")
-    pts = trained.sample(100, torch.Generator().manual_seed(0))
+    trained = load_diffusion(tmp_path / "ring")
+    pts = trained.sample(100, generator=torch.Generator().manual_seed(0))
     assert pts.shape == (100, 2) and pts.norm(dim=1).median().item() == pytest.approx(2.0, abs=0.1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from repro.diffusion import output_channels
 from repro.models.denoiser_mlp import DenoiserMLP, build_denoiser_mlp
 from repro.models.nn import timestep_embedding
 from repro.models.unet import UNET_PRESETS, UNet, build_unet, count_parameters
@@ -71,7 +72,7 @@ def test_presets_are_constructible():
 
 def test_denoiser_mlp_outputs_eps_or_eps_and_v():
     x, t = torch.randn(5, 2), torch.randint(0, 1000, (5,))
-    assert DenoiserMLP(learn_sigma=False)(x, t).shape == (5, 2)
-    mlp = build_denoiser_mlp("mlp", dim=2, learn_sigma=True)
+    assert DenoiserMLP()(x, t).shape == (5, 2)
+    mlp = build_denoiser_mlp("mlp", dim=2, out_dim=output_channels("learned_range", 2))
     assert mlp(x, t).shape == (5, 4) and torch.all(mlp(x, t) == 0)
     assert DenoiserMLP(dim=3, fourier_features=0)(torch.randn(4, 3), t[:4]).shape == (4, 3)

@@ -5,8 +5,8 @@ Ho et al. 2020 (DDPM) with the learned variances, hybrid loss and respacing of N
 first noising step and its reverse is the decoder p(x0 | x1).
 
 The object knows nothing of the network: every method that needs the model takes it as an argument
-and calls ``model(x_t, t)`` with the integer timestep, expecting eps (C channels) followed, when
-``learn_sigma``, by the variance interpolation v (C more channels).
+and calls ``model(x_t, t)`` with the integer timestep, expecting eps (C channels) followed, when the
+variance is ``"learned_range"``, by the variance interpolation v (C more channels).
 
 Schedule buffers stay float64 (CPU, with a per-device copy) and are cast to the data's dtype where
 they are indexed.
@@ -22,11 +22,13 @@ import torch
 from .losses import discretized_gaussian_log_likelihood, mean_flat, normal_kl
 from .respace import respaced_betas, space_timesteps
 
-__all__ = ["GaussianDiffusion", "LOSS_TYPES", "FIXED_VARIANCES", "DECODERS", "Model"]
+__all__ = ["GaussianDiffusion", "LOSS_TYPES", "VARIANCES", "DECODERS", "Model", "output_channels"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LOSS_TYPES = ("simple", "vlb", "hybrid")
-FIXED_VARIANCES = ("beta", "beta_tilde")  # Ho et al. 2020, sec. 3.2: sigma_t^2 = beta_t or beta-tilde_t
+# Sigma_theta(x_t, t): learned between beta_t and beta-tilde_t (iDDPM eq. 15), or fixed to
+# sigma_t^2 = beta_t ("fixed_large") or beta-tilde_t ("fixed_small") (Ho et al. 2020, sec. 3.2).
+VARIANCES = ("learned_range", "fixed_large", "fixed_small")
 DECODERS = ("discretized", "continuous")  # L_0 for 8-bit data (Ho eq. 13) or a density for real data
 _BUFFERS = ("betas", "log_betas", "alphas_cumprod", "alphas_cumprod_prev", "one_minus_alphas_cumprod",
             "sqrt_alphas_cumprod",
@@ -35,17 +37,24 @@ _BUFFERS = ("betas", "log_betas", "alphas_cumprod", "alphas_cumprod_prev", "one_
             "posterior_mean_coef2", "fixed_log_variance")
 
 
+def output_channels(variance: str, channels: int) -> int:
+    """Output channels of a denoiser for data with ``channels``: eps, plus v when the variance is learned."""
+    if variance not in VARIANCES:
+        raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
+    return channels * (2 if variance == "learned_range" else 1)
+
+
 class GaussianDiffusion:
     """DDPM / iDDPM process on the float64 schedule ``betas`` (see :func:`get_beta_schedule`).
 
     Args:
         betas: beta_1..beta_T, each in (0, 1].
-        learn_sigma: the model also outputs v and Sigma = exp(frac log beta_t + (1 - frac) log
-            beta-tilde_t), frac = (v + 1) / 2 (iDDPM eq. 15). Otherwise Sigma is ``fixed_variance``.
+        variance: ``"learned_range"``: the model also outputs v and Sigma = exp(frac log beta_t +
+            (1 - frac) log beta-tilde_t), frac = (v + 1) / 2 (iDDPM eq. 15); ``"fixed_large"``:
+            sigma_t^2 = beta_t (Ho's CIFAR-10 choice); ``"fixed_small"``: sigma_t^2 = beta-tilde_t.
         loss_type: ``"simple"`` (Ho eq. 14, fixed variance), ``"vlb"`` (Ho eq. 5) or ``"hybrid"``
             (iDDPM eq. 16, learned variance).
         vlb_weight: lambda of the hybrid loss (iDDPM: 0.001).
-        fixed_variance: ``"beta"`` (sigma_t^2 = beta_t, Ho's CIFAR-10 choice) or ``"beta_tilde"``.
         decoder: ``"discretized"`` (8-bit data in [-1, 1], Ho eq. 13) or ``"continuous"`` (L_0 is the
             Gaussian density of x0, for real-valued data such as 2D points).
         timestep_map: original index of each step, handed to the model (set by :meth:`respace`).
@@ -53,25 +62,25 @@ class GaussianDiffusion:
             a respaced process, whose alpha-bar are those of the kept steps (set by :meth:`respace`).
     """
 
-    def __init__(self, betas: torch.Tensor | Iterable[float], learn_sigma: bool = True,
-                 loss_type: str = "hybrid", vlb_weight: float = 1e-3, fixed_variance: str = "beta",
-                 decoder: str = "discretized", timestep_map: torch.Tensor | None = None,
+    def __init__(self, betas: torch.Tensor | Iterable[float], *, variance: str, loss_type: str,
+                 vlb_weight: float = 1e-3, decoder: str = "discretized", timestep_map: torch.Tensor | None = None,
                  alphas_cumprod: torch.Tensor | None = None) -> None:
         for name, value, choices in (("loss_type", loss_type, LOSS_TYPES), ("decoder", decoder, DECODERS),
-                                     ("fixed_variance", fixed_variance, FIXED_VARIANCES)):
+                                     ("variance", variance, VARIANCES)):
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-        if learn_sigma and loss_type == "simple":
+        learned = variance == "learned_range"
+        if learned and loss_type == "simple":
             raise ValueError("L_simple gives the variance output no gradient (iDDPM sec. 3.1); "
-                             "use loss_type='hybrid' or 'vlb' with learn_sigma=True")
-        if not learn_sigma and loss_type == "hybrid":
-            raise ValueError("the hybrid loss trains a learned variance; use learn_sigma=True, or "
+                             "use loss_type='hybrid' or 'vlb' with variance='learned_range'")
+        if not learned and loss_type == "hybrid":
+            raise ValueError("the hybrid loss trains a learned variance; use variance='learned_range', or "
                              "loss_type='simple' for a fixed variance")
         betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu().clone()
         if betas.ndim != 1 or len(betas) == 0 or not bool(((betas > 0) & (betas <= 1)).all()):
             raise ValueError("betas must be a non-empty 1-D sequence of values in (0, 1]")
-        self.learn_sigma, self.loss_type, self.vlb_weight = learn_sigma, loss_type, float(vlb_weight)
-        self.fixed_variance, self.decoder = fixed_variance, decoder
+        self.variance, self.loss_type, self.vlb_weight = variance, loss_type, float(vlb_weight)
+        self.learned_variance, self.decoder = learned, decoder
         self.num_timesteps = T = len(betas)
         self.timestep_map = (torch.arange(T) if timestep_map is None
                              else torch.as_tensor(timestep_map, dtype=torch.long).cpu())
@@ -101,14 +110,13 @@ class GaussianDiffusion:
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * alphas.sqrt() / (1.0 - self.alphas_cumprod)
         # Fixed Sigma (Ho sec. 3.2). At the first step (the decoder) both choices use beta-tilde_2, as Ho
         # et al.'s code does for a better decoder log-likelihood; the papers leave this step unspecified.
-        self.fixed_log_variance = (self.posterior_log_variance_clipped if fixed_variance == "beta_tilde"
+        self.fixed_log_variance = (self.posterior_log_variance_clipped if variance == "fixed_small"
                                    else torch.log(torch.cat([first, betas[1:]])))
         self._device_buffers: dict[torch.device, dict[str, torch.Tensor]] = {}
 
     def __repr__(self) -> str:
-        return (f"GaussianDiffusion(T={self.num_timesteps}, learn_sigma={self.learn_sigma}, "
-                f"loss_type={self.loss_type!r}, vlb_weight={self.vlb_weight}, "
-                f"fixed_variance={self.fixed_variance!r}, decoder={self.decoder!r})")
+        return (f"GaussianDiffusion(T={self.num_timesteps}, variance={self.variance!r}, "
+                f"loss_type={self.loss_type!r}, vlb_weight={self.vlb_weight}, decoder={self.decoder!r})")
 
     # -- indexing the schedule -------------------------------------------------------------------
     def buffer(self, name: str, device: torch.device | str) -> torch.Tensor:
@@ -157,24 +165,31 @@ class GaussianDiffusion:
     def model_output(self, model: Model, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``model(x_t, original t)`` in ``x_t``'s dtype, with its channel count checked."""
         out = model(x_t, self.buffer("timestep_map", x_t.device)[t])
-        channels = x_t.shape[1] * (2 if self.learn_sigma else 1)
+        channels = output_channels(self.variance, x_t.shape[1])
         if out.shape != (x_t.shape[0], channels, *x_t.shape[2:]):
             raise ValueError(f"model returned shape {tuple(out.shape)}; expected {channels} channels "
-                             f"{'(eps and v) ' if self.learn_sigma else '(eps) '}for input {tuple(x_t.shape)}")
+                             f"{'(eps and v) ' if self.learned_variance else '(eps) '}for input {tuple(x_t.shape)}")
         return out.to(x_t.dtype)
+
+    def split_output(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(eps, v) of a model output; v is ``None`` for a fixed variance."""
+        if self.learned_variance:
+            eps, v = out.chunk(2, dim=1)
+            return eps, v
+        return out, None
 
     def pred_xstart_from_output(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                                 clip_denoised: bool = True) -> torch.Tensor:
         """x0 predicted from the model's eps (Ho eq. 15), clipped to [-1, 1] when ``clip_denoised``."""
-        eps = out.chunk(2, dim=1)[0] if self.learn_sigma else out
+        eps, _ = self.split_output(out)
         pred_xstart = self.predict_xstart_from_eps(x_t, t, eps)
         return pred_xstart.clamp(-1.0, 1.0) if clip_denoised else pred_xstart
 
     def p_mean_variance_from_output(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                                     clip_denoised: bool = True) -> dict[str, torch.Tensor]:
         """p(x_{t-1} | x_t) from a model output: Ho eq. 11 (through x0, eq. 15) and iDDPM eq. 15."""
-        if self.learn_sigma:
-            v = out.chunk(2, dim=1)[1]
+        _, v = self.split_output(out)
+        if v is not None:
             frac = (v + 1.0) / 2.0
             log_variance = (frac * self.at("log_betas", t, x_t)
                             + (1.0 - frac) * self.at("posterior_log_variance_clipped", t, x_t))
@@ -228,7 +243,7 @@ class GaussianDiffusion:
         noise = torch.randn_like(x0) if noise is None else noise
         x_t = self.q_sample(x0, t, noise)
         out = self.model_output(model, x_t, t)
-        eps = out.chunk(2, dim=1)[0] if self.learn_sigma else out
+        eps, v = self.split_output(out)
         mse = mean_flat((noise - eps) ** 2)
         if self.loss_type == "vlb":
             vb = self.vb_terms_bpd(out, x0, x_t, t)
@@ -237,7 +252,7 @@ class GaussianDiffusion:
             with torch.no_grad():
                 vb = self.vb_terms_bpd(out.detach(), x0, x_t, t)
             return {"loss": mse, "mse": mse, "vb": vb}
-        frozen = torch.cat([eps.detach(), out.chunk(2, dim=1)[1]], dim=1)  # hybrid implies learn_sigma
+        frozen = torch.cat([eps.detach(), v], dim=1)  # hybrid implies a learned variance
         vb = self.vb_terms_bpd(frozen, x0, x_t, t)
         return {"loss": mse + self.vlb_weight * self.num_timesteps * vb, "mse": mse, "vb": vb}
 
@@ -266,7 +281,7 @@ class GaussianDiffusion:
         """Per-example variational bound on -log p(x0) in bits/dim (prior + sum of L_t + decoder)."""
         return self.nll_terms_bpd(model, x0, clip_denoised, progress)["total"]
 
-    # -- respacing and sampling ------------------------------------------------------------------
+    # -- respacing --------------------------------------------------------------------------------
     def respace(self, steps: int | str | Iterable[int]) -> "GaussianDiffusion":
         """This process on a subsequence of its steps (iDDPM sec. 4); see :func:`space_timesteps`.
 
@@ -274,29 +289,7 @@ class GaussianDiffusion:
         original timestep indices. A learned v interpolates between the new beta and beta-tilde.
         """
         kept = space_timesteps(self.num_timesteps, steps)
-        return GaussianDiffusion(respaced_betas(self.alphas_cumprod, kept), learn_sigma=self.learn_sigma,
-                                 loss_type=self.loss_type, vlb_weight=self.vlb_weight,
-                                 fixed_variance=self.fixed_variance, decoder=self.decoder,
+        return GaussianDiffusion(respaced_betas(self.alphas_cumprod, kept), variance=self.variance,
+                                 loss_type=self.loss_type, vlb_weight=self.vlb_weight, decoder=self.decoder,
                                  timestep_map=self.timestep_map[torch.as_tensor(kept)],
                                  alphas_cumprod=self.alphas_cumprod[torch.as_tensor(kept)])
-
-    def p_sample_loop(self, model: Model, shape: tuple[int, ...], noise: torch.Tensor | None = None,
-                      progress: bool = False, clip_denoised: bool = True,
-                      generator: torch.Generator | None = None,
-                      device: torch.device | str | None = None) -> torch.Tensor:
-        """Ancestral sampling through all T steps (Ho et al. 2020, Algorithm 2); ``noise`` is x_T."""
-        from .samplers import ancestral_sample_loop
-
-        return ancestral_sample_loop(self, model, shape, noise=noise, progress=progress,
-                                     clip_denoised=clip_denoised, generator=generator, device=device)
-
-    def ddim_sample_loop(self, model: Model, shape: tuple[int, ...], steps: int | str | None = 50,
-                         eta: float = 0.0, noise: torch.Tensor | None = None, progress: bool = False,
-                         clip_denoised: bool = True, generator: torch.Generator | None = None,
-                         device: torch.device | str | None = None) -> torch.Tensor:
-        """DDIM sampling (Song et al. 2021, eq. 12) on ``steps`` respaced steps (``None``: all T)."""
-        from .samplers import ddim_sample_loop
-
-        process = self if steps is None or steps == self.num_timesteps else self.respace(steps)
-        return ddim_sample_loop(process, model, shape, eta=eta, noise=noise, progress=progress,
-                                clip_denoised=clip_denoised, generator=generator, device=device)

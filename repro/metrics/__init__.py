@@ -23,12 +23,12 @@ from .inception_score import inception_score
 from .kid import kid_from_features
 from .modes import mode_coverage
 from .prdc import density_coverage, precision_recall
-from .tracking import ClassifierTracker
+from .tracking import ClassifierTracker, ModeCoverageTracker
 
 __all__ = [
     "frechet_distance", "fid_from_features", "feature_statistics", "kid_from_features", "precision_recall",
     "density_coverage", "inception_score", "mode_coverage", "SampleSizeWarning",
-    "evaluate", "ClassifierTracker", "classifier_score", "class_coverage", "load_classifier",
+    "evaluate", "ClassifierTracker", "ModeCoverageTracker", "classifier_score", "class_coverage", "load_classifier",
     "OfflineInception", "OnlineInception", "inception_extractor", "register_offline_inception",
 ]
 

@@ -25,8 +25,10 @@ from typing import Iterator
 
 import torch
 
+from .. import precision
 from ..data import to_uint8
 from ..io import sha256_file
+from .checks import check_images
 
 __all__ = ["INCEPTION_SHA256", "InceptionWeightsError", "find_inception_weights", "load_inception_torchscript",
            "inception_input", "OfflineInception", "OnlineInception", "inception_extractor",
@@ -105,18 +107,9 @@ def _uint8_rgb(images: torch.Tensor) -> torch.Tensor:
 
 @contextlib.contextmanager
 def fp32_only() -> Iterator[None]:
-    """Run the block in full fp32 precision: no autocast, no TF32 matmuls or convolutions."""
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(torch.autocast("cpu", enabled=False))
-            if torch.cuda.is_available():
-                stack.enter_context(torch.autocast("cuda", enabled=False))
-            stack.enter_context(torch.no_grad())
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+    """Run the block in full fp32 precision (:func:`repro.precision.evaluation`) without gradients."""
+    with precision.evaluation(), torch.no_grad():
+        yield
 
 
 class OfflineInception:
@@ -134,6 +127,7 @@ class OfflineInception:
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """N x 2048 float32 CPU features of uint8 (or [-1, 1] float) images."""
+        images = check_images(images)
         out = []  # features stay on the device until the end: no host sync per batch
         with fp32_only():
             for chunk in images.split(self.batch_size):
@@ -169,6 +163,7 @@ class OnlineInception:
         self.batch_size = batch_size
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        images = check_images(images)
         out = {k: [] for k in self.provides}
         with fp32_only():
             for chunk in images.split(self.batch_size):

@@ -20,9 +20,11 @@ import torch
 from .classifier import LoadedClassifier, class_coverage, classifier_score, load_classifier
 from .frechet import frechet_distance_to
 from .reference import reference_features
-from .sampling import NonFiniteSamplesError, SampleSource, sample_batches
+from .collapse import mode_set
+from .modes import mode_coverage
+from .sampling import NonFiniteSamplesError, PrivateStream, SampleSource, sample_batches
 
-__all__ = ["ClassifierTracker", "classifier_metrics", "CLASSIFIER_FOR"]
+__all__ = ["ClassifierTracker", "ModeCoverageTracker", "classifier_metrics", "CLASSIFIER_FOR"]
 
 # which shipped classifier serves which data set (the JPEG-trained one stands in for original CIFAR-10)
 CLASSIFIER_FOR = {"fashion-mnist": "fashion-mnist", "cifar10-jpeg": "cifar10-jpeg", "cifar10": "cifar10-jpeg"}
@@ -96,3 +98,32 @@ class ClassifierTracker:
                     "n_eval": self.n_samples}
         out = classifier_metrics(torch.cat(probs), torch.cat(feats), self.reference)
         return {**out, "n_eval": self.n_samples}
+
+
+class ModeCoverageTracker:
+    """Per-epoch tracking callable for the 2D mixtures: ``tracker(sample_fn) -> dict``.
+
+    Draws ``n_samples`` points (PacGAN: 2,500) on a private random stream seeded by ``seed`` and returns
+    :func:`repro.metrics.modes.mode_coverage`'s ``modes_hit``, ``high_quality_fraction`` and
+    ``kl_to_uniform`` against the mixture's ``centers`` and ``std``, and ``mode_set`` (which modes were
+    hit, :func:`repro.metrics.collapse.mode_set`), so that the collapse rule can see a model hop between
+    modes.
+    """
+
+    def __init__(self, centers: torch.Tensor, std: float, n_samples: int = 2500, seed: int = 0,
+                 device: torch.device | str = "cpu") -> None:
+        if n_samples <= 0:
+            raise ValueError(f"n_samples must be positive, got {n_samples}")
+        self.centers, self.std, self.n_samples = torch.as_tensor(centers), float(std), n_samples
+        self.seed, self.device = seed, torch.device(device)
+
+    @classmethod
+    def for_dataset(cls, dataset, **kwargs) -> "ModeCoverageTracker":
+        """The tracker of a :class:`repro.data.MixtureDataset`'s mixture."""
+        return cls(dataset.centers, dataset.std, **kwargs)
+
+    def __call__(self, sample_fn) -> dict[str, float]:
+        points = PrivateStream(self.seed, self.device).call(sample_fn, self.n_samples)
+        cov = mode_coverage(points.cpu(), self.centers, self.std)
+        return {**{k: cov[k] for k in ("modes_hit", "high_quality_fraction", "kl_to_uniform")},
+                "mode_set": mode_set(cov["counts"], cov["min_count"])}

@@ -44,7 +44,8 @@ class _Block(nn.Module):
 
 
 class DenoiserMLP(nn.Module):
-    """eps-predictor for points of dimension ``dim``; 2 * dim outputs (eps, v) when ``learn_sigma``.
+    """eps-predictor for points of dimension ``dim``, with ``out_dim`` outputs (default ``dim``: eps; 2 * dim
+    for eps and v of a learned variance, see :func:`repro.diffusion.output_channels`).
 
     Args:
         hidden, depth: width and number of residual blocks.
@@ -52,17 +53,17 @@ class DenoiserMLP(nn.Module):
         max_frequency: the highest frequency; they are geometrically spaced from 1.
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, learn_sigma: bool = False,
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, out_dim: int | None = None,
                  dropout: float = 0.0, fourier_features: int = 8, max_frequency: float = 32.0) -> None:
         super().__init__()
-        self.dim, self.hidden, self.learn_sigma = dim, hidden, learn_sigma
+        self.dim, self.hidden, self.out_dim = dim, hidden, out_dim or dim
         freqs = torch.logspace(0.0, math.log10(max_frequency), fourier_features) if fourier_features else torch.zeros(0)
         self.register_buffer("freqs", freqs, persistent=False)
         self.time_embed = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.inp = nn.Linear(dim * (1 + 2 * fourier_features), hidden)
         self.blocks = nn.ModuleList([_Block(hidden, dropout) for _ in range(depth)])
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(),
-                                 zero_module(nn.Linear(hidden, dim * (2 if learn_sigma else 1))))
+                                 zero_module(nn.Linear(hidden, self.out_dim)))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.time_embed(timestep_embedding(t, self.hidden).to(x.dtype))
@@ -75,8 +76,8 @@ class DenoiserMLP(nn.Module):
         return self.out(h)
 
 
-def build_denoiser_mlp(preset: str, dim: int = 2, learn_sigma: bool = False, **overrides: Any) -> DenoiserMLP:
+def build_denoiser_mlp(preset: str, dim: int = 2, out_dim: int | None = None, **overrides: Any) -> DenoiserMLP:
     """A :class:`DenoiserMLP` from a named preset in :data:`MLP_PRESETS`, with keyword overrides."""
     if preset not in MLP_PRESETS:
         raise ValueError(f"unknown MLP preset {preset!r}; choose one of {', '.join(MLP_PRESETS)}")
-    return DenoiserMLP(dim=dim, learn_sigma=learn_sigma, **{**MLP_PRESETS[preset], **overrides})
+    return DenoiserMLP(dim=dim, out_dim=out_dim, **{**MLP_PRESETS[preset], **overrides})

@@ -14,18 +14,18 @@ Parameters (``None`` takes the profile's value): ``runs_dir`` (folder holding th
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
 
 from ..records import Record, RunRecord, load_record
-from ..train.diffusion import TrainedDiffusion, load_trained
-from ..train.gan import best_or_last, load_generator, make_sampler
-from .params import Rule, describe, resolve
+from ..train import TrainedDiffusion, TrainedGAN, load_run
+from .params import Rule, load_profiles, resolve, setup_for
 from .runs import DEVICE, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "load_models", "sweep"]
@@ -61,14 +61,26 @@ def _runs_exist(cfg: Mapping[str, Any]) -> str | None:
             f"out_dir={cfg['runs_dir']}/<name> first") if missing else None
 
 
-CONSTRAINTS = (_check_lists, _runs_exist)
+def _steps_within_process(cfg: Mapping[str, Any]) -> str | None:
+    """No sampler takes more steps than the trained process has (T): a larger K would run T steps
+    while the sweep recorded K network evaluations."""
+    if cfg["runs_dir"] is not None:
+        manifest = Path(cfg["runs_dir"]) / "train_ddpm" / "manifest.json"
+        try:
+            T, where = int(json.loads(manifest.read_text())["params"]["num_timesteps"]), str(manifest)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # _runs_exist names a missing run; a damaged manifest fails when loaded
+    else:  # the smoke profile trains stand-ins with train_ddpm's smoke profile
+        T, where = int(load_profiles()["train_ddpm"]["smoke"]["num_timesteps"]), "the smoke stand-in"
+    over = [k for k in cfg["steps"] if isinstance(k, int) and k > T]
+    return (f"parameter 'steps' has {over}, more than the DDPM's T = {T} ({where}); a sampler cannot take more "
+            f"steps than the process has: use steps <= {T}") if over else None
 
 
-def setup(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the notebook's parameters against its profile, print the banner, return the config."""
-    cfg = resolve(NOTEBOOK, params, RULES, constraints=CONSTRAINTS)
-    print(describe(NOTEBOOK, cfg))
-    return cfg
+CONSTRAINTS = (_check_lists, _runs_exist, _steps_within_process)
+
+
+setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
 
 
 def _train_stand_ins() -> Path:
@@ -83,13 +95,12 @@ def _train_stand_ins() -> Path:
     return root
 
 
-def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, Any, Record, Record]:
+def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, TrainedGAN, Record, Record]:
     """The DDPM (EMA weights) and the GAN generator (best checkpoint, else last), with their records."""
     device = pick_device(cfg["device"])
     runs = Path(cfg["runs_dir"]) if cfg["runs_dir"] else _train_stand_ins()
     ddpm_rec, gan_rec = load_record(runs / "train_ddpm"), load_record(runs / "train_gan")
-    G, gcfg = load_generator(gan_rec.path, best_or_last(gan_rec.path), device=device)
-    return load_trained(ddpm_rec, device=device), (G, gcfg), ddpm_rec, gan_rec
+    return load_run(ddpm_rec, device=device), load_run(gan_rec, device=device), ddpm_rec, gan_rec
 
 
 def _timed(fn: Callable[[int], torch.Tensor], clock: list[float]) -> Callable[[int], torch.Tensor]:
@@ -103,7 +114,7 @@ def _timed(fn: Callable[[int], torch.Tensor], clock: list[float]) -> Callable[[i
     return wrapped
 
 
-def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: tuple[Any, Any], ddpm_rec: Record,
+def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: TrainedGAN, ddpm_rec: Record,
           gan_rec: Record) -> Record:
     """Quality and time per image for every (sampler, steps) and for the GAN; returns the sweep's record."""
     from ..metrics import ClassifierTracker
@@ -115,18 +126,13 @@ def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: tuple[Any, Any], 
     record = RunRecord(out, "sampling-sweep", dict(cfg), data=data, device=device)
     tracker = ClassifierTracker(dataset, n_samples=cfg["n_samples"], batch_size=cfg["batch_size"],
                                 seed=cfg["seed"], device=device)
-    settings = [("gan", 1)] + [(s, k) for s in cfg["samplers"] for k in cfg["steps"]]
-    G, gcfg = gan
-    for sampler, k in settings:
+    # the GAN draws from its own noise stream (seeded once); the DDPM from the global one the tracker seeds
+    settings = [("gan", gan, 1, dict(sampler="gan", generator=torch.Generator(device).manual_seed(cfg["seed"])))]
+    settings += [(name, ddpm, k, dict(sampler=SAMPLERS[name][0], eta=SAMPLERS[name][1]))
+                 for name in cfg["samplers"] for k in cfg["steps"]]
+    for sampler, model, k, options in settings:
         clock = [0.0]
-        if sampler == "gan":
-            fn = make_sampler(G, gcfg.nz, seed=cfg["seed"], device=device, batch=cfg["batch_size"])
-        else:
-            kind, eta = SAMPLERS[sampler]
-            model = dataclasses.replace(ddpm.config, sampler=kind, sampler_steps=k, ddim_eta=eta,
-                                        sample_batch_size=cfg["batch_size"])
-            trained = dataclasses.replace(ddpm, config=model, _process=None)
-            fn = trained.sample
+        fn = partial(model.sample, steps=k, batch_size=cfg["batch_size"], **options)
         result = tracker(_timed(fn, clock))
         row = {"sampler": sampler, "steps": k, "nfe": k, "seconds_per_image": clock[0] / cfg["n_samples"],
                **{key: result[key] for key in ("fd_classifier", "classifier_score", "classes_hit", "class_kl")}}

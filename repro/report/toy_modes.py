@@ -3,7 +3,8 @@
 Each (mixture, model, seed) trains into ``out_dir/<mixture>/<model>-seed<k>``; finished runs are
 kept and a run killed midway continues from its last checkpoint, so re-running the notebook after an
 interruption only does the missing work. Mode coverage (:func:`repro.metrics.mode_coverage`) is
-recorded every epoch by both trainers on ``eval_samples`` samples.
+recorded every epoch for both models by one :class:`repro.metrics.ModeCoverageTracker` on
+``eval_samples`` samples, and both are judged by the same collapse rule.
 
 Parameters (``None`` takes the profile's value): ``mixtures``, ``seeds`` (how many), ``n_points``
 (training points), ``gan_epochs``, ``ddpm_epochs``, ``eval_samples``, ``out_dir``, ``device``.
@@ -19,13 +20,13 @@ import torch
 from ..data import load_dataset
 from ..data.mixtures import MIXTURES, mixture_centers
 from ..records import Record, load_record
-from ..train.collapse import CollapseRule, detect_collapse
-from ..train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
-from ..train.gan import preset, train_gan
-from .params import ParameterError, Rule, describe, resolve
+from ..metrics.collapse import CollapseRule, detect_collapse
+from ..metrics.tracking import ModeCoverageTracker
+from ..train import diffusion, gan, load_gan, load_run
+from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, pick_device
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "run", "summary_rows", "final_samples", "ddpm_config"]
+__all__ = ["NOTEBOOK", "RULES", "setup", "run", "summary_rows", "final_samples", "ddpm_config", "gan_config"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
@@ -49,23 +50,19 @@ def _known_mixtures(cfg: Mapping[str, Any]) -> str | None:
 CONSTRAINTS = (_known_mixtures,)
 
 
-def setup(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the notebook's parameters against its profile, print the banner, return the config."""
-    cfg = resolve(NOTEBOOK, params, RULES, constraints=CONSTRAINTS)
-    print(describe(NOTEBOOK, cfg))
-    return cfg
+setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
 
 
-def ddpm_config(epochs: int, seed: int, eval_samples: int) -> DiffusionTrainConfig:
-    """The 2D DDPM: MLP denoiser, T = 1000, learned variances with the hybrid loss (as on images), and Ho et
-    al.'s linear schedule: with the cosine schedule the samples sharpened onto modes of width 0.01 (in
-    normalised units) far more slowly (8 modes but 10% high-quality samples after 6 epochs, against 82%
-    with the linear one). EMA 0.995 because these runs last a few thousand steps; 50 DDIM steps for
-    tracking."""
-    return DiffusionTrainConfig(model="mlp", schedule="linear", num_timesteps=1000, learn_sigma=True,
-                                loss_type="hybrid", epochs=epochs, batch_size=512, lr=2e-3, warmup_steps=100,
-                                ema_decay=0.995, seed=seed, sampler="ddim", sampler_steps=50,
-                                eval_samples=eval_samples)
+def ddpm_config(epochs: int, seed: int) -> diffusion.DiffusionTrainConfig:
+    """The 2D DDPM: the ``mixture-mlp`` preset (learned variances with the hybrid loss, as on images; Ho et
+    al.'s linear schedule, under which samples sharpened onto modes of width 0.01 far faster than under the
+    cosine one: 82% against 10% high-quality samples after 6 epochs) with 50 DDIM steps for tracking."""
+    return diffusion.preset("mixture-mlp", epochs=epochs, seed=seed, best_metric="modes_hit", best_mode="max")
+
+
+def gan_config(epochs: int, seed: int) -> gan.GANTrainConfig:
+    """The 2D GAN: the ``mixture-mlp`` preset, best checkpoint by modes hit."""
+    return gan.preset("mixture-mlp", epochs=epochs, seed=seed, best_metric="modes_hit", best_mode="max")
 
 
 def _train_one(model: str, data, out: Path, epochs: int, seed: int, eval_samples: int, device) -> Record:
@@ -77,11 +74,11 @@ def _train_one(model: str, data, out: Path, epochs: int, seed: int, eval_samples
     resume = (out / "checkpoints" / "last.pt").exists()
     if manifest.exists() and not resume:
         raise ParameterError(f"{out} holds an unfinished run without a checkpoint; delete it and run again")
+    tracker = ModeCoverageTracker.for_dataset(data, n_samples=eval_samples, seed=seed + 1, device=device)
     if model == "gan":
-        cfg = preset("mixture-mlp", epochs=epochs, seed=seed, n_eval=eval_samples)
-        return train_gan(cfg, data, out, resume=resume, device=device)
-    train_diffusion(ddpm_config(epochs, seed, eval_samples), data, out, resume=resume, device=device)
-    return load_record(out)
+        return gan.train_gan(gan_config(epochs, seed), data, out, resume=resume, evaluate=tracker, device=device)
+    return diffusion.train_diffusion(ddpm_config(epochs, seed), data, out, resume=resume, evaluate=tracker,
+                                     device=device)
 
 
 def run(cfg: Mapping[str, Any]) -> dict[tuple[str, str, int], Record]:
@@ -121,8 +118,6 @@ def summary_rows(records: Mapping[tuple[str, str, int], Record]) -> list[dict[st
 
 
 def final_samples(record: Record, n: int = 2500) -> torch.Tensor:
-    """The last epoch's evaluation samples of a GAN run, or ``n`` fresh samples of a DDPM run's EMA model."""
-    if record.manifest["kind"] == "gan":
-        return torch.load(sorted((record.path / "samples").glob("*.pt"))[-1])
-    trained = load_trained(record)
-    return trained.sample(n, torch.Generator().manual_seed(0))
+    """``n`` fresh samples of a run's final model (the GAN's last generator, the DDPM's EMA weights)."""
+    trained = load_gan(record, checkpoint="last") if record.manifest["kind"] == gan.KIND else load_run(record)
+    return trained.sample(n, generator=torch.Generator().manual_seed(0))

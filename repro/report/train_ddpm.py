@@ -13,14 +13,16 @@ measured in ``make bench``).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Mapping
 
 from ..data import IMAGE_DATASETS, load_dataset
 from ..diffusion.gaussian_diffusion import LOSS_TYPES
 from ..models.unet import UNET_PRESETS
-from ..records import Record, load_record
-from ..train.diffusion import DiffusionTrainConfig, load_trained, train_diffusion
-from .params import Rule, describe, resolve
+from ..records import Record
+from ..train import load_diffusion
+from ..train.diffusion import DiffusionTrainConfig, train_diffusion
+from .params import Rule, setup_for
 from .runs import DEVICE, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_ema", "train_config"]
@@ -60,22 +62,18 @@ def _ema_below_one(cfg: Mapping[str, Any]) -> str | None:
 CONSTRAINTS = (_ema_below_one,)
 
 
-def setup(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the notebook's parameters against its profile, print the banner, return the config."""
-    cfg = resolve(NOTEBOOK, params, RULES, constraints=CONSTRAINTS)
-    print(describe(NOTEBOOK, cfg))
-    return cfg
+setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
 
 
 def train_config(cfg: Mapping[str, Any]) -> DiffusionTrainConfig:
     """The trainer's configuration for the notebook's ``cfg``."""
-    learn_sigma = cfg["loss_type"] != "simple"
     return DiffusionTrainConfig(
-        model=cfg["model"], schedule=cfg["schedule"], num_timesteps=cfg["num_timesteps"], learn_sigma=learn_sigma,
+        model=cfg["model"], schedule=cfg["schedule"], num_timesteps=cfg["num_timesteps"],
+        variance="fixed_large" if cfg["loss_type"] == "simple" else "learned_range",
         loss_type=cfg["loss_type"], epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
         warmup_steps=cfg["warmup_steps"], ema_decay=cfg["ema_decay"], seed=cfg["seed"], bf16=cfg["bf16"],
-        channels_last=True, compile=cfg["torch_compile"], sampler="ddim", sampler_steps=cfg["track_steps"], grid_size=64,
-        grid_every=cfg["track_every"], eval_every=cfg["track_every"])
+        channels_last=True, compile=cfg["torch_compile"], track_sampler="ddim", track_steps=cfg["track_steps"],
+        grid_samples=64, grid_every=cfg["track_every"], track_every=cfg["track_every"])
 
 
 def run(cfg: Mapping[str, Any]) -> Record:
@@ -90,8 +88,7 @@ def run(cfg: Mapping[str, Any]) -> Record:
     tracker = None
     if cfg["track_samples"] > 0:
         tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
-    train_diffusion(train_config(cfg), data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
-    return load_record(out)
+    return train_diffusion(train_config(cfg), data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
 
 
 def evaluate_ema(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -99,14 +96,11 @@ def evaluate_ema(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | Non
     model against the training split."""
     if cfg["eval_samples"] <= 0:
         return None
-    import dataclasses
-
     from .evaluation import evaluate_run
 
     device = pick_device(cfg["device"])
-    trained = load_trained(record, device=device)
-    trained.config = dataclasses.replace(trained.config, sampler="ddim", sampler_steps=cfg["eval_steps"])
+    trained = load_diffusion(record, device=device)
     params = {"profile": cfg["profile"], "weights": "ema", "sampler": "ddim", "steps": cfg["eval_steps"], "eta": 0.0}
-    return evaluate_run(lambda n: trained.sample(n), cfg["dataset"], record.path, params, device=device,
+    return evaluate_run(partial(trained.sample, sampler="ddim", steps=cfg["eval_steps"], eta=0.0), cfg["dataset"], record.path, params, device=device,
                         split="train", n=cfg["eval_samples"],
                         reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"], progress=False)

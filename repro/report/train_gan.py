@@ -10,17 +10,23 @@ discriminator's losses stay float32).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Mapping
+
+import torch
 
 from ..data import IMAGE_DATASETS, load_dataset
 from ..records import Record
-from ..train.gan import PRESETS, best_or_last, load_generator, make_sampler, preset, train_gan
-from .params import Rule, describe, resolve
+from ..metrics.collapse import CollapseRule, detect_collapse
+from ..train import load_gan
+from ..train.gan import PRESETS, preset, train_gan
+from .params import Rule, setup_for
 from .runs import DEVICE, output_dir, pick_device
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_best"]
+__all__ = ["NOTEBOOK", "RULES", "setup", "run", "collapse", "evaluate_best"]
 
 NOTEBOOK = "train_gan"
+EVAL_SEED = 1234  # the final evaluation's noise stream: apart from training (seed) and tracking (seed + 1)
 IMAGE_PRESETS = [name for name, p in PRESETS.items() if p.arch == "dcgan"]
 RULES = {
     "dataset": Rule(str, choices=IMAGE_DATASETS),
@@ -39,11 +45,7 @@ RULES = {
 }
 
 
-def setup(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the notebook's parameters against its profile, print the banner, return the config."""
-    cfg = resolve(NOTEBOOK, params, RULES)
-    print(describe(NOTEBOOK, cfg))
-    return cfg
+setup = setup_for(NOTEBOOK, RULES)  # experiment.setup(globals()) in the notebook
 
 
 def run(cfg: Mapping[str, Any]) -> Record:
@@ -66,6 +68,13 @@ def run(cfg: Mapping[str, Any]) -> Record:
     return train_gan(config, data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
 
 
+def collapse(record: Record):
+    """What the collapse rule (:mod:`repro.metrics.collapse`) says of a run's rows, with its best-checkpoint
+    metric as the quality series."""
+    p = record.params
+    return detect_collapse(record.rows, CollapseRule(quality=p.get("best_metric"), quality_mode=p.get("best_mode", "min")))
+
+
 def evaluate_best(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | None:
     """Inception FID/KID, precision/recall, density/coverage and the classifier metrics of the best
     checkpoint (the last one when no quality was tracked), against the training split."""
@@ -74,10 +83,11 @@ def evaluate_best(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | No
     from .evaluation import evaluate_run
 
     device = pick_device(cfg["device"])
-    which = best_or_last(record.path)
-    G, gcfg = load_generator(record.path, which, device=device)
+    which = "best" if (record.path / "checkpoints" / "best.pt").exists() else "last"
+    trained = load_gan(record, device=device, checkpoint=which)
+    stream = torch.Generator(device).manual_seed(EVAL_SEED)
     params = {"profile": cfg["profile"], "checkpoint": which, "epoch": record.manifest.get("summary", {}).get("best_epoch")}
-    return evaluate_run(make_sampler(G, gcfg.nz, seed=1234, device=device), cfg["dataset"], record.path,
+    return evaluate_run(partial(trained.sample, generator=stream), cfg["dataset"], record.path,
                         params, device=device, split="train", n=cfg["eval_samples"],
                         reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"],
                         progress=False)

@@ -3,6 +3,10 @@
 A checkpoint is one ``torch.save`` dict, written atomically, holding a ``format`` tag, the trainer
 ``kind``, the run's ``config`` (so a resume with other settings is refused), the epoch/step counters,
 model/optimiser/EMA state dicts and every RNG state, so that a resumed CPU run continues bit for bit.
+
+Checkpoints hold tensors and plain Python values only (the NumPy RNG state is stored as a tensor), and
+are read with ``torch.load(weights_only=True)``: a file whose pickle would build any other object, and
+so could run code, is refused with :class:`CheckpointError` before anything in it runs.
 """
 
 from __future__ import annotations
@@ -40,16 +44,24 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def rng_state() -> dict[str, Any]:
-    """All RNG states a training step draws from (Python, NumPy, torch CPU and CUDA)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """All RNG states a training step draws from (Python, NumPy, torch CPU and CUDA), as tensors and
+    plain values."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -77,11 +89,13 @@ def load_checkpoint(
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; start a new run instead of resuming")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # torch raises several types for a truncated or foreign file
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises several types for a truncated, foreign or unsafe file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or not a torch file ({type(e).__name__}: {e}). "
-            "Delete it to start over, or resume from another checkpoint."
+            f"checkpoint {path} is corrupt, not a torch file, or holds objects other than tensors and plain "
+            f"values, which are not loaded because unpickling them could run code ({type(e).__name__}: "
+            f"{first}). Delete it to start over, or resume from another checkpoint."
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a repro checkpoint (missing format tag {FORMAT!r})")

@@ -25,10 +25,34 @@ the number of modes of a 2D mixture; none for images):
    count it, by the modes covered when training stops, and it catches a generator that never covered
    the modes at all, which criterion 1 cannot.
 
+5. **no diversity**: the ``diversity`` column stayed below ``diversity_floor`` [0.05] for the last
+   ``patience`` epochs and every one back to some epoch ``e`` (a generator that never spread out, which
+   criterion 2, relative to the best so far, cannot see when the best is 0).
+6. **mode hopping** (where rows carry ``mode_set``, the modes hit as written by :func:`mode_set`): the
+   set of modes changes by more than half (Jaccard overlap < 0.5) from one epoch to the next for
+   ``patience`` epochs while fewer modes than the target are hit: the generator cycles between modes
+   (Metz et al. 2017, fig. 1).
+
 Epochs where a column is missing or NaN are skipped by that criterion (a metric evaluated every few
 epochs counts its patience in evaluations). A sustained degradation still running when the records end
 but shorter than ``patience`` is not reported. On the 2D mixtures the quality column is ``modes_hit``,
 so a collapse there means modes lost: :meth:`CollapseRule.for_mixture`.
+
+**The verdict** (``CollapseReport.verdict``) separates what the criteria alone would lump together:
+
+- ``"diverged"``: a loss column (``loss_G``, ``loss_D``, ``loss``) is non-finite or larger than
+  ``diverged_loss`` [1e6] in magnitude; the run is broken, not collapsed, and nothing else is judged.
+- ``"undetermined"``: fewer than ``patience`` epochs recorded; no rule can judge so short a run.
+- ``"non-convergence"``: a criterion held, or the quality was never reached: the run never reached
+  quality, so it had nothing to collapse from. Quality is *reached* at the first epoch where
+  ``reach_column`` meets ``reach_at`` (mixtures: ``high_quality_fraction >= 0.5``, half the samples
+  within 3 std of a mode, our threshold; images: ``for_images(reach_at=...)``, an FD to reach); without
+  that column, where the quality column comes within ``margin`` of ``quality_target``; with neither,
+  the rule cannot tell and takes quality as reached from the first epoch.
+- ``"collapse"``: quality was reached, and a criterion held (modes lost, quality lost, diversity lost,
+  a player winning outright, modes cycled). It is dated at the criterion's epoch, or at the epoch quality
+  was reached if that is later (a generator on one mode from the start collapses once it is sharp).
+- ``"no collapse"``: quality reached and no criterion held.
 """
 
 from __future__ import annotations
@@ -40,7 +64,10 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["CollapseReport", "CollapseRule", "detect_collapse", "sample_diversity"]
+__all__ = ["CollapseReport", "CollapseRule", "detect_collapse", "sample_diversity", "mode_set", "VERDICTS"]
+
+VERDICTS = ("no collapse", "collapse", "non-convergence", "diverged", "undetermined")
+LOSS_COLUMNS = ("loss_G", "loss_D", "loss")
 
 
 def sample_diversity(samples: torch.Tensor, reference: torch.Tensor) -> float:
@@ -71,24 +98,39 @@ class CollapseRule:
     margin_kind: Literal["relative", "absolute"] = "relative"
     diversity: str | None = "diversity"
     diversity_drop: float = 0.5
+    diversity_floor: float | None = 0.05
     win: float | None = 0.99
     patience: int = 3
+    reach_column: str | None = None
+    reach_at: float | None = None
+    reach_mode: Literal["min", "max"] = "max"
+    diverged_loss: float = 1e6
+    modes_column: str | None = "mode_set"
 
     @classmethod
-    def for_images(cls, quality: str | None = "fd_classifier", **kw: Any) -> CollapseRule:
-        """A Frechet-distance-like column (lower is better) as quality."""
+    def for_images(cls, quality: str | None = "fd_classifier", reach_at: float | None = None,
+                   **kw: Any) -> CollapseRule:
+        """A Frechet-distance-like column (lower is better) as quality; ``reach_at``: the value of it
+        that counts as converged (without it, non-convergence cannot be told from collapse)."""
+        if reach_at is not None:
+            kw = {"reach_column": quality, "reach_at": reach_at, "reach_mode": "min", **kw}
         return cls(quality=quality, quality_mode="min", **kw)
 
     @classmethod
     def for_mixture(cls, num_modes: int | None = None, **kw: Any) -> CollapseRule:
         """2D mixtures: collapse is losing more than ``margin`` of the modes hit, of the best so far or,
-        given ``num_modes``, of the mixture's own modes when training stops."""
+        given ``num_modes``, of the mixture's own modes when training stops, after half the samples
+        have come within 3 std of a mode (``high_quality_fraction >= 0.5``)."""
+        kw = {"reach_column": "high_quality_fraction", "reach_at": 0.5, "reach_mode": "max", **kw}
         return cls(quality="modes_hit", quality_mode="max", quality_target=num_modes, **kw)
 
 
 @dataclass(frozen=True)
 class CollapseReport:
-    """What the rule found: ``str()`` is ``"no collapse"`` or ``"collapse at epoch N: <reason>"``."""
+    """What the rule found. ``verdict`` is one of :data:`VERDICTS`; ``str()`` reads e.g.
+    ``"collapse at epoch 12: <reason>"``, ``"non-convergence: <reason>"``, ``"diverged at epoch 0:
+    <reason>"``, ``"undetermined: <reason>"`` or ``"no collapse"``. ``collapsed`` is true only for
+    ``"collapse"``."""
 
     collapsed: bool
     epoch: int | None
@@ -96,13 +138,39 @@ class CollapseReport:
     best_epoch: int | None = None
     best_value: float | None = None
     criteria: tuple[str, ...] = field(default=())
+    verdict: str = ""
+    reached_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", "collapse" if self.collapsed else "no collapse")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
     def __str__(self) -> str:
-        return f"collapse at epoch {self.epoch}: {self.reason}" if self.collapsed else "no collapse"
+        if self.verdict == "no collapse":
+            return "no collapse"
+        at = f" at epoch {self.epoch}" if self.epoch is not None and self.verdict in ("collapse", "diverged") else ""
+        return f"{self.verdict}{at}: {self.reason}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"collapsed": self.collapsed, "epoch": self.epoch, "reason": self.reason,
-                "best_epoch": self.best_epoch, "best_value": self.best_value, "criteria": list(self.criteria)}
+        return {"verdict": self.verdict, "collapsed": self.collapsed, "epoch": self.epoch, "reason": self.reason,
+                "best_epoch": self.best_epoch, "best_value": self.best_value, "criteria": list(self.criteria),
+                "reached_epoch": self.reached_epoch}
+
+
+def mode_set(counts: Sequence[int], min_count: int) -> str:
+    """The modes hit (indices with at least ``min_count`` high-quality samples) as a ``metrics.csv``
+    cell, e.g. ``"0 3 5"``: the ``mode_set`` column the mode-hopping criterion reads."""
+    return " ".join(str(i) for i, c in enumerate(counts) if c >= min_count)
+
+
+def _parse_set(v: Any) -> frozenset[int] | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (int, float)):
+        return frozenset([int(v)])
+    return frozenset(int(t) for t in str(v).split())
 
 
 def _value(row: Mapping[str, Any], key: str | None) -> float | None:
@@ -156,6 +224,65 @@ def _trailing_stretch(epochs: list[int], flags: list[bool | None], patience: int
     return run[0] if len(run) >= patience else None
 
 
+def _diverged(rows: list[Mapping[str, Any]], epochs: list[int], limit: float) -> tuple[int, str] | None:
+    """First epoch whose loss columns hold a non-finite value or one above ``limit`` in magnitude."""
+    for e, r in zip(epochs, rows):
+        for col in LOSS_COLUMNS:
+            v = r.get(col)
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(v) or abs(v) > limit:
+                return e, f"{col} = {v:.3g} (non-finite or beyond {limit:g} in magnitude): the training diverged"
+    return None
+
+
+def _reached(rule: CollapseRule, rows: list[Mapping[str, Any]], epochs: list[int],
+             q: list[float | None]) -> tuple[int | None, str]:
+    """First epoch at which the run reached quality (see the module docstring), and how that was judged."""
+    if rule.reach_column is not None and rule.reach_at is not None:
+        r = [_value(row, rule.reach_column) for row in rows]
+        if any(v is not None for v in r):
+            ok = [v is not None and (v >= rule.reach_at if rule.reach_mode == "max" else v <= rule.reach_at) for v in r]
+            best = (max if rule.reach_mode == "max" else min)(v for v in r if v is not None)
+            return (epochs[ok.index(True)] if any(ok) else None,
+                    f"{rule.reach_column} reached {best:.3g}, the threshold is {rule.reach_at:g}")
+    present = [(e, v) for e, v in zip(epochs, q) if v is not None]
+    if rule.quality is None or not present:
+        return (epochs[0] if epochs else None), "no quality column to judge convergence by"
+    if rule.quality_target is not None:
+        for e, v in present:
+            if not _worse_than(v, rule.quality_target, rule.quality_mode, rule.margin, rule.margin_kind):
+                return e, f"{rule.quality} came within the margin of the target {rule.quality_target:g}"
+        best = (max if rule.quality_mode == "max" else min)(v for _, v in present)
+        return None, f"{rule.quality} reached at best {best:.4g}, the target is {rule.quality_target:g}"
+    return present[0][0], "no quality threshold given (reach_at): quality taken as reached from the start"
+
+
+def _hopping(rule: CollapseRule, rows: list[Mapping[str, Any]], epochs: list[int],
+             q: list[float | None]) -> tuple[int, str] | None:
+    """Mode hopping: the set of modes hit changes by more than half between recorded epochs."""
+    if rule.modes_column is None:
+        return None
+    sets = [_parse_set(r.get(rule.modes_column)) for r in rows]
+    flags: list[bool | None] = [None]
+    prev = sets[0]
+    for s_, v in zip(sets[1:], q[1:]):
+        if s_ is None or prev is None:
+            flags.append(None)
+        else:
+            union = prev | s_
+            few = rule.quality_target is None or (v is not None and v < rule.quality_target)
+            flags.append(bool(union) and len(prev & s_) / len(union) < 0.5 and few)
+        prev = s_ if s_ is not None else prev
+    e = _first_sustained(epochs, flags, rule.patience)
+    if e is None:
+        return None
+    return e, (f"the modes hit changed by more than half from epoch to epoch for {rule.patience} epochs "
+               "(mode hopping)")
+
+
 def _rows(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> list[Mapping[str, Any]]:
     if isinstance(records, Mapping):  # column -> series
         n = max((len(v) for v in records.values()), default=0)
@@ -175,9 +302,16 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
     epochs = [int(r["epoch"]) if r.get("epoch") is not None else i for i, r in enumerate(rows)]
     found: list[tuple[int, str, str]] = []  # (epoch, criterion, reason)
 
+    broken = _diverged(rows, epochs, rule.diverged_loss)
+    if broken is not None:
+        return CollapseReport(False, broken[0], broken[1], criteria=("diverged",), verdict="diverged")
+    if len(rows) < rule.patience:
+        return CollapseReport(False, None, f"{len(rows)} epochs recorded; the rule needs at least {rule.patience}",
+                              verdict="undetermined")
+
     best_epoch = best_value = None
+    q = [_value(r, rule.quality) for r in rows]
     if rule.quality is not None:
-        q = [_value(r, rule.quality) for r in rows]
         present = [(v, e) for v, e in zip(q, epochs) if v is not None]
         if present:
             pick = min if rule.quality_mode == "min" else max
@@ -212,6 +346,15 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
             best_then = max(v for v in d[: i + 1] if v is not None)
             found.append((e, "diversity", f"{rule.diversity} {d[i]:.3g} fell below "
                           f"{1 - rule.diversity_drop:.0%} of its best so far {best_then:.3g} for {rule.patience} epochs"))
+        if rule.diversity_floor is not None:
+            e = _trailing_stretch(epochs, [None if v is None else v < rule.diversity_floor for v in d], rule.patience)
+            if e is not None:
+                found.append((e, "no diversity", f"{rule.diversity} stayed below {rule.diversity_floor:g} from "
+                              f"epoch {e} to the last epoch {epochs[-1]}"))
+
+    hop = _hopping(rule, rows, epochs, q)
+    if hop is not None:
+        found.append((hop[0], "mode hopping", hop[1]))
 
     if rule.win is not None:
         dx = [_value(r, "D_x") for r in rows]
@@ -229,9 +372,15 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
             found.append((e, "generator wins", f"discriminator fooled outright: D(G(z)) {dgz[i]:.3f} "
                           f"for {rule.patience} epochs"))
 
+    reached, how = _reached(rule, rows, epochs, q)
+    found.sort(key=lambda f: f[0])
+    criteria = tuple(f[1] for f in found)
+    if reached is None:
+        why = f"never reached quality ({how})" + (f"; {found[0][2]}" if found else "")
+        return CollapseReport(False, None, why, best_epoch, best_value, criteria, verdict="non-convergence")
     if not found:
         return CollapseReport(False, None, "no criterion held for the required number of epochs",
-                              best_epoch, best_value)
-    found.sort(key=lambda f: f[0])
+                              best_epoch, best_value, verdict="no collapse", reached_epoch=reached)
     epoch, _, reason = found[0]
-    return CollapseReport(True, epoch, reason, best_epoch, best_value, tuple(f[1] for f in found))
+    return CollapseReport(True, max(epoch, reached), reason, best_epoch, best_value, criteria,
+                          verdict="collapse", reached_epoch=reached)
