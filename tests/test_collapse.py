@@ -1,11 +1,11 @@
-"""The collapse rule on synthetic per-epoch series (repro.train.collapse)."""
+"""The collapse rule on synthetic per-epoch series (repro.metrics.collapse)."""
 
 import math
 
 import pytest
 import torch
 
-from repro.train.collapse import CollapseRule, detect_collapse, sample_diversity
+from repro.metrics.collapse import CollapseRule, detect_collapse, mode_set, sample_diversity
 
 
 def _rows(**series):
@@ -69,18 +69,19 @@ def test_mixture_that_keeps_its_modes_reports_no_collapse():
     assert str(detect_collapse(_rows(modes_hit=modes), CollapseRule.for_mixture())) == "no collapse"
 
 
-@pytest.mark.parametrize("modes, epoch", [
-    ([0, 1, 0, 1, 1, 0, 1, 0], 1),  # never more than 1 of 8 modes: collapsed from the start
-    ([0, 2, 4, 6, 8, 8, 8], None),  # slow to spread, but ends with all modes
-    ([0, 2, 4, 8, 8, 8, 5, 4, 3], 7),  # lost them at epoch 7
-    ([0, 1, 2, 3, 4, 5], 1),  # still spreading when stopped: ends covering 5 of 8 modes
-    ([0, 8, 8, 5, 5, 8], None),  # a dip shorter than patience at the end is not a collapse
+@pytest.mark.parametrize("modes, verdict, epoch", [
+    ([0, 1, 0, 1, 1, 0, 1, 0], "non-convergence", None),  # never near 8 modes: never reached quality
+    ([0, 2, 4, 6, 8, 8, 8], "no collapse", None),  # slow to spread, but ends with all modes
+    ([0, 2, 4, 8, 8, 8, 5, 4, 3], "collapse", 7),  # reached all 8, lost them at epoch 7
+    ([0, 1, 2, 3, 4, 5], "non-convergence", None),  # still spreading when stopped: 5 of 8 at best
+    ([0, 8, 8, 5, 5, 8], "no collapse", None),  # a dip shorter than patience at the end is not a collapse
 ])
-def test_mixture_collapse_against_the_number_of_modes(modes, epoch):
+def test_mixture_collapse_against_the_number_of_modes(modes, verdict, epoch):
+    # rows without high_quality_fraction: quality counts as reached once the modes came near the target
     report = detect_collapse(_rows(modes_hit=modes), CollapseRule.for_mixture(num_modes=8, diversity=None, win=None))
-    assert report.epoch == epoch
-    if epoch == 1:
-        assert "target" in report.criteria and "below the target 8" in report.reason
+    assert report.verdict == verdict and report.epoch == epoch
+    if verdict == "non-convergence":
+        assert "target" in report.criteria and str(report).startswith("non-convergence: never reached quality")
 
 
 def test_falling_diversity_is_a_collapse():
@@ -115,8 +116,66 @@ def test_missing_values_are_skipped_and_columns_may_be_given_as_series():
     assert detect_collapse({"fd_classifier": [40, 30, 60, 60, 60]}, FD_RULE).epoch == 2
 
 
-def test_empty_records_report_no_collapse():
-    assert str(detect_collapse([], CollapseRule.for_images())) == "no collapse"
+def test_too_few_epochs_are_undetermined_never_no_collapse():
+    assert detect_collapse([], CollapseRule.for_images()).verdict == "undetermined"
+    report = detect_collapse(_rows(fd_classifier=[50, 40]), FD_RULE)
+    assert str(report) == "undetermined: 2 epochs recorded; the rule needs at least 3" and not report.collapsed
+
+
+MIXTURE = CollapseRule.for_mixture(num_modes=8)
+
+
+def test_a_diverged_run_is_diverged_not_no_collapse():
+    # reliability review row 74: lr 1e6, 3 epochs, loss_G ~1e15, D wins, diversity 0 from epoch 0
+    rows = _rows(loss_G=[3e14, 8e14, 1e15], loss_D=[0.0, 0.0, 0.0], D_x=[1.0, 1.0, 1.0], D_G_z=[0.0, 0.0, 0.0],
+                 diversity=[0.0, 0.0, 0.0], modes_hit=[0, 0, 0], high_quality_fraction=[0.0, 0.0, 0.0])
+    report = detect_collapse(rows, MIXTURE)
+    assert report.verdict == "diverged" and report.epoch == 1 and str(report).startswith("diverged at epoch 1: loss_G")
+    nan_loss = _rows(loss=[0.5, float("nan"), 0.4], fd_classifier=[50, 40, 30])
+    assert detect_collapse(nan_loss, FD_RULE).verdict == "diverged"
+
+
+def test_diversity_zero_from_the_start_is_never_no_collapse():
+    report = detect_collapse(_rows(diversity=[0.0, 0.0, 0.0, 0.0]), CollapseRule(win=None))
+    assert report.verdict != "no collapse" and "no diversity" in report.criteria
+
+
+def test_sharp_samples_on_one_mode_are_collapse_and_a_blurred_blob_is_non_convergence():
+    one_mode = _rows(modes_hit=[1] * 6, high_quality_fraction=[0.2, 0.6, 0.95, 0.99, 0.99, 0.99])
+    report = detect_collapse(one_mode, MIXTURE)
+    assert report.verdict == "collapse" and report.reached_epoch == 2 and report.epoch == 2
+    # issue 16: a blob between two modes, high-quality fraction 0.0008-0.027, coverage never rose
+    blob = _rows(modes_hit=[0, 0, 1, 0, 0, 0], high_quality_fraction=[0.0008, 0.01, 0.027, 0.02, 0.01, 0.015])
+    report = detect_collapse(blob, MIXTURE)
+    assert report.verdict == "non-convergence" and report.epoch is None
+    assert "high_quality_fraction reached 0.027, the threshold is 0.5" in report.reason
+
+
+def test_all_modes_at_low_quality_is_non_convergence_for_a_diffusion_model_too():
+    rows = _rows(modes_hit=[8] * 5, high_quality_fraction=[0.1, 0.2, 0.3, 0.3, 0.35])
+    assert detect_collapse(rows, CollapseRule.for_mixture(num_modes=8, win=None)).verdict == "non-convergence"
+    rows = _rows(modes_hit=[8] * 5, high_quality_fraction=[0.1, 0.6, 0.9, 0.95, 0.95])
+    assert detect_collapse(rows, CollapseRule.for_mixture(num_modes=8, win=None)).verdict == "no collapse"
+
+
+def test_cycling_between_modes_is_collapse():
+    sets = ["0 1", "4 5", "2 3", "6 7", "0 1", "4 5"]
+    rows = _rows(modes_hit=[2] * 6, high_quality_fraction=[0.99] * 6, mode_set=sets)
+    report = detect_collapse(rows, CollapseRule.for_mixture(diversity=None, win=None))
+    assert report.verdict == "collapse" and report.criteria == ("mode hopping",) and report.epoch == 2
+    steady = _rows(modes_hit=[2] * 6, high_quality_fraction=[0.99] * 6, mode_set=["0 1"] * 6)
+    assert detect_collapse(steady, CollapseRule.for_mixture(diversity=None, win=None)).verdict == "no collapse"
+
+
+def test_mode_set_lists_the_modes_with_enough_samples():
+    assert mode_set([30, 0, 19, 20], min_count=20) == "0 3"
+
+
+def test_image_rule_with_a_quality_threshold_tells_non_convergence():
+    rule = CollapseRule.for_images("fd_classifier", reach_at=20.0, diversity=None, win=None)
+    assert detect_collapse(_rows(fd_classifier=[300, 290, 295, 300, 310]), rule).verdict == "non-convergence"
+    report = detect_collapse(_rows(fd_classifier=[300, 50, 15, 12, 40, 60, 80]), rule)
+    assert report.verdict == "collapse" and report.epoch == 5 and report.reached_epoch == 3
 
 
 def test_sample_diversity_is_one_for_data_and_zero_for_identical_samples():

@@ -12,16 +12,21 @@ import torch
 from repro.data import (DATASETS, CorruptDatasetError, DatasetNotFoundError, DeviceBatches, load_dataset,
                         mixture_centers, to_float, to_uint8)
 from repro.data import images as images_mod
+from repro.data import integrity
 from repro.data import paths as paths_mod
 
 
 @pytest.fixture(autouse=True)
 def _isolate_lookup(monkeypatch, tmp_path):
-    """No test may find the real copies in ../shared or /usr/share: point every fallback at tmp."""
+    """No test may find the real copies in ../shared or /usr/share: point every fallback at tmp.
+    The fixtures are not the published data sets, so their checksum tables start empty."""
     monkeypatch.delenv("REPRO_DATA", raising=False)
     monkeypatch.setattr(paths_mod, "repo_root", lambda: tmp_path / "nowhere" / "repo")
     monkeypatch.setattr(images_mod, "candidate_dirs",
                         lambda root, name, system=None: [root / name, tmp_path / "src" / name])
+    for table in ("FASHION_MNIST_SHA256", "CIFAR10_MD5", "CIFAR10_JPEG_SHA256"):
+        monkeypatch.setattr(integrity, table, {})
+    integrity.forget_verifications()
 
 
 def test_cifar10_reads_pickle_batches_as_uint8_in_order(cifar_root):
@@ -150,7 +155,14 @@ def test_unknown_names_are_rejected_with_the_choices():
         load_dataset("ring8", split="val")
     with pytest.raises(ValueError, match="unknown mixture"):
         mixture_centers("ring9")
-    assert set(DATASETS) == {"cifar10", "cifar10-jpeg", "fashion-mnist", "ring8", "grid25"}
+    assert set(DATASETS) == {"cifar10", "cifar10-jpeg", "fashion-mnist", "ring8", "grid25", "ring8_r1"}
+
+
+def test_ring8_r1_is_ring8_at_half_the_scale():
+    small, big = load_dataset("ring8_r1", subset=20_000, seed=1), load_dataset("ring8", subset=20_000, seed=1)
+    assert small.std == 0.01 and torch.allclose(2 * small.centers, big.centers)
+    assert torch.equal(small.labels, big.labels)  # same stream: the points are ring8's scaled by one half
+    assert torch.allclose(2 * small.points, big.points, atol=1e-6)
 
 
 def test_uint8_float_round_trip_is_exact():
@@ -185,3 +197,92 @@ def test_real_fashion_mnist_copy_loads(tmp_path, monkeypatch):
     ds = load_dataset("fashion-mnist", "test", root=tmp_path, download=False)
     assert len(ds) == 10_000 and ds.images.shape[1:] == (1, 28, 28)
     assert abs(ds.images.float().mean().item() / 255 - 0.2868) < 0.005
+
+
+# -- integrity: published checksums, SHA256SUMS, advice that can be followed (issue 13, items 5, 6) --
+
+def _raw_sha256(gz_dir: Path) -> dict[str, str]:
+    import hashlib
+    return {p.name[:-3]: hashlib.sha256(gzip.decompress(p.read_bytes())).hexdigest() for p in gz_dir.glob("*.gz")}
+
+
+def _alter_pixels(gz: Path) -> None:
+    """A valid .gz whose IDX content has its first image's pixels inverted."""
+    data = bytearray(gzip.decompress(gz.read_bytes()))
+    data[16:16 + 784] = bytes(255 - b for b in data[16:16 + 784])
+    gz.write_bytes(gzip.compress(bytes(data)))
+
+
+def test_valid_gz_with_altered_pixels_fails_the_published_checksum(tmp_path, fashion_gz_dir, monkeypatch):
+    monkeypatch.setattr(integrity, "FASHION_MNIST_SHA256", _raw_sha256(fashion_gz_dir))
+    _alter_pixels(fashion_gz_dir / "train-images-idx3-ubyte.gz")
+    with pytest.raises(CorruptDatasetError, match=r"train-images-idx3-ubyte.gz \(decompressed\) is not the "
+                                                  r"published data set.*replace .*train-images-idx3-ubyte.gz"):
+        load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+    assert not (tmp_path / "r" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
+def test_altered_raw_idx_is_caught_and_remade_from_the_good_gz(tmp_path, fashion_gz_dir, monkeypatch):
+    monkeypatch.setattr(integrity, "FASHION_MNIST_SHA256", _raw_sha256(fashion_gz_dir))
+    good = load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+    raw = tmp_path / "r" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
+    data = bytearray(raw.read_bytes())
+    data[100] ^= 0xFF
+    raw.write_bytes(bytes(data))
+    with pytest.raises(CorruptDatasetError, match=f"delete {raw}"):
+        load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+    raw.unlink()  # following the advice works
+    assert torch.equal(load_dataset("fashion-mnist", root=tmp_path / "r", download=False).images, good.images)
+
+
+def test_sha256sums_beside_the_copies_is_checked(tmp_path, fashion_gz_dir):
+    import hashlib
+    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  fashion-mnist/{p.name}\n"
+                   for p in sorted(fashion_gz_dir.glob("*.gz")))
+    (fashion_gz_dir.parent / "SHA256SUMS").write_text(sums)
+    _alter_pixels(fashion_gz_dir / "t10k-images-idx3-ubyte.gz")
+    with pytest.raises(CorruptDatasetError, match=r"t10k-images-idx3-ubyte.gz does not match .*SHA256SUMS"):
+        load_dataset("fashion-mnist", "test", root=tmp_path / "r", download=False)
+
+
+def test_truncated_idx_inside_a_valid_gz_names_the_gz_not_raw(tmp_path, fashion_gz_dir):
+    gz = fashion_gz_dir / "t10k-images-idx3-ubyte.gz"
+    gz.write_bytes(gzip.compress(gzip.decompress(gz.read_bytes())[:-100]))
+    with pytest.raises(CorruptDatasetError, match=f"{gz} .*truncated.*replace {gz}"):
+        load_dataset("fashion-mnist", "test", root=tmp_path / "r", download=False)
+    assert not (tmp_path / "r" / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
+
+
+def test_read_only_data_root_says_how_to_point_elsewhere(tmp_path, fashion_gz_dir, monkeypatch):
+    import errno
+
+    def refused(path, data):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(images_mod, "atomic_write", refused)
+    with pytest.raises(PermissionError, match=r"decompressed into .*FashionMNIST/raw.*REPRO_DATA"):
+        load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+
+
+def test_cifar10_batch_with_a_wrong_published_md5_is_refused(cifar_root, monkeypatch):
+    monkeypatch.setattr(integrity, "CIFAR10_MD5", {"data_batch_2": "0" * 32})
+    with pytest.raises(CorruptDatasetError, match=r"data_batch_2 does not match the published checksum"):
+        load_dataset("cifar10", root=cifar_root, download=False)
+
+
+def test_each_file_is_hashed_once_per_process(tmp_path, fashion_gz_dir, monkeypatch):
+    monkeypatch.setattr(integrity, "FASHION_MNIST_SHA256", _raw_sha256(fashion_gz_dir))
+    calls = []
+    real = integrity._digest
+    monkeypatch.setattr(integrity, "_digest", lambda *a: calls.append(a) or real(*a))
+    load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+    first = len(calls)
+    load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+    assert first > 0 and len(calls) == first  # verified at the first load, not again
+
+
+def test_recorded_source_is_relative_to_the_data_root(tmp_path, fashion_gz_dir, cifar_root):
+    fm = load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+    assert fm.info()["source"] == "FashionMNIST/raw"
+    assert load_dataset("cifar10", root=cifar_root, download=False).source == "cifar-10-batches-py"
+    assert str(tmp_path) not in fm.info()["source"]

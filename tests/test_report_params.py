@@ -109,3 +109,92 @@ def test_summary_lists_every_notebook_and_run(tmp_path):
     md = summary_markdown(tmp_path)
     assert "| `train_gan` | cpu | 2026-01-01T00:00:00+00:00 | 2.0 min | 0.0 min |" in md
     assert "| `train_gan` | gan | Fashion-MNIST, 2,000 | CPU (2 threads) | 2 | 61 s | finished |" in md
+
+
+# -- issue 13, item 2-3: nothing papermill passes is ignored; paper scale never starts on a CPU silently --
+
+def _notebook_globals(injected: str, **declared):
+    """A notebook's globals after papermill: the parameters cell's names and the input history In."""
+    params = {name: None for name in train_gan.RULES} | {"profile": None} | declared
+    return {**params, "In": ["", "profile = None\nepochs = None\n", injected], "experiment": train_gan}
+
+
+def test_a_mistyped_injected_parameter_stops_the_notebook_with_a_suggestion():
+    ns = _notebook_globals('# Parameters\nprofile = "smoke"\nepoch = 5\n', profile="smoke")
+    with pytest.raises(ParameterError, match="unknown parameter 'epoch'; did you mean 'epochs'\\?"):
+        train_gan.setup(ns)
+    ns = _notebook_globals('# Parameters\nprofile = "smoke"\nepochs = 3\n', profile="smoke", epochs=3)
+    assert train_gan.setup(ns)["epochs"] == 3
+
+
+def test_a_mistyped_name_in_a_plain_dict_gets_the_same_suggestion():
+    with pytest.raises(ParameterError, match="unknown parameter 'nsamples'; did you mean 'n_samples'\\?"):
+        sample_ddim.setup({"profile": "smoke", "nsamples": 8})
+
+
+def test_papermill_run_with_a_typo_fails_instead_of_using_the_profile(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("profile = None\nruns_dir = None\n", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from repro.report import compare\ncfg = compare.setup(globals())")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown parameter 'run_dir'; did you mean 'runs_dir'"):
+        papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"profile": "smoke", "run_dir": str(tmp_path)}, progress_bar=False)
+
+
+def test_a_bad_profile_from_the_environment_says_where_it_came_from(monkeypatch):
+    monkeypatch.setenv("REPRO_PROFILE", "fast")
+    with pytest.raises(ParameterError, match=r"'profile' = 'fast' \(from \$REPRO_PROFILE\) is not allowed"):
+        train_gan.setup({})
+    monkeypatch.setenv("REPRO_PROFILE", "smoke")
+    with pytest.raises(ParameterError, match=r"profile 'smoke' \(from \$REPRO_PROFILE\)"):
+        train_gan.setup({"epochs": 0})
+
+
+def test_gpu_profile_on_a_cpu_is_refused_with_the_estimated_time(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("REPRO_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ParameterError, match=r"'gpu' profile \(the default\) is the paper-scale experiment, but it "
+                                             r"would run on the CPU.*about \d+ h of training steps.*"
+                                             r"100 epochs x 50,000 images.*-p device cpu"):
+        train_gan.setup({"dataset": "cifar10-jpeg"})
+    with pytest.raises(ParameterError, match=r"days of training steps.*U-Net 'ho-cifar10'"):
+        train_ddpm.setup({"device": "auto"})
+    cfg = train_gan.setup({"dataset": "cifar10-jpeg", "device": "cpu"})  # asked for explicitly
+    assert cfg["profile"] == "gpu" and cfg["device"] == "cpu"
+    monkeypatch.setenv("REPRO_PROFILE", "cpu")
+    assert train_gan.setup({})["profile"] == "cpu"
+
+
+def _ddpm_run(runs, T):
+    for name in ("train_ddpm", "train_gan"):
+        (runs / name / "checkpoints").mkdir(parents=True)
+    (runs / "train_ddpm" / "manifest.json").write_text(json.dumps({"params": {"num_timesteps": T}}))
+
+
+def test_more_sampling_steps_than_the_process_has_are_refused(tmp_path):
+    _ddpm_run(tmp_path, 1000)
+    with pytest.raises(ParameterError, match=r"'steps' has \[1500\], more than the DDPM's T = 1000"):
+        sample_ddim.setup({"profile": "cpu", "runs_dir": str(tmp_path), "steps": [10, 1500]})
+    assert sample_ddim.setup({"profile": "cpu", "runs_dir": str(tmp_path), "steps": [10, 1000]})["steps"] == [10, 1000]
+
+
+def test_a_finished_sweep_gets_advice_that_works(tmp_path):
+    cfg = {"profile": "cpu", "out_dir": str(tmp_path / "sweep")}  # sample_ddim has no resume parameter
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "manifest.json").write_text("{}")
+    with pytest.raises(ParameterError, match="already holds a run; choose another out_dir") as err:
+        output_dir("sample_ddim", cfg, checkpoint="metrics.csv")
+    assert "resume" not in str(err.value)
+
+
+def test_an_out_dir_that_is_a_file_is_a_parameter_error(tmp_path):
+    (tmp_path / "f").write_text("keep me")
+    with pytest.raises(ParameterError, match="is a file, not a folder"):
+        output_dir("train_gan", {"profile": "cpu", "out_dir": str(tmp_path / "f"), "resume": False})
+    assert (tmp_path / "f").read_text() == "keep me"

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from ..io import atomic_write
-from .paths import CorruptDatasetError, DatasetNotFoundError, candidate_dirs
+from . import integrity
+from .paths import CorruptDatasetError, DatasetNotFoundError, candidate_dirs, relative_source
 
 __all__ = ["ImageDataset", "at_image_size", "load_cifar10", "load_fashion_mnist", "load_imagefolder_zip", "load_cifar10_jpeg"]
 
@@ -48,7 +49,7 @@ class ImageDataset:
     images: torch.Tensor
     labels: torch.Tensor
     classes: list[str]
-    source: str
+    source: str  # where the files were read, relative to the data root holding them
     notes: str = ""
     _checksum: str | None = field(default=None, repr=False)
 
@@ -149,6 +150,8 @@ def load_cifar10(root: Path, split: str, download: bool = True) -> ImageDataset:
         )
     xs, ys = [], []
     for f in files:
+        integrity.verify_file(f, integrity.CIFAR10_MD5.get(f.name), "md5",
+                              fix=f"delete {f} and download again (download=True on a machine with internet)")
         try:
             with open(f, "rb") as fh:
                 d = pickle.load(fh, encoding="latin1")
@@ -159,13 +162,55 @@ def load_cifar10(root: Path, split: str, download: bool = True) -> ImageDataset:
                 f"CIFAR-10 file {f} is corrupt ({type(e).__name__}: {e}); delete {folder} and download again"
             ) from None
     return ImageDataset("cifar10", "CIFAR-10", split, torch.from_numpy(np.concatenate(xs)),
-                        torch.from_numpy(np.concatenate(ys)), CIFAR10_CLASSES, str(folder))
+                        torch.from_numpy(np.concatenate(ys)), CIFAR10_CLASSES, relative_source(folder, root))
 
 
 # -- Fashion-MNIST (IDX files) --------------------------------------------------------------------
 
+FASHION_SOURCES = ("Debian's dataset-fashion-mnist package or "
+                   "https://github.com/zalandoresearch/fashion-mnist (data/fashion/*.gz)")
+
+
+def _check_idx(data: bytes, what: str, fix: str) -> None:
+    """An IDX file (LeCun's MNIST format) holds exactly the bytes its header announces."""
+    ndim = data[3] if len(data) >= 4 else 0
+    head = 4 + 4 * ndim
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08" or ndim not in (1, 3) or len(data) < head:
+        raise CorruptDatasetError(f"{what} is not an IDX file of uint8 data (bad header); {fix}")
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    if len(data) != head + int(np.prod(dims)):
+        raise CorruptDatasetError(
+            f"{what} announces {' x '.join(map(str, dims))} bytes of data but holds {len(data) - head} "
+            f"(truncated or padded); {fix}")
+
+
+def _read_fashion_copy(d: Path, n: str) -> bytes:
+    """The decompressed IDX ``n`` from folder ``d`` (``n`` or ``n.gz``), checked before it is used."""
+    src = d / n if (d / n).exists() else d / f"{n}.gz"
+    fix = f"replace {src} with a good copy (from {FASHION_SOURCES})"
+    try:
+        integrity.verify_file(src, fix=fix)  # against a SHA256SUMS beside it, if any
+        data = src.read_bytes()
+        if src.suffix == ".gz":
+            data = gzip.decompress(data)
+    except PermissionError as e:
+        raise PermissionError(
+            e.errno, f"cannot read the Fashion-MNIST copy {src} ({e.strerror}); make it readable for this "
+            "user, or put a readable copy in the data root (root=... or $REPRO_DATA)", str(src)) from None
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise CorruptDatasetError(f"Fashion-MNIST file {src} is corrupt ({e}); {fix}") from None
+    what = f"Fashion-MNIST file {src}" + (" (decompressed)" if src.suffix == ".gz" else "")
+    _check_idx(data, what, fix)
+    integrity.verify_bytes(data, integrity.FASHION_MNIST_SHA256.get(n), what, fix)
+    return data
+
+
 def _prepare_fashion_raw(root: Path) -> Path:
-    """Make ``root/FashionMNIST/raw`` hold the four decompressed IDX files, from any copy found."""
+    """Make ``root/FashionMNIST/raw`` hold the four decompressed IDX files, from any copy found.
+
+    Each copy is checked (IDX header, published SHA-256 of the content, ``SHA256SUMS`` beside it)
+    before it is written, so a bad source is named and never lands in ``raw/``.
+    """
     raw = root / "FashionMNIST" / "raw"
     names = [n for pair in FASHION_FILES.values() for n in pair]
     if all((raw / n).exists() for n in names):
@@ -175,16 +220,27 @@ def _prepare_fashion_raw(root: Path) -> Path:
             for n in names:
                 if (raw / n).exists():
                     continue
-                src = d / n
+                data = _read_fashion_copy(d, n)
                 try:
-                    data = src.read_bytes() if src.exists() else gzip.decompress((d / f"{n}.gz").read_bytes())
-                except (OSError, EOFError, gzip.BadGzipFile) as e:
-                    raise CorruptDatasetError(
-                        f"Fashion-MNIST file {d / (n + '.gz')} is corrupt ({e}); replace it with a good copy"
+                    atomic_write(raw / n, data)
+                except PermissionError as e:
+                    raise PermissionError(
+                        e.errno, f"Fashion-MNIST is decompressed into {raw} for torchvision, but that folder "
+                        f"cannot be written ({e.strerror}). Point the data root at a writable folder "
+                        f"(root=... or $REPRO_DATA); the copy in {d} is still read from there", str(raw / n)
                     ) from None
-                atomic_write(raw / n, data)
             return raw
     return raw
+
+
+def _verify_fashion_raw(raw: Path, split: str) -> None:
+    """Check the split's decompressed IDX files in ``raw/`` against the published SHA-256."""
+    for n in FASHION_FILES[split]:
+        if (raw / n).exists():
+            integrity.verify_file(
+                raw / n, integrity.FASHION_MNIST_SHA256.get(n),
+                fix=f"delete {raw / n}; it is made again from the .gz copies found in the data root or the "
+                    f"shared data folder, or downloaded (else put a good copy from {FASHION_SOURCES} there)")
 
 
 def load_fashion_mnist(root: Path, split: str, download: bool = True) -> ImageDataset:
@@ -192,6 +248,7 @@ def load_fashion_mnist(root: Path, split: str, download: bool = True) -> ImageDa
     import torchvision
 
     raw = _prepare_fashion_raw(root)
+    _verify_fashion_raw(raw, split)
     try:
         ds = torchvision.datasets.FashionMNIST(str(root), train=split == "train", download=download)
     except RuntimeError as e:
@@ -208,9 +265,10 @@ def load_fashion_mnist(root: Path, split: str, download: bool = True) -> ImageDa
         raise CorruptDatasetError(
             f"Fashion-MNIST IDX files in {raw} are corrupt ({type(e).__name__}: {e}); delete them and retry"
         ) from None
+    _verify_fashion_raw(raw, split)  # files torchvision has just downloaded
     images = ds.data.unsqueeze(1).contiguous()
     return ImageDataset("fashion-mnist", "Fashion-MNIST", split, images, ds.targets.clone(), FASHION_CLASSES,
-                        str(raw))
+                        relative_source(raw, root))
 
 
 # -- ImageFolder zips (CIFAR-10 JPEG q75, or a user's own) ---------------------------------------
@@ -264,9 +322,10 @@ def load_cifar10_jpeg(root: Path, split: str) -> ImageDataset:
         z = d / f"{split}.zip"
         tried.append(str(z))
         if z.exists():
+            integrity.verify_file(z, integrity.CIFAR10_JPEG_SHA256.get(z.name))
             images, labels, classes = load_imagefolder_zip(z, split=split)
             return ImageDataset(
-                "cifar10-jpeg", "CIFAR-10 (JPEG q75)", split, images, labels, classes, str(z),
+                "cifar10-jpeg", "CIFAR-10 (JPEG q75)", split, images, labels, classes, relative_source(z, root),
                 notes="lossy JPEG quality 75, 4:2:0 chroma; not comparable with published CIFAR-10 numbers")
     raise DatasetNotFoundError(
         f"cifar10-jpeg ({split}) not found; looked for {', '.join(tried)}. Put the ImageFolder zip "

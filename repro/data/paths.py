@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DatasetNotFoundError", "CorruptDatasetError", "data_root", "repo_root", "candidate_dirs"]
+__all__ = ["DatasetNotFoundError", "CorruptDatasetError", "data_root", "repo_root", "candidate_dirs",
+           "relative_source"]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -50,3 +51,20 @@ def candidate_dirs(root: Path, name: str, system: str | None = None) -> list[Pat
         if d not in seen:
             seen.append(d)
     return seen
+
+
+def relative_source(path: Path, root: Path) -> str:
+    """``path`` relative to the data root holding it (``root``, ``$REPRO_DATA``, the shared data
+    folder or ``/usr/share/datasets``), e.g. ``cifar10-jpeg/test.zip``: records and shipped files
+    must not carry the absolute paths of the machine they were made on."""
+    roots = [root]
+    if os.environ.get("REPRO_DATA"):
+        roots.append(Path(os.environ["REPRO_DATA"]).expanduser())
+    roots += [repo_root().parent / "shared" / "data", Path("/usr/share/datasets")]
+    resolved = Path(path).resolve()
+    for r in roots:
+        try:
+            return resolved.relative_to(Path(r).resolve()).as_posix()
+        except ValueError:
+            continue
+    return Path(path).name

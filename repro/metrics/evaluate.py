@@ -17,7 +17,7 @@ from typing import Sequence
 
 import torch
 
-from ..data import at_image_size, load_dataset
+from ..data import IMAGE_DATASETS, at_image_size, load_dataset
 from .classifier import load_classifier
 from .frechet import frechet_distance_to
 from .inception import RESIZE, inception_extractor
@@ -25,13 +25,31 @@ from .inception_score import inception_score
 from .kid import kid_from_features
 from .prdc import density_coverage, precision_recall
 from .reference import reference_features
-from .sampling import SampleSource, sample_batches
+from .sampling import SampleSource, check_source, sample_batches
 from .tracking import CLASSIFIER_FOR, classifier_metrics
 
 __all__ = ["evaluate", "METRICS", "DEFAULT_METRICS"]
 
 METRICS = ("fid", "kid", "precision_recall", "density_coverage", "inception_score", "classifier")
 DEFAULT_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "classifier")
+PR_K, DC_K = 3, 5  # k of the k-NN balls: Kynkaanniemi et al. 2019 (k = 3), Naeem et al. 2020 (k = 5)
+
+
+def _check_sizes(metrics: Sequence[str], n: int, reference_n: int | None, is_splits: int) -> None:
+    """Refuse sample counts a metric cannot use, before any sample is drawn or network loaded."""
+    need: dict[str, tuple[int, int, str]] = {}  # metric -> (min generated, min reference, why)
+    for m in ("fid", "classifier"):
+        need[m] = (2, 2, "a covariance needs at least 2 samples")
+    need["kid"] = (2, 2, "KID needs at least 2 samples per set")
+    need["precision_recall"] = (PR_K + 1, PR_K + 1, f"k-NN balls with k = {PR_K} need more than {PR_K} samples")
+    need["density_coverage"] = (1, DC_K + 1, f"k-NN balls around the reals with k = {DC_K} need more than {DC_K}")
+    need["inception_score"] = (is_splits, 0, f"{is_splits} splits need at least {is_splits} samples")
+    for m in metrics:
+        gen, ref, why = need[m]
+        if n < gen:
+            raise ValueError(f"metric {m!r} with n = {n} generated samples: {why}; raise n")
+        if reference_n is not None and reference_n < ref:
+            raise ValueError(f"metric {m!r} with reference_n = {reference_n}: {why}; raise reference_n")
 
 
 def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str = "train",
@@ -43,8 +61,9 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
     """Evaluate ``n`` samples against ``reference``/``split`` on the requested ``metrics``.
 
     Args:
-        samples: ``sample_fn(n) -> n x C x H x W`` in [-1, 1] (any device), or a tensor of images
-            (float in [-1, 1] or uint8); a function runs on a private random stream seeded by ``seed``.
+        samples: ``sample_fn(n) -> n x C x H x W`` in [-1, 1] (any device), or a tensor or numpy array
+            of images (float in [-1, 1] or uint8); a function runs on a private random stream seeded by
+            ``seed``. Floats outside [-1, 1], or with no value below 0 (images in [0, 1]), are refused.
         reference: data set name (``cifar10-jpeg``, ``cifar10``, ``fashion-mnist``).
         split: reference split; its images are served at the samples' size (Fashion-MNIST at 32 is
             padded, see :mod:`repro.data`), so both go through the same resize to 299.
@@ -65,6 +84,18 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
     if "inception_score" in metrics and extractor != "online":
         raise ValueError("the Inception Score needs the 1008-class logits of torch-fidelity's online Inception "
                          "(extractor='online'); offline, use the 'classifier' metrics (classifier score)")
+    if reference not in IMAGE_DATASETS:
+        raise ValueError(f"unknown reference data set {reference!r}; choose one of {', '.join(IMAGE_DATASETS)}")
+    if reference_n is not None and reference_n <= 0:
+        raise ValueError(f"reference_n must be a positive number of images (or None for all), got {reference_n}")
+    # every check that needs no network comes first: the samples' dtype, range and count, then k vs N
+    samples = check_source(samples, n, batch_size, unit_interval_check=True)
+    _check_sizes(metrics, n, reference_n, is_splits)
+    # loaded once at its own size, before the samples: the classifier takes it so, Inception at the samples' size
+    data = load_dataset(reference, split, root=data_root, subset=reference_n)
+    if isinstance(samples, torch.Tensor) and samples.shape[1] != data.images.shape[1]:
+        raise ValueError(f"samples have {samples.shape[1]} channels but {data.label} images have "
+                         f"{data.images.shape[1]} (expected N x {data.images.shape[1]} x H x W)")
     use_inception = bool(set(metrics) - {"classifier"})
     inception = inception_extractor(extractor, device) if use_inception else None
     classifier = None
@@ -75,7 +106,8 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
 
     gen: dict[str, list[torch.Tensor]] = {}
     image_size = None
-    for x in sample_batches(samples, n, batch_size, seed, device, progress, desc="generated samples"):
+    for x in sample_batches(samples, n, batch_size, seed, device, progress, desc="generated samples",
+                            unit_interval_check=True):
         image_size = x.shape[-1]
         feats = dict(inception(x)) if inception else {}
         if classifier is not None:
@@ -85,8 +117,6 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
     g = {k: torch.cat(v) for k, v in gen.items()}
 
     out: dict = {"n": n, "reference_split": split, "image_size": image_size, "seed": seed}
-    # loaded once at its own size: the classifier takes it so, Inception at the samples' size
-    data = load_dataset(reference, split, root=data_root, subset=reference_n)
     if inception is not None:
         ref = reference_features(reference, split, inception, image_size=image_size, n=reference_n,
                                  root=data_root, cache_dir=cache_dir, progress=progress,
@@ -116,9 +146,9 @@ def _inception_numbers(metrics: Sequence[str], g: dict, ref: dict, seed: int, ki
         out["kid_mean"], out["kid_std"] = kid_from_features(fake, real, kid_subsets, kid_subset_size, seed)
         out["kid_subset_size"] = min(kid_subset_size, fake.shape[0], real.shape[0])
     if "precision_recall" in metrics:
-        out["precision"], out["recall"] = precision_recall(real, fake, k=3)
+        out["precision"], out["recall"] = precision_recall(real, fake, k=PR_K)
     if "density_coverage" in metrics:
-        out["density"], out["coverage"] = density_coverage(real, fake, k=5)
+        out["density"], out["coverage"] = density_coverage(real, fake, k=DC_K)
     if "inception_score" in metrics:
         out["inception_score_mean"], out["inception_score_std"] = inception_score(
             g["logits_unbiased"].double().softmax(dim=1), splits=is_splits)

@@ -19,6 +19,8 @@ import warnings
 import numpy as np
 import torch
 
+from .checks import check_features, check_same_dim
+
 __all__ = ["SampleSizeWarning", "feature_statistics", "frechet_distance", "frechet_distance_to",
            "fid_from_features", "warn_if_singular"]
 
@@ -36,13 +38,9 @@ def warn_if_singular(n: int, dim: int, what: str = "features") -> None:
             "(papers use 10k or 50k) and compare numbers at equal N only.", SampleSizeWarning, stacklevel=3)
 
 
-def _as_cpu_tensor(x) -> torch.Tensor:
-    x = torch.as_tensor(x).detach().cpu()
-    if x.ndim != 2:
-        raise ValueError(f"features must be N x D, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError("features contain NaN or infinite values")
-    return x
+def _as_cpu_tensor(x, what: str = "features") -> torch.Tensor:
+    """N x D finite features (torch or numpy) with the 2 samples a covariance needs, on the CPU."""
+    return check_features(x, what, min_n=2, why="a covariance needs at least 2 samples").cpu()
 
 
 def feature_statistics(feats) -> dict:
@@ -50,8 +48,6 @@ def feature_statistics(feats) -> dict:
     from torch_fidelity.metric_fid import fid_features_to_statistics
 
     x = _as_cpu_tensor(feats)
-    if x.shape[0] < 2:
-        raise ValueError("a covariance needs at least 2 samples")
     stats = fid_features_to_statistics(x)
     stats["n"] = x.shape[0]
     return stats
@@ -79,6 +75,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 def frechet_distance_to(feats: torch.Tensor, mu, sigma, what: str = "features") -> float:
     """Frechet distance from the Gaussian fitted to ``feats`` (N x D) to N(``mu``, ``sigma``), e.g. cached
     reference statistics; warns (:class:`SampleSizeWarning`) when N <= D."""
+    feats = _as_cpu_tensor(feats, what)
     warn_if_singular(feats.shape[0], feats.shape[1], what)
     s = feature_statistics(feats)
     return frechet_distance(s["mu"], s["sigma"], mu, sigma)
@@ -89,7 +86,8 @@ def fid_from_features(feats_a, feats_b) -> float:
 
     Warns (:class:`SampleSizeWarning`) when either set has no more samples than dimensions.
     """
-    a, b = _as_cpu_tensor(feats_a), _as_cpu_tensor(feats_b)
+    a, b = _as_cpu_tensor(feats_a, "feats_a"), _as_cpu_tensor(feats_b, "feats_b")
+    check_same_dim(a, b, "feats_a", "feats_b")
     dtype = torch.promote_types(a.dtype, b.dtype)
     for x in (a, b):
         warn_if_singular(x.shape[0], x.shape[1])

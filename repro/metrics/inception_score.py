@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .checks import check_probs
+
 __all__ = ["inception_score", "kl_to_marginal"]
 
 
@@ -25,16 +27,10 @@ def kl_to_marginal(probs: torch.Tensor) -> torch.Tensor:
 
 def inception_score(probs: torch.Tensor, splits: int = 10) -> tuple[float, float]:
     """Mean and std over ``splits`` chunks of exp(mean KL(p(y|x) || p(y))); ``probs`` is N x K."""
-    probs = torch.as_tensor(probs)
-    if probs.ndim != 2:
-        raise ValueError(f"probs must be N x K class probabilities, got shape {tuple(probs.shape)}")
+    probs = check_probs(probs)
     n = probs.shape[0]
     if not 1 <= splits <= n:
         raise ValueError(f"splits must be between 1 and the number of samples ({n}), got {splits}")
-    if (probs < 0).any() or not torch.allclose(probs.double().sum(1), torch.ones(n, dtype=torch.float64),
-                                               atol=1e-4):
-        raise ValueError("rows of probs must be probability vectors (non-negative, summing to 1); "
-                         "apply softmax to logits first")
     scores = [float(kl_to_marginal(probs[i * n // splits:(i + 1) * n // splits]).mean().exp())
               for i in range(splits)]
     return float(np.mean(scores)), float(np.std(scores))

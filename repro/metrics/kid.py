@@ -15,6 +15,7 @@ import warnings
 
 import torch
 
+from .checks import check_features, check_same_dim
 from .frechet import SampleSizeWarning
 
 __all__ = ["kid_from_features"]
@@ -29,13 +30,13 @@ def kid_from_features(feats_a, feats_b, num_subsets: int = 100, subset_size: int
     """
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
-    a = torch.as_tensor(feats_a).detach().cpu()
-    b = torch.as_tensor(feats_b).detach().cpu()
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"features must be N x D and M x D, got {tuple(a.shape)} and {tuple(b.shape)}")
+    why = "KID needs at least 2 samples in each set"
+    a = check_features(feats_a, "feats_a", min_n=2, why=why).cpu()
+    b = check_features(feats_b, "feats_b", min_n=2, why=why).cpu()
+    check_same_dim(a, b, "feats_a", "feats_b")
+    if num_subsets < 1 or subset_size < 2:
+        raise ValueError(f"KID needs num_subsets >= 1 and subset_size >= 2, got {num_subsets} and {subset_size}")
     m = min(subset_size, a.shape[0], b.shape[0])
-    if m < 2:
-        raise ValueError("KID needs at least 2 samples in each set")
     if m < subset_size:
         warnings.warn(f"KID subsets of {m} samples instead of {subset_size}: only {a.shape[0]} and {b.shape[0]} "
                       "samples given", SampleSizeWarning, stacklevel=2)

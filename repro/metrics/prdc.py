@@ -23,18 +23,24 @@ from __future__ import annotations
 
 import torch
 
+from .checks import check_features, check_same_dim
+
 __all__ = ["knn_radii", "precision_recall", "density_coverage"]
 
 DEFAULT_BATCH = 1000
 
 
-def _features(x, name: str) -> torch.Tensor:
-    x = torch.as_tensor(x).detach()
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be N x D, got shape {tuple(x.shape)}")
+def _features(x, name: str, min_n: int = 1, why: str = "") -> torch.Tensor:
+    """N x D finite features (torch or numpy), as floats."""
+    x = check_features(x, name, min_n, why)
     if not x.is_floating_point():
         x = x.float()
     return x
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
 def knn_radii(feats: torch.Tensor, k: int, batch_size: int = DEFAULT_BATCH) -> torch.Tensor:
@@ -50,9 +56,10 @@ def precision_recall(real_feats, fake_feats, k: int = 3, batch_size: int = DEFAU
     """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN balls, k = 3 as in the paper."""
     from torch_fidelity.metric_prc import calculate_precision_recall_part
 
-    real, fake = _features(real_feats, "real_feats"), _features(fake_feats, "fake_feats")
-    if min(real.shape[0], fake.shape[0]) <= k:
-        raise ValueError(f"precision/recall with k = {k} needs more than {k} samples in each set")
+    _check_k(k)
+    why = f"precision/recall with k = {k} needs more than {k} samples in each set"
+    real, fake = _features(real_feats, "real_feats", k + 1, why), _features(fake_feats, "fake_feats", k + 1, why)
+    check_same_dim(real, fake, "real_feats", "fake_feats")
     fake = fake.to(real.dtype)
     precision, recall = calculate_precision_recall_part(fake, real, neighborhood=k, batch_size=batch_size)
     return float(precision), float(recall)
@@ -60,7 +67,10 @@ def precision_recall(real_feats, fake_feats, k: int = 3, batch_size: int = DEFAU
 
 def density_coverage(real_feats, fake_feats, k: int = 5, batch_size: int = DEFAULT_BATCH) -> tuple[float, float]:
     """Density and coverage (Naeem et al. 2020, eq. 3-4) with k-NN balls around the reals, k = 5 as in the paper."""
-    real, fake = _features(real_feats, "real_feats"), _features(fake_feats, "fake_feats")
+    _check_k(k)
+    real = _features(real_feats, "real_feats", k + 1, f"k-NN balls with k = {k} need more than {k} reals")
+    fake = _features(fake_feats, "fake_feats", 1, "density and coverage need at least one fake")
+    check_same_dim(real, fake, "real_feats", "fake_feats")
     fake = fake.to(real.dtype)
     radii = knn_radii(real, k, batch_size)
     inside, covered = 0, 0

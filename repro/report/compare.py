@@ -13,7 +13,7 @@ from typing import Any
 
 from ..records import load_record
 from .evaluation import EVALUATION
-from .params import Rule, describe, resolve
+from .params import Rule, setup_for
 
 __all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "sampling_rows", "toy_rows"]
 
@@ -40,11 +40,7 @@ DDIM_STEPS: dict[str, dict[int, float]] = {
 }
 
 
-def setup(params: dict[str, Any]) -> dict[str, Any]:
-    """Validate the parameters (``runs_dir`` must exist when given), print the banner, return the config."""
-    cfg = resolve(NOTEBOOK, params, RULES)
-    print(describe(NOTEBOOK, cfg))
-    return cfg
+setup = setup_for(NOTEBOOK, RULES)  # experiment.setup(globals()) in the notebook; runs_dir must exist
 
 
 def _evaluation(run: Path) -> dict[str, Any] | None:

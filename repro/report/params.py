@@ -11,18 +11,27 @@ it from the profile". A profile (``configs/profiles.yaml``) is a named set of va
 
 Explicit parameters override the profile. :func:`resolve` validates the result before any work
 starts and raises one :class:`ParameterError` listing every bad value, its allowed values and the fix.
+
+:func:`setup` is every notebook's first step, ``experiment.setup(globals())``: each parameter is named
+once, in the ``parameters`` cell. It also refuses what papermill lets through: a name injected with
+``-p`` that the notebook does not declare (papermill only logs it, and the run would go on with the
+profile's value), and the paper-scale ``gpu`` profile on a machine without a GPU, unless ``-p device
+cpu`` asks for that explicitly (the message gives the estimated CPU time).
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-__all__ = ["ParameterError", "Rule", "PROFILES", "DEFAULT_PROFILE", "load_profiles", "resolve", "describe"]
+__all__ = ["ParameterError", "Rule", "PROFILES", "DEFAULT_PROFILE", "load_profiles", "resolve", "describe",
+           "setup", "setup_for", "injected_parameters"]
 
 PROFILES = ("gpu", "cpu", "smoke")
 DEFAULT_PROFILE = "gpu"
@@ -95,21 +104,108 @@ def resolve(notebook: str, params: Mapping[str, Any], rules: Mapping[str, Rule],
     profiles = profiles if profiles is not None else load_profiles()
     if notebook not in profiles:
         raise ParameterError(f"no profiles for notebook {notebook!r}; known: {sorted(profiles)}")
-    profile = params.get("profile") or os.environ.get("REPRO_PROFILE") or DEFAULT_PROFILE
+    profile, origin = profile_choice(params)
     if profile not in profiles[notebook]:
-        raise ParameterError(f"parameter 'profile' = {profile!r} is not allowed; choose one of "
+        raise ParameterError(f"parameter 'profile' = {profile!r}{origin} is not allowed; choose one of "
                              f"{sorted(profiles[notebook])}")
     cfg = dict(profiles[notebook][profile])
     cfg.update({k: v for k, v in params.items() if v is not None and k != "profile"})
     cfg["profile"] = profile
-    errors = [f"unknown parameter '{k}'; this notebook takes {sorted(rules)}"
-              for k in cfg if k not in rules and k != "profile"]
+    errors = [unknown_parameter(k, rules) for k in cfg if k not in rules and k != "profile"]
     errors += [e for k, rule in rules.items() if (e := rule.check(k, cfg.get(k)))]
     if not errors:
         errors += [e for c in constraints if (e := c(cfg))]
     if errors:
-        raise ParameterError(f"{notebook}: invalid parameters (profile {profile!r}):\n  - " + "\n  - ".join(errors))
+        raise ParameterError(f"{notebook}: invalid parameters (profile {profile!r}{origin}):\n  - "
+                             + "\n  - ".join(errors))
     return cfg
+
+
+def profile_choice(params: Mapping[str, Any]) -> tuple[str, str]:
+    """The profile in force and where it came from (``""`` for the parameter, else a note for messages)."""
+    if params.get("profile"):
+        return params["profile"], ""
+    if os.environ.get("REPRO_PROFILE"):
+        return os.environ["REPRO_PROFILE"], " (from $REPRO_PROFILE)"
+    return DEFAULT_PROFILE, " (the default)"
+
+
+def unknown_parameter(name: str, rules: Mapping[str, Rule]) -> str:
+    """"unknown parameter 'epoch'; did you mean 'epochs'?", with the names the notebook takes."""
+    close = difflib.get_close_matches(name, [*rules, "profile"], n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown parameter '{name}'; {hint}this notebook takes {sorted([*rules, 'profile'])}"
+
+
+def injected_parameters(namespace: Mapping[str, Any]) -> list[str]:
+    """Names papermill assigned in its injected cell (source starting "# Parameters"), read from the
+    notebook's input history ``In``; empty outside a notebook."""
+    history = namespace.get("In")
+    if not isinstance(history, (list, tuple)):
+        return []
+    names: list[str] = []
+    for source in history:
+        if not isinstance(source, str) or not source.lstrip().startswith("# Parameters"):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def setup(notebook: str, namespace: Mapping[str, Any], rules: Mapping[str, Rule],
+          constraints: Sequence[Any] = (), profiles: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A notebook's parameters validated and merged over its profile; prints the banner.
+
+    ``namespace`` is the notebook's ``globals()`` (the declared names are read from it, and every name
+    papermill injected must be one of them) or a plain ``{name: value}`` dict. Refuses the ``gpu``
+    profile on a CPU unless ``device`` was given as ``"cpu"`` (see the module docstring).
+    """
+    declared = [*rules, "profile"]
+    if isinstance(namespace.get("In"), (list, tuple)):  # a notebook's globals
+        unknown = [n for n in injected_parameters(namespace) if n not in declared]
+        if unknown:
+            raise ParameterError(f"{notebook}: " + "; ".join(unknown_parameter(n, rules) for n in unknown))
+        params = {k: namespace[k] for k in declared if k in namespace}
+    else:
+        params = dict(namespace)
+    cfg = resolve(notebook, params, rules, constraints, profiles)
+    _refuse_paper_scale_on_cpu(notebook, params, cfg)
+    print(describe(notebook, cfg))
+    return cfg
+
+
+def setup_for(notebook: str, rules: Mapping[str, Rule],
+              constraints: Sequence[Any] = ()) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The ``setup(globals())`` of one notebook's report module: :func:`setup` with its rules bound."""
+    def setup_notebook(namespace: Mapping[str, Any]) -> dict[str, Any]:
+        return setup(notebook, namespace, rules, constraints)
+    setup_notebook.__doc__ = (f"Validate the {notebook} notebook's parameters (its ``globals()`` or a dict) "
+                              "against its profile, print the banner, return the config.")
+    return setup_notebook
+
+
+def _refuse_paper_scale_on_cpu(notebook: str, params: Mapping[str, Any], cfg: Mapping[str, Any]) -> None:
+    """The ``gpu`` profile that would run on a CPU needs an explicit ``device="cpu"``."""
+    if cfg["profile"] != "gpu" or "device" not in cfg or params.get("device") == "cpu":
+        return
+    if cfg["device"] != "cpu":
+        import torch
+
+        if cfg["device"] != "auto" or torch.cuda.is_available():
+            return
+    from .cpu_estimate import cpu_estimate
+
+    _, origin = profile_choice(params)
+    estimate = cpu_estimate(notebook, cfg) or "no CPU timing of this configuration is on record"
+    raise ParameterError(
+        f"{notebook}: the 'gpu' profile{origin} is the paper-scale experiment, but it would run on the CPU "
+        f"(no CUDA GPU is visible): {estimate}. Use -p profile cpu for the run sized for a CPU, or pass "
+        "-p device cpu to run the paper-scale experiment on the CPU anyway.")
 
 
 def describe(notebook: str, cfg: Mapping[str, Any]) -> str:

@@ -28,14 +28,19 @@ def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpo
         out = Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-")) / "run"
     else:
         out = Path("runs") / cfg["profile"] / notebook
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"parameter 'out_dir' = {str(out)!r} is a file, not a folder; choose a folder")
     has_run = (out / "manifest.json").exists()
     if cfg.get("resume"):
         if not (out / checkpoint).exists():
             raise ParameterError(f"parameter 'resume' = True, but {out / checkpoint} does not exist; "
                                  "run without resume to start, or set 'out_dir' to the folder of the run to continue")
-    elif has_run:
+    elif has_run and "resume" in cfg:
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} already holds a run; pass -p resume True to "
                              "continue it from its last checkpoint, or choose another out_dir")
+    elif has_run:  # a notebook without a resume parameter (e.g. sample_ddim) starts over elsewhere
+        raise ParameterError(f"parameter 'out_dir' = {str(out)!r} already holds a run; choose another out_dir, "
+                             "or delete that folder to redo the run there")
     return out
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ...data import to_float, to_uint8
 from ...data.images import resize_uint8
 from ...io import sha256_file
+from ..checks import check_images
 
 __all__ = ["ClassifierSpec", "SmallCNN", "LoadedClassifier", "load_classifier", "classifier_input",
            "weights_dir", "CLASSIFIER_SPECS", "ClassifierWeightsError"]
@@ -128,6 +129,7 @@ class LoadedClassifier:
     @torch.no_grad()
     def probs_and_features(self, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
         """Class probabilities and penultimate features (float64 and float32, CPU) of ``images``."""
+        images = check_images(images)
         device = next(self.model.parameters()).device
         probs, feats = [], []
         for chunk in images.split(batch_size):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from ..checks import check_probs
 from ..inception_score import inception_score
 from ..modes import histogram_coverage
 
@@ -26,6 +27,7 @@ def classifier_score(probs: torch.Tensor) -> float:
 
 def class_coverage(probs: torch.Tensor, min_fraction: float = 0.01) -> dict:
     """Classes hit and the KL of the arg-max class histogram from uniform, for N x K ``probs``."""
+    probs = check_probs(probs)
     n, k = probs.shape
     counts = torch.bincount(probs.argmax(dim=1), minlength=k)
     hit, kl, threshold = histogram_coverage(counts, n, min_fraction)
