@@ -9,11 +9,15 @@ attention at more resolutions, adaptive group normalisation GroupNorm(h)(1 + sca
 embedding (``use_scale_shift_norm``), and residual blocks that resample (``resblock_updown``, BigGAN).
 
 The network returns ``out_channels`` channels: C for eps, 2C (eps then v) when learning sigma.
+
+With ``num_classes`` it is class-conditional: a learned label embedding is added to the timestep
+embedding (Dhariwal & Nichol 2021, sec. 3 and their code), with one extra "null" label, index
+``num_classes``, that stands for "no label" (Ho & Salimans 2022, classifier-free guidance).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +25,7 @@ from torch import nn
 
 from .nn import normalization, timestep_embedding, zero_module
 
-__all__ = ["UNet", "UNET_PRESETS", "build_unet", "count_parameters"]
+__all__ = ["UNet", "UNET_PRESETS", "build_unet", "count_parameters", "encoder_blocks"]
 
 # Configurations as data. "ho-cifar10" is Ho et al. 2020 App. B; "iddpm-cifar10" is the CIFAR-10
 # model of Nichol & Dhariwal 2021 (their code's defaults: heads 4, attention at 16 and 8, scale-shift
@@ -136,8 +140,36 @@ class AttentionBlock(nn.Module):
         return x + self.proj(h.transpose(-1, -2).reshape(b, c, hgt, wid))
 
 
+def encoder_blocks(in_channels: int, model_channels: int, channel_mult: Sequence[int], num_res_blocks: int,
+                   attention_resolutions: Sequence[int], image_size: int,
+                   res: Callable[[int, int, str | None], ResBlock], attn: Callable[[int], AttentionBlock],
+                   resblock_updown: bool, conv_resample: bool) -> tuple[nn.ModuleList, list[int], int, int]:
+    """The down path of the U-Net (Ho et al. 2020, App. B): input convolution, then per level
+    ``num_res_blocks`` residual blocks (with attention at ``attention_resolutions``) and a downsampler.
+
+    Returns the blocks, the width of each block's output (the skips of the up path), the final width
+    and the final resolution. Shared by :class:`UNet` and the noise-aware classifier.
+    """
+    ch, resolution = model_channels, image_size
+    down = nn.ModuleList([EmbedSequential(nn.Conv2d(in_channels, ch, 3, padding=1))])
+    skips = [ch]
+    for level, mult in enumerate(channel_mult):
+        for _ in range(num_res_blocks):
+            layers: list[nn.Module] = [res(ch, mult * model_channels, None)]
+            ch = mult * model_channels
+            if resolution in attention_resolutions:
+                layers.append(attn(ch))
+            down.append(EmbedSequential(*layers))
+            skips.append(ch)
+        if level != len(channel_mult) - 1:
+            down.append(EmbedSequential(res(ch, ch, "down") if resblock_updown else Downsample(ch, conv_resample)))
+            skips.append(ch)
+            resolution //= 2
+    return down, skips, ch, resolution
+
+
 class UNet(nn.Module):
-    """Noise-prediction U-Net ``model(x_t, t)`` (see the module docstring).
+    """Noise-prediction U-Net ``model(x_t, t)``, ``model(x_t, t, y)`` with ``num_classes`` (see the module docstring).
 
     Args:
         in_channels: image channels (3 for RGB, 1 for grayscale).
@@ -150,13 +182,15 @@ class UNet(nn.Module):
         num_heads / num_head_channels: attention heads (fixed count, or fixed width if > 0).
         use_scale_shift_norm, resblock_updown: the Dhariwal & Nichol options.
         norm_groups: GroupNorm groups (Ho: 32).
+        num_classes: labels 0..num_classes-1 plus the null label ``num_classes``; ``None``: unconditional.
     """
 
     def __init__(self, in_channels: int = 3, model_channels: int = 128, out_channels: int | None = None,
                  num_res_blocks: int = 2, attention_resolutions: Sequence[int] = (16,), image_size: int = 32,
                  dropout: float = 0.0, channel_mult: Sequence[int] = (1, 2, 2, 2), num_heads: int = 1,
                  num_head_channels: int = -1, use_scale_shift_norm: bool = False, resblock_updown: bool = False,
-                 learn_sigma: bool = False, norm_groups: int = 32, conv_resample: bool = True) -> None:
+                 learn_sigma: bool = False, norm_groups: int = 32, conv_resample: bool = True,
+                 num_classes: int | None = None) -> None:
         super().__init__()
         if image_size % 2 ** (len(channel_mult) - 1):
             raise ValueError(f"image_size {image_size} is not divisible by 2^{len(channel_mult) - 1}")
@@ -172,27 +206,14 @@ class UNet(nn.Module):
         def attn(ch: int) -> AttentionBlock:
             return AttentionBlock(ch, num_heads, num_head_channels, norm_groups)
 
-        ch, resolution = model_channels, image_size
-        self.down = nn.ModuleList([EmbedSequential(nn.Conv2d(in_channels, ch, 3, padding=1))])
-        skips = [ch]
-        for level, mult in enumerate(channel_mult):
-            for _ in range(num_res_blocks):
-                layers: list[nn.Module] = [res(ch, mult * model_channels)]
-                ch = mult * model_channels
-                if resolution in attention_resolutions:
-                    layers.append(attn(ch))
-                self.down.append(EmbedSequential(*layers))
-                skips.append(ch)
-            if level != len(channel_mult) - 1:
-                self.down.append(EmbedSequential(res(ch, ch, "down") if resblock_updown
-                                                 else Downsample(ch, conv_resample)))
-                skips.append(ch)
-                resolution //= 2
+        self.down, skips, ch, resolution = encoder_blocks(in_channels, model_channels, channel_mult, num_res_blocks,
+                                                          attention_resolutions, image_size, res, attn,
+                                                          resblock_updown, conv_resample)
         self.middle = EmbedSequential(res(ch, ch), attn(ch), res(ch, ch))
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(channel_mult))):
             for i in range(num_res_blocks + 1):
-                layers = [res(ch + skips.pop(), mult * model_channels)]
+                layers: list[nn.Module] = [res(ch + skips.pop(), mult * model_channels)]
                 ch = mult * model_channels
                 if resolution in attention_resolutions:
                     layers.append(attn(ch))
@@ -202,9 +223,23 @@ class UNet(nn.Module):
                 self.up.append(EmbedSequential(*layers))
         self.out = nn.Sequential(normalization(ch, norm_groups), nn.SiLU(),
                                  zero_module(nn.Conv2d(ch, self.out_channels, 3, padding=1)))
+        self.num_classes = num_classes
+        if num_classes is not None:  # made last: the other layers draw the unconditional model's weights
+            self.label_embed = nn.Embedding(num_classes + 1, emb_ch)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    @property
+    def null_label(self) -> int | None:
+        """The label index meaning "no label" (classifier-free guidance), or ``None`` if unconditional."""
+        return self.num_classes
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """eps (then v) at ``x`` and timesteps ``t``; a conditional model reads ``y`` (``None``: the null label)."""
         emb = self.time_embed(timestep_embedding(t, self.model_channels).to(x.dtype))
+        if self.num_classes is not None:
+            y = torch.full_like(t, self.num_classes) if y is None else y
+            emb = emb + self.label_embed(y).to(emb.dtype)
+        elif y is not None:
+            raise ValueError("this U-Net is unconditional (num_classes=None) but was given labels y")
         h, hs = x, []
         for block in self.down:
             h = block(h, emb)
