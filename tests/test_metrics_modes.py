@@ -45,3 +45,21 @@ def test_grid25_centres_are_all_hit_by_points_on_them():
     centers = mixture_centers("grid25")
     points = centers.repeat(40, 1)
     assert metrics.mode_coverage(points, centers, std=0.05)["modes_hit"] == 25
+
+
+def test_papers_rule_counts_a_mode_with_one_high_quality_sample():
+    centers = ring()
+    points = torch.cat([centers[:1].repeat(2_000, 1), centers[1:2].repeat(5, 1)])
+    out = metrics.mode_coverage(points, centers, std=0.02)
+    assert out["modes_hit_any"] == 2 and out["modes_hit"] == 1
+
+
+def test_kl_to_uniform_is_the_reverse_kl_of_the_model_histogram():
+    centers = ring()
+    points = torch.cat([centers[:1].repeat(30, 1), centers[1:2].repeat(10, 1)])
+    out = metrics.mode_coverage(points, centers, std=0.02)
+    q = torch.tensor([0.75, 0.25], dtype=torch.float64)
+    expected = float((q * (q * 8).log()).sum())  # KL(q || uniform over 8), finite with 6 modes missed
+    assert math.isclose(out["kl_to_uniform"], expected, rel_tol=1e-12)
+    entropy = float(-(q * q.log()).sum())
+    assert math.isclose(out["kl_to_uniform"], math.log(8) - entropy, rel_tol=1e-12)

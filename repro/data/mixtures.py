@@ -3,9 +3,12 @@
 - ``ring8``: 8 modes evenly spaced on a circle of radius 2, standard deviation 0.02
   (Metz et al. 2017, "Unrolled GANs", sec. 3.1).
 - ``grid25``: 25 modes on the 5 x 5 grid {-4, -2, 0, 2, 4}^2, standard deviation 0.05
-  (Srivastava et al. 2017, "VEEGAN", sec. 5.1).
+  (Srivastava et al. 2017, "VEEGAN", sec. 5.1); the same grid as Lin et al. 2018 ("PacGAN", sec. 4.1).
+- ``ring8_r1``: the ring at half the scale, radius 1 and standard deviation 0.01, as in PacGAN's
+  public code for its Table 1 (and the Unrolled GAN demo notebook). Its modes sit at the same angles as
+  ``ring8``'s; the ratio of std to radius is the same, but a GAN's training is not scale-free.
 
-Both expose ``centers`` and ``std`` so that mode coverage can be measured exactly
+Each exposes ``centers`` and ``std`` so that mode coverage can be measured exactly
 (:func:`repro.metrics.mode_coverage`).
 """
 
@@ -19,15 +22,15 @@ import torch
 
 __all__ = ["MixtureDataset", "mixture_centers", "MIXTURES", "load_mixture"]
 
-MIXTURES = {"ring8": 0.02, "grid25": 0.05}
+MIXTURES = {"ring8": 0.02, "grid25": 0.05, "ring8_r1": 0.01}
 DEFAULT_SIZE = {"train": 100_000, "test": 20_000}
 
 
 def mixture_centers(name: str) -> torch.Tensor:
     """Mode centres (K x 2, float64) of a named mixture."""
-    if name == "ring8":
+    if name in ("ring8", "ring8_r1"):
         a = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
-        return 2.0 * torch.stack([torch.cos(a), torch.sin(a)], dim=1)
+        return (2.0 if name == "ring8" else 1.0) * torch.stack([torch.cos(a), torch.sin(a)], dim=1)
     if name == "grid25":
         g = torch.arange(-4.0, 5.0, 2.0, dtype=torch.float64)
         return torch.cartesian_prod(g, g)
@@ -45,7 +48,8 @@ class MixtureDataset:
     centers: torch.Tensor
     std: float
 
-    label = property(lambda self: {"ring8": "Ring of 8 Gaussians", "grid25": "Grid of 25 Gaussians"}[self.name])
+    label = property(lambda self: {"ring8": "Ring of 8 Gaussians", "grid25": "Grid of 25 Gaussians",
+                                   "ring8_r1": "Ring of 8 Gaussians, radius 1"}[self.name])
 
     def __len__(self) -> int:
         return self.points.shape[0]
