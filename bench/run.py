@@ -229,18 +229,32 @@ def table(rows: list[dict], keys: tuple[str, ...] = ("workload", "hardware", "pr
     return "\n".join(lines)
 
 
+# Rows the book's prose quotes; the page shows them first and folds the full table into a dropdown.
+HEADLINE = ("DCGAN training 32x32", "DDPM U-Net training, tiny", "DDPM U-Net training, ho-cifar10",
+            "sampling, ddim 10 steps", "sampling, ddim 100 steps", "FID-1000 wall time, ours")
+
+
+def is_headline(row: dict) -> bool:
+    """A row quoted in the book: fp32 (eager or compiled) of a workload in ``HEADLINE``."""
+    return row["workload"].startswith(HEADLINE) and row["precision"].startswith(("fp32", "float32"))
+
+
 def book_page(record: dict) -> str:
-    """The table for the book: the command, machine, commit and date above it, one hardware for all rows."""
+    """The table for the book: the command, machine, commit and date above it, one hardware for all rows;
+    the headline rows in view and every row, with the protocols, in a dropdown (MyST colon fence)."""
     env, git = record["environment"], record["git"]
     hardware = sorted({r["hardware"] for r in record["rows"]})
     commit = f"{(git.get('commit') or '?')[:7]}{' (uncommitted changes)' if git.get('dirty') else ''}"
     head = [f"Measured with `python bench/run.py {' '.join(record['argv'])}` on {', '.join(hardware)}, "
             f"torch {env['versions']['torch']}, commit {commit}, {record['created']}; "
             f"wall time of the whole benchmark {record['wall_time_s'] / 60:.0f} min.", ""]
+    keys = ("workload", "precision", "figure", "also")
+    headline = [r for r in record["rows"] if is_headline(r)]
     protocols = sorted({r["protocol"] for r in record["rows"] if r["protocol"]})
     notes = ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
-    return "\n".join(head) + "\n" + table(record["rows"], ("workload", "precision", "figure", "also")) + "\n" \
-        + "\n".join(notes) + "\n"
+    folded = [f":::{{dropdown}} All {len(record['rows'])} rows of the benchmark, with their protocols", "",
+              table(record["rows"], keys)] + notes + ["", ":::"]
+    return "\n".join(head) + "\n" + table(headline, keys) + "\n\n" + "\n".join(folded) + "\n"
 
 
 def main() -> int:

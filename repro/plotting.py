@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 
 __all__ = ["use_style", "plot_series", "plot_grid_montage", "plot_scatter_2d", "plot_tradeoff", "mark_epoch",
-           "evenly_spaced", "plot_gan_curves"]
+           "evenly_spaced", "plot_gan_curves", "plot_seed_band", "protocol_caption", "record_caption", "show"]
 
 
 def use_style() -> None:
@@ -62,21 +62,98 @@ def mark_epoch(ax, epoch: float | None, label: str, color: str = "crimson") -> N
         ax.legend(frameon=False)
 
 
-def plot_grid_montage(paths: Sequence[str | Path], titles: Sequence[str], ncols: int = 4, size: float = 2.4):
-    """Sample-grid PNGs side by side, each titled (e.g. by epoch)."""
+def plot_grid_montage(paths: Sequence[str | Path], titles: Sequence[str], ncols: int = 2,
+                      samples_per_side: int = 8, px_per_sample: int = 48, dpi: int = 100):
+    """Sample-grid PNGs side by side, each titled (e.g. by epoch), drawn large enough to judge: a grid
+    of ``samples_per_side`` x ``samples_per_side`` samples gets at least ``px_per_sample`` pixels per
+    sample at ``dpi``, whatever the PNG's own resolution (nearest-neighbour, no smoothing)."""
     import matplotlib.image as mpimg
 
     n = len(paths)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    side = samples_per_side * px_per_sample / dpi * 1.03  # inches per grid, with room for the grid lines
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols * 1.04, (side + 0.35) * nrows), dpi=dpi,
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, p, t in zip(axes.flat, paths, titles):
         ax.imshow(mpimg.imread(str(p)), cmap="gray", interpolation="nearest")
-        ax.set_title(t, fontsize=9)
-    fig.tight_layout()
+        ax.set_title(t, fontsize=10)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.35 / (side + 0.35) / nrows * 0.9,
+                        wspace=0.04, hspace=0.12)
     return fig
+
+
+def plot_seed_band(series: Mapping[Any, tuple[Sequence[float], Sequence[float]]], ax=None, label: str | None = None,
+                   color: str | None = None):
+    """Mean over seeds as a line with the seeds' min-max range shaded; ``series`` maps a seed to its
+    ``(x, y)``. Points are matched by x, so seeds with different lengths still line up."""
+    import numpy as np
+
+    fig, ax = _axes(ax)
+    by_x: dict[float, list[float]] = {}
+    for xs, ys in series.values():
+        for x, y in zip(xs, ys):
+            if y is not None and y == y:
+                by_x.setdefault(x, []).append(y)
+    xs = sorted(by_x)
+    if not xs:
+        return fig
+    values = [np.asarray(by_x[x], dtype=float) for x in xs]
+    mean = [v.mean() for v in values]
+    (line,) = ax.plot(xs, mean, lw=1.8, color=color,
+                      label=f"{label or 'mean'} (mean of {len(series)} seeds, band: min-max)")
+    ax.fill_between(xs, [v.min() for v in values], [v.max() for v in values], color=line.get_color(),
+                    alpha=0.2, lw=0)
+    return fig
+
+
+def protocol_caption(what: str, data: str, n: int | None = None, steps: str | None = None,
+                     seeds: Sequence[int] | int | None = None, features: str | None = None,
+                     record: str | None = None, extra: str | None = None) -> str:
+    """A figure caption that states its protocol: what is shown, then data, sample count N, steps,
+    seeds, feature extractor and a link to the run record (Markdown; fields left as ``None`` are
+    omitted)."""
+    parts = [f"Data: {data}"]
+    if n is not None:
+        parts.append(f"N = {n:,} samples")
+    if steps:
+        parts.append(f"steps: {steps}")
+    if seeds is not None:
+        ss = [seeds] if isinstance(seeds, int) else list(seeds)
+        parts.append(f"seed{'s' if len(ss) > 1 else ''} {', '.join(str(s) for s in ss)}")
+    if features:
+        parts.append(f"features: {features}")
+    text = what.rstrip(".") + ". " + "; ".join(parts) + "."
+    if extra:
+        text += " " + extra.rstrip(".") + "."
+    if record:
+        text += f" Run record: [{record}]({record})."
+    return text
+
+
+def record_caption(record, what: str, n: int | None = None, steps: str | None = None,
+                   features: str | None = None, seeds: Sequence[int] | int | None = None) -> str:
+    """:func:`protocol_caption` for a run record: data and seed from its manifest, and a link to
+    its ``manifest.json`` (relative to the notebook; the book pipeline re-bases it)."""
+    m = record.manifest
+    data = m.get("data", {})
+    label = data.get("label", data.get("name", "?"))
+    if data.get("n"):
+        label += f", {data['n']:,} training {'points' if 'modes' in data else 'images'}"
+    seed = m.get("params", {}).get("seed") if seeds is None else seeds
+    return protocol_caption(what, label, n=n, steps=steps, seeds=seed, features=features,
+                            record=str(Path(record.path) / "manifest.json"))
+
+
+def show(fig, caption: str) -> None:
+    """Display ``fig`` with its caption attached to the image output; the book pipeline
+    (``repro.report.book_cells``) turns it into the figure's ``<figcaption>``."""
+    from IPython.display import display
+
+    display(fig, metadata={"image/png": {"caption": caption}})
+    plt.close(fig)
 
 
 def plot_scatter_2d(points, centers=None, ax=None, title: str | None = None, lim: float | None = None):

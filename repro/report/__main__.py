@@ -11,6 +11,13 @@
     Execute notebooks with papermill under a profile, each into ``OUT/<name>.ipynb``, their runs into
     ``OUT/runs/<name>``, record every notebook's wall time in ``OUT/timings.json`` and write
     ``OUT/summary.md`` (wall times and one row per run manifest) for the reproducibility chapter.
+    DataFrames are displayed through ``repro.report.tables`` (significant figures, no index column,
+    no NaN), and each executed copy is prepared for the book by ``repro.report.book_cells`` (code
+    hidden one click away, no stderr, no absolute paths, figure captions in the cell metadata).
+
+``python -m repro.report tidy NOTEBOOK.ipynb ...``
+    Apply the book preparation alone to stored executed copies (changes metadata and drops stderr;
+    no number is recomputed).
 """
 
 from __future__ import annotations
@@ -24,11 +31,15 @@ from pathlib import Path
 
 from ..io import atomic_write, atomic_write_json
 from ..records import environment_info, git_info, utc_now
+from .book_cells import prepare_file
 from .params import PROFILES
 from .summary import summary_markdown
 
 ORDER = ["toy_modes", "train_gan", "train_ddpm", "sample_ddim", "compare"]
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+# Run first, hidden from the book: every DataFrame the notebook displays goes through repro.report.tables.
+BOOK_TABLES = "from repro.report.tables import use_book_tables\nuse_book_tables()"
 
 
 def _names(given: list[str]) -> list[str]:
@@ -55,6 +66,7 @@ def store(names: list[str], timeout: int) -> None:
 
 
 def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
+    import nbformat
     import papermill
 
     out.mkdir(parents=True, exist_ok=True)
@@ -71,10 +83,13 @@ def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
             parameters["out_dir"] = str(rel / name)
         if name in ("sample_ddim", "compare"):
             parameters["runs_dir"] = str(rel)
-        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nb.cells.insert(0, nbformat.v4.new_code_cell(BOOK_TABLES, metadata={"tags": ["remove-cell"]}))
+        papermill.execute_notebook(nb, str(out / f"{name}.ipynb"),
                                    parameters=parameters,
                                    cwd=str(NOTEBOOKS), kernel_name="python3", execution_timeout=timeout,
                                    progress_bar=False)
+        prepare_file(out / f"{name}.ipynb", root=ROOT, cwd=NOTEBOOKS)
         wall = round(time.perf_counter() - t0, 1)
         run_times = [json.loads(m.read_text()).get("wall_time_s", 0) for m in (runs / name).glob("**/manifest.json")]
         timings["notebooks"][name] = {"profile": profile, "start_time": start, "wall_time_s": wall,
@@ -99,9 +114,14 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--timeout", type=int, default=4 * 3600)
     m = sub.add_parser("summary", help="rewrite OUT/summary.md from OUT/timings.json and the run manifests")
     m.add_argument("--out", type=Path, required=True)
+    t = sub.add_parser("tidy", help="prepare stored executed notebooks for the book (no re-execution)")
+    t.add_argument("paths", nargs="+", type=Path)
     a = p.parse_args(argv)
     if a.command == "store":
         store(_names(a.notebooks), a.timeout)
+    elif a.command == "tidy":
+        for path in a.paths:
+            prepare_file(path, root=ROOT)
     elif a.command == "summary":
         atomic_write(a.out / "summary.md", summary_markdown(a.out))
     else:

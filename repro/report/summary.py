@@ -16,7 +16,8 @@ __all__ = ["summary_markdown"]
 
 def _device(m: dict) -> str:
     hw = m.get("hardware", {})
-    return hw.get("gpu") or f"CPU ({hw.get('torch_threads', '?')} threads)"
+    threads = hw.get("torch_threads")
+    return hw.get("gpu") or (f"CPU ({threads} thread{'' if threads == 1 else 's'})" if threads else "CPU")
 
 
 def summary_markdown(results: str | Path) -> str:

@@ -1,0 +1,99 @@
+"""Turn an executed notebook into a book page: code one click away, outputs a reader can use.
+
+:func:`prepare_for_book` is the last step of ``python -m repro.report run``. On the executed copy it
+
+- tags every code cell ``hide-input`` (Jupyter Book shows a "show code" button instead of the code);
+- drops stderr streams (warnings are for the person running the notebook; what they say belongs in
+  the prose, e.g. "FID at N < 2,048 is biased upwards");
+- replaces the checkout's absolute path in text outputs with a path relative to it;
+- moves a figure caption that a plotting cell attached to its image (``repro.plotting.show``) into
+  the cell metadata that myst-nb turns into ``<figcaption>`` (``mystnb.figure.caption``);
+- rewrites stored DataFrame HTML with :func:`repro.report.tables.tidy_dataframe_html` (no NaN, no
+  0..n-1 index column).
+
+Nothing else changes: no number in an output is recomputed or rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from .tables import tidy_dataframe_html
+
+__all__ = ["prepare_for_book", "prepare_file", "set_caption"]
+
+HIDE = "hide-input"
+KEEP_VISIBLE = {"remove-cell", "remove-input", "hide-cell", HIDE}
+
+
+def set_caption(cell: Mapping[str, Any], caption: str, name: str | None = None) -> None:
+    """Give a code cell's figure(s) a caption (myst-nb's ``mystnb.figure`` metadata)."""
+    figure = cell["metadata"].setdefault("mystnb", {}).setdefault("figure", {})
+    figure["caption"] = caption
+    if name:
+        figure["name"] = name
+
+
+def _scrub(text: str, root: str | None) -> str:
+    return text.replace(root.rstrip("/") + "/", "").replace(root.rstrip("/"), ".") if root else text
+
+
+def _rebase_links(caption: str, cwd: Path | None, out_dir: Path | None) -> str:
+    """Relative link targets in a caption, written from the kernel's working directory ``cwd``,
+    rewritten relative to the folder of the executed copy ``out_dir``."""
+    if cwd is None or out_dir is None:
+        return caption
+
+    def one(m: re.Match) -> str:
+        target = m.group(2)
+        if "://" in target or target.startswith(("/", "#")):
+            return m.group(0)
+        return f"]({os.path.relpath(Path(cwd) / target, out_dir)})"
+    return re.sub(r"\]\((([^)]+))\)", one, caption)
+
+
+def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | None = None,
+                     out_dir: str | Path | None = None) -> Any:
+    """Prepare an executed notebook (``nbformat`` node, changed in place and returned) for the book.
+    ``cwd`` (where the kernel ran) and ``out_dir`` (where the copy is stored) re-base caption links."""
+    root = str(root) if root else None
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tags = cell["metadata"].setdefault("tags", [])
+        if not KEEP_VISIBLE.intersection(tags):
+            tags.append(HIDE)
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                if out.get("name") == "stderr":
+                    continue
+                out["text"] = _scrub(out["text"] if isinstance(out["text"], str) else "".join(out["text"]), root)
+            data = out.get("data", {})
+            for mime in ("text/plain", "text/markdown"):
+                if mime in data:
+                    text = data[mime] if isinstance(data[mime], str) else "".join(data[mime])
+                    data[mime] = _scrub(text, root)
+            if "text/html" in data:
+                html = data["text/html"] if isinstance(data["text/html"], str) else "".join(data["text/html"])
+                data["text/html"] = tidy_dataframe_html(_scrub(html, root))
+            caption = out.get("metadata", {}).get("image/png", {}).pop("caption", None)
+            if caption and "image/png" in data:
+                set_caption(cell, _rebase_links(caption, cwd and Path(cwd), out_dir and Path(out_dir)))
+            outputs.append(out)
+        cell["outputs"] = outputs
+    return nb
+
+
+def prepare_file(path: str | Path, root: str | Path | None = None, cwd: str | Path | None = None) -> None:
+    """:func:`prepare_for_book` on a stored notebook file, rewritten atomically."""
+    import nbformat
+
+    from ..io import atomic_write
+
+    nb = nbformat.read(str(path), as_version=4)
+    prepare_for_book(nb, root, cwd=cwd, out_dir=Path(path).resolve().parent)
+    atomic_write(Path(path), nbformat.writes(nb) + "\n")

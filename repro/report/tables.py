@@ -1,0 +1,120 @@
+"""Tables for people: significant figures, units, N beside every FID, no index column, no NaN.
+
+Numbers are never recomputed here, only written: :func:`sig` rounds for display, :func:`format_frame`
+turns a DataFrame into strings a reader can scan, and :func:`use_book_tables` makes every DataFrame a
+notebook displays go through it (the book pipeline calls it before executing a notebook).
+:func:`tidy_dataframe_html` applies the two safe parts (missing values, a plain 0..n-1 index) to HTML
+that pandas already wrote, so stored outputs read the same without being recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from typing import Any, Mapping
+
+MISSING = "—"
+
+__all__ = ["MISSING", "sig", "with_n", "format_frame", "to_html", "tidy_dataframe_html", "use_book_tables"]
+
+
+def _is_missing(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN, NaT, pd.NA compare unequal to themselves
+    except (TypeError, ValueError):
+        return False
+
+
+def sig(x: Any, digits: int = 3, missing: str = MISSING) -> str:
+    """``x`` to ``digits`` significant figures without false precision: 228.999 -> "229", 20.0 -> "20",
+    0.0194514 -> "0.0195", 1.82e-7 -> "1.8e-07", 299520 -> "299,520" (integers are kept whole)."""
+    if _is_missing(x):
+        return missing
+    if isinstance(x, (bool, str)) or not isinstance(x, numbers.Real):
+        return str(x)
+    if isinstance(x, numbers.Integral) or (float(x).is_integer() and abs(x) >= 10 ** digits):
+        return f"{int(x):,}"
+    x = float(x)
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return str(x)
+    exponent = math.floor(math.log10(abs(x)))
+    if exponent < -4:
+        return f"{x:.{max(digits - 2, 0)}e}"
+    decimals = max(digits - 1 - exponent, 0)
+    text = f"{x:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def with_n(value: Any, n: Any, digits: int = 3) -> str:
+    """A sample-size-dependent number (FID, KID) with its N beside it: "50.8 (N = 1,000)"."""
+    if _is_missing(value):
+        return MISSING
+    return f"{sig(value, digits)} (N = {sig(n)})" if not _is_missing(n) else sig(value, digits)
+
+
+def format_frame(df, digits: int = 3, units: Mapping[str, str] | None = None, missing: str = MISSING):
+    """A copy of ``df`` as strings: numbers to ``digits`` significant figures, missing values as
+    ``missing``, units in the column names ("wall time (s)"), and a meaningless 0..n-1 index dropped
+    (a named or grouped index becomes ordinary columns, so no index column is left)."""
+    import pandas as pd
+
+    out = df.copy()
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = [" ".join(str(c) for c in col if str(c)) for col in out.columns]
+    if isinstance(out.index, pd.RangeIndex) or (out.index.names == [None] and out.index.dtype.kind in "iu"):
+        out = out.reset_index(drop=True)
+    else:
+        out = out.reset_index()
+    for col in out.columns:
+        out[col] = [sig(v, digits, missing) if not isinstance(v, str) else v for v in out[col]]
+    if units:
+        out = out.rename(columns={c: f"{c} ({u})" for c, u in units.items() if c in out.columns})
+    return out
+
+
+def to_html(df, digits: int = 3, units: Mapping[str, str] | None = None) -> str:
+    """HTML of :func:`format_frame` without an index column (what the book shows for a DataFrame)."""
+    return format_frame(df, digits, units).to_html(index=False, border=0, classes="dataframe", escape=True)
+
+
+_NA_CELL = re.compile(r"<td>\s*(NaN|nan|None|&lt;NA&gt;|<NA>|NaT)\s*</td>")
+_TABLE = re.compile(r"<table.*?</table>", re.S)
+_ROW_HEADER = re.compile(r"(<tr[^>]*>)\s*<th>(\d+)</th>")
+
+
+def tidy_dataframe_html(html: str, missing: str = MISSING) -> str:
+    """Stored pandas HTML made readable without recomputing anything: missing values shown as
+    ``missing`` and a plain 0..n-1 row index (the column pandas adds) removed. Other tables and
+    grouped indices (e.g. mixture, model) are left as they are."""
+    def one(match: re.Match) -> str:
+        table = _NA_CELL.sub(f"<td>{missing}</td>", match.group(0))
+        head, sep, body = table.partition("<tbody>")
+        if not sep:
+            return table
+        labels = _ROW_HEADER.findall(body)
+        n_rows = body.count("<tr")
+        if not labels or len(labels) != n_rows or [int(i) for _, i in labels] != list(range(n_rows)):
+            return table
+        if head.count("<tr") != 1:  # a second header row names the index; leave such tables alone
+            return table
+        body = _ROW_HEADER.sub(r"\1", body)
+        head = re.sub(r"(<tr[^>]*>)\s*<th>\s*</th>", r"\1", head, count=1)
+        return head + sep + body
+    return _TABLE.sub(one, html)
+
+
+def use_book_tables(digits: int = 3) -> None:
+    """Display every pandas DataFrame in the running IPython kernel through :func:`to_html`."""
+    from IPython import get_ipython
+    import pandas as pd
+
+    ip = get_ipython()
+    if ip is not None:
+        ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, lambda df: to_html(df, digits))

@@ -1,0 +1,143 @@
+"""The book as a reader sees it: every rendered HTML page passes a page-level check.
+
+The test builds the book (`jupyter-book build . -W -n --keep-going`, stored outputs only) into a
+temporary folder, or reads an existing build named by ``REPRO_BOOK_HTML`` (e.g. ``_build/html`` right
+after ``make book``), and fails on what a reader would see as a defect:
+
+- raw TeX (``\\(``, ``\\[``, ``$$``) outside the math that MathJax typesets, or MathJax loaded from
+  the network instead of the copy bundled with the book;
+- absolute local paths (``/work``, ``/tmp``, ``/home``, ``/root``);
+- stderr, "Warning" or "Traceback" in notebook outputs;
+- "nan", "NaN" or "None" in a table cell;
+- a figure without a caption.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+bs4 = pytest.importorskip("bs4")
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_PATH = re.compile(r"(?<![\w.:/-])/(work|tmp|home|root)/")
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$")
+MISSING = re.compile(r"^(nan|none|<na>|nat)$", re.IGNORECASE)
+
+
+def page_problems(html: str, build_root: Path | None = None, page: Path | None = None) -> list[str]:
+    """Everything wrong with one rendered page, one line per defect (empty when it passes)."""
+    soup = bs4.BeautifulSoup(html, "html.parser")
+    problems: list[str] = []
+
+    for script in soup.find_all("script", src=True):
+        if "mathjax" in script["src"].lower():
+            src = script["src"]
+            if src.startswith(("http:", "https:", "//")):
+                problems.append(f"MathJax from the network: {src}")
+            elif build_root is not None and page is not None:
+                if not (page.parent / src.split("?")[0]).resolve().is_file():
+                    problems.append(f"bundled MathJax missing: {src}")
+
+    article = soup.select_one("article") or soup
+    for tag in article.find_all(["script", "style"]):
+        tag.decompose()
+
+    for tag in article.find_all(True):
+        for attr in ("href", "src"):
+            if LOCAL_PATH.search(str(tag.get(attr, ""))):
+                problems.append(f"local path in {attr}: {tag.get(attr)}")
+    text = article.get_text(" ")
+    for m in LOCAL_PATH.finditer(text):
+        problems.append(f"local path in text: ...{text[max(0, m.start() - 40):m.end() + 40]!r}")
+
+    # Outside the math MathJax typesets (and outside source code), no TeX delimiters may survive.
+    prose = bs4.BeautifulSoup(str(article), "html.parser")
+    for tag in prose.select(".math, div.cell_input, div.highlight, pre, code"):
+        tag.decompose()
+    ptext = prose.get_text(" ")
+    for m in RAW_TEX.finditer(ptext):
+        problems.append(f"raw TeX: ...{ptext[max(0, m.start() - 40):m.end() + 40]!r}")
+
+    for out in article.select("div.cell_output"):
+        if out.select(".stderr"):
+            problems.append("stderr in a cell output")
+        otext = out.get_text(" ")
+        for word in ("Warning", "Traceback"):
+            if word in otext:
+                i = otext.index(word)
+                problems.append(f"{word} in an output: ...{otext[max(0, i - 60):i + 60]!r}")
+
+    for cell in article.select("table td, table th"):
+        if MISSING.match(cell.get_text(" ").strip()):
+            problems.append(f"missing value shown as {cell.get_text().strip()!r} in a table")
+
+    for img in article.find_all("img"):
+        fig = img.find_parent("figure")
+        if fig is None or fig.find("figcaption") is None or not fig.find("figcaption").get_text(strip=True):
+            problems.append(f"figure without a caption: {img.get('src', '')[:60]}")
+    return problems
+
+
+def _pages(html_root: Path) -> list[Path]:
+    skip = {"genindex.html", "search.html"}
+    return sorted(p for p in html_root.rglob("*.html")
+                  if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
+
+
+@pytest.fixture(scope="module")
+def html_root(tmp_path_factory) -> Path:
+    given = os.environ.get("REPRO_BOOK_HTML")
+    if given:
+        return Path(given)
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jb is None:
+        pytest.skip("jupyter-book is not installed (pip install -e '.[report]')")
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"the book does not build cleanly:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return out / "_build" / "html"
+
+
+def test_every_page_reads_cleanly(html_root: Path) -> None:
+    pages = _pages(html_root)
+    assert pages, f"no HTML pages under {html_root}"
+    report = []
+    for page in pages:
+        for problem in page_problems(page.read_text(encoding="utf-8"), html_root, page):
+            report.append(f"{page.relative_to(html_root)}: {problem}")
+    assert not report, f"{len(report)} defects:\n" + "\n".join(report[:80])
+
+
+def test_page_check_catches_each_defect() -> None:
+    bad = """<article>
+      <p>raw \\(D(x)\\) here</p>
+      <p>see /work/main/repro/x.py</p>
+      <div class="cell_output"><div class="output stderr">UserWarning: small N</div></div>
+      <table><tr><td>NaN</td></tr></table>
+      <div class="cell_output"><img src="a.png"></div>
+    </article>
+    <script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>"""
+    found = "\n".join(page_problems(bad))
+    for what in ("MathJax from the network", "local path", "raw TeX", "stderr", "Warning", "missing value",
+                 "without a caption"):
+        assert what in found, what
+
+
+def test_page_check_passes_typeset_math_and_captioned_figures() -> None:
+    good = """<article>
+      <p>inline <span class="math notranslate nohighlight">\\(D(x)\\)</span> and
+      <div class="math notranslate nohighlight">$$x$$</div></p>
+      <pre>papermill a.ipynb out.ipynb -p out_dir runs/x</pre>
+      <table><tr><td>—</td><td>20.0</td></tr></table>
+      <figure><img src="a.png"><figcaption><p>Fashion-MNIST, N = 1000</p></figcaption></figure>
+    </article>
+    <script src="_static/mathjax/tex-chtml.js"></script>"""
+    assert page_problems(good) == []

@@ -1,0 +1,62 @@
+"""The book's figures: grids large enough to judge, seed spread shaded, captions with the protocol."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from repro import plotting
+
+
+@pytest.fixture
+def grid_pngs(tmp_path):
+    import matplotlib.image as mpimg
+
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"epoch{i:04d}.png"
+        mpimg.imsave(p, np.random.default_rng(i).random((8 * 34 + 2, 8 * 34 + 2)), cmap="gray")
+        paths.append(p)
+    return paths
+
+
+def test_grid_montage_gives_each_sample_at_least_48_pixels(grid_pngs):
+    fig = plotting.plot_grid_montage(grid_pngs, ["a", "b", "c"], ncols=2)
+    width_px = fig.get_size_inches()[0] * fig.dpi
+    ax = fig.axes[0]
+    grid_px = ax.get_window_extent().width
+    assert grid_px / 8 >= 48
+    assert width_px >= 2 * 8 * 48
+
+
+def test_seed_band_draws_the_mean_and_shades_min_to_max():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    plotting.plot_seed_band({0: ([0, 1, 2], [1, 2, 3]), 1: ([0, 1, 2], [3, 4, 5])}, ax=ax, label="DDPM")
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [2, 3, 4]
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == 1 and band[:, 1].max() == 5
+    assert "3" not in line.get_label() and "2 seeds" in line.get_label()
+
+
+def test_protocol_caption_states_data_n_steps_seeds_features_and_record():
+    text = plotting.protocol_caption("DDIM samples", "Fashion-MNIST (2,048 training images)", n=64,
+                                     steps="K = 20", seeds=[0, 1, 2], features="classifier",
+                                     record="runs/train_ddpm/manifest.json")
+    for part in ("DDIM samples.", "Fashion-MNIST", "N = 64", "K = 20", "seeds 0, 1, 2", "features: classifier",
+                 "(runs/train_ddpm/manifest.json)"):
+        assert part in text
+
+
+def test_record_caption_takes_data_and_seed_from_the_manifest():
+    from types import SimpleNamespace
+
+    rec = SimpleNamespace(path="../book/results/runs/train_gan", manifest={
+        "params": {"seed": 0}, "data": {"label": "Fashion-MNIST", "n": 20000}})
+    text = plotting.record_caption(rec, "Samples", n=64, steps="one generator evaluation per image")
+    assert "Fashion-MNIST, 20,000 training images" in text and "seed 0" in text
+    assert "(../book/results/runs/train_gan/manifest.json)" in text

@@ -1,0 +1,63 @@
+"""The book's executed notebooks: code hidden one click away, no stderr or local paths, captions."""
+
+import nbformat
+
+from repro.report.book_cells import prepare_for_book
+
+
+def _notebook():
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("evaluate()")
+    code.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="run folder: /checkout/book/results/runs/x\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="/checkout/repro/m.py:93: SampleSizeWarning: 500\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"},
+                               metadata={"image/png": {"caption": "Fashion-MNIST, N = 64"}}),
+        nbformat.v4.new_output("execute_result", execution_count=1,
+                               data={"text/html": "<table><thead><tr><th></th><th>fd</th></tr></thead>"
+                                                  "<tbody><tr><th>0</th><td>NaN</td></tr></tbody></table>"}),
+    ]
+    params = nbformat.v4.new_code_cell("profile = None", metadata={"tags": ["parameters"]})
+    hidden = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-cell"]})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), params, code, hidden]
+    return nb
+
+
+def test_every_code_cell_is_hidden_but_one_click_away():
+    nb = prepare_for_book(_notebook(), root="/checkout")
+    assert "hide-input" in nb.cells[1].metadata.tags and "parameters" in nb.cells[1].metadata.tags
+    assert "hide-input" in nb.cells[2].metadata.tags
+    assert nb.cells[3].metadata.tags == ["remove-cell"]
+    assert "tags" not in nb.cells[0].metadata
+
+
+def test_stderr_is_dropped_and_local_paths_made_relative():
+    nb = prepare_for_book(_notebook(), root="/checkout")
+    outputs = nb.cells[2].outputs
+    assert [o.get("name") for o in outputs if o.output_type == "stream"] == ["stdout"]
+    assert outputs[0].text == "run folder: book/results/runs/x\n"
+
+
+def test_caption_attached_to_an_image_becomes_the_cell_figure_caption():
+    nb = prepare_for_book(_notebook(), root="/checkout")
+    assert nb.cells[2].metadata["mystnb"]["figure"]["caption"] == "Fashion-MNIST, N = 64"
+    assert "caption" not in nb.cells[2].outputs[1].metadata["image/png"]
+
+
+def test_dataframe_html_loses_nan_and_range_index_but_no_number_changes():
+    nb = prepare_for_book(_notebook(), root="/checkout")
+    html = nb.cells[2].outputs[2].data["text/html"]
+    assert "NaN" not in html and "<th>0</th>" not in html
+
+
+def test_preparing_twice_changes_nothing_more():
+    once = prepare_for_book(_notebook(), root="/checkout")
+    twice = prepare_for_book(nbformat.from_dict(once), root="/checkout")
+    assert nbformat.writes(once) == nbformat.writes(twice)
+
+
+def test_caption_links_are_rebased_from_the_kernel_folder_to_the_book_page(tmp_path):
+    nb = _notebook()
+    nb.cells[2].outputs[2].metadata["image/png"]["caption"] = "Run record: [m](../book/results/runs/x/manifest.json)."
+    prepare_for_book(nb, cwd=tmp_path / "notebooks", out_dir=tmp_path / "book" / "results")
+    assert nb.cells[2].metadata["mystnb"]["figure"]["caption"] == "Run record: [m](runs/x/manifest.json)."

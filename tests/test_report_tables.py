@@ -1,0 +1,48 @@
+"""Tables for people: significant figures, N beside FID, no index column, no NaN."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from repro.report.tables import MISSING, format_frame, sig, tidy_dataframe_html, to_html, with_n
+
+
+@pytest.mark.parametrize("x, text", [(228.999, "229"), (20.0, "20"), (0.0194514, "0.0195"), (2.8294, "2.83"),
+                                     (299520, "299,520"), (299520.0, "299,520"), (1.82e-7, "1.8e-07"), (0, "0"),
+                                     (float("nan"), MISSING), (None, MISSING), ("ddim-eta0", "ddim-eta0")])
+def test_sig_rounds_to_significant_figures_without_false_precision(x, text):
+    assert sig(x) == text
+
+
+def test_with_n_puts_the_sample_size_beside_the_number():
+    assert with_n(50.770896, 1000) == "50.8 (N = 1,000)"
+    assert with_n(math.nan, 500) == MISSING
+
+
+def test_format_frame_has_no_index_column_no_nan_and_units_in_headers():
+    df = pd.DataFrame({"model": ["DCGAN", "DDPM"], "fid": [50.77, float("nan")], "wall": [515.2, 584.0]})
+    out = format_frame(df, units={"wall": "s"})
+    assert list(out.columns) == ["model", "fid", "wall (s)"]
+    assert out["fid"].tolist() == ["50.8", MISSING]
+    html = to_html(df)
+    assert "NaN" not in html and "<th></th>" not in html
+
+
+def test_format_frame_keeps_a_grouped_index_as_columns():
+    df = pd.DataFrame({"mixture": ["ring8", "ring8"], "model": ["gan", "ddpm"], "modes": [0.333, 8.0]})
+    out = format_frame(df.groupby(["mixture", "model"]).mean())
+    assert list(out.columns) == ["mixture", "model", "modes"]
+
+
+def test_tidy_dataframe_html_drops_the_range_index_and_shows_missing_values():
+    html = pd.DataFrame({"epoch": [0, 1], "fd": [float("nan"), 2.83]}).to_html()
+    tidy = tidy_dataframe_html(html)
+    assert "NaN" not in tidy and MISSING in tidy
+    assert "<th>0</th>" not in tidy and "<th></th>" not in tidy
+    assert tidy.count("<th>") == 2  # the two column headers only
+
+
+def test_tidy_dataframe_html_leaves_named_indices_alone():
+    html = pd.DataFrame({"fd": [1.0]}, index=pd.Index(["ring8"], name="mixture")).to_html()
+    assert tidy_dataframe_html(html) == html
