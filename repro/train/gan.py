@@ -1,8 +1,11 @@
 """GAN trainer: DCGAN on images (Radford et al. 2015), an MLP GAN on the 2D mixtures.
 
-:func:`gan_epoch` is one pass of Goodfellow et al. 2014, Algorithm 1 with k = 1, in the order of the
-PyTorch DCGAN example the seed report ran: draw ``z``, update D on a real and a generated batch
-(BatchNorm sees each separately), then update G through the updated D on the same generated batch.
+:func:`gan_epoch` is one pass of Goodfellow et al. 2014, Algorithm 1 with k = 1. With
+``update="alternating"`` it follows the PyTorch DCGAN example the seed report ran: draw ``z``, update D
+on a real and a generated batch (BatchNorm sees each separately), then update G through the updated D
+on the same generated batch. With ``update="simultaneous"`` both gradients are taken at the same
+parameters and both networks step together, as PacGAN's code does (Lin et al. 2018, through ALI's
+training algorithm).
 :func:`train_gan` hands it to the shared run loop (:mod:`repro.train.loop`), which keeps the records,
 checkpoints (``best.pt`` when ``best_metric`` improves, ``last.pt`` every epoch) and exact resume.
 
@@ -33,7 +36,7 @@ from .. import precision
 from ..data import DeviceBatches, ImageDataset, MixtureDataset
 from ..metrics.collapse import sample_diversity
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator
-from ..models.gan_mlp import MLPDiscriminator, MLPGenerator
+from ..models.gan_mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
 from ..records import Record, load_record
 from .accel import adam, compiled, prepare_cuda
 from .checkpoint import set_rng_state
@@ -67,8 +70,13 @@ class GANTrainConfig:
     ngf: int = 64
     ndf: int = 64
     mlp_hidden: int = 128
+    mlp_hidden_D: int | None = None          # None: mlp_hidden
     mlp_depth_G: int = 2
     mlp_depth_D: int = 2
+    g_norm: Literal["none", "batch"] = "none"   # MLP generator: BatchNorm before each ReLU
+    d_arch: Literal["mlp", "maxout"] = "mlp"    # MLP discriminator: ReLU (Metz et al.) or maxout (PacGAN)
+    maxout_pieces: int = 5
+    init_std: float | None = None            # MLP weights N(0, init_std), biases 0; None: PyTorch's init
     batch_size: int = 128
     epochs: int = 25
     lr_G: float = 2e-4
@@ -76,6 +84,7 @@ class GANTrainConfig:
     betas_G: tuple = (0.5, 0.999)            # Adam
     betas_D: tuple = (0.5, 0.999)
     g_loss: str = GeneratorLoss.NON_SATURATING.value
+    update: Literal["alternating", "simultaneous"] = "alternating"
     seed: int = 0
     grid_samples: int = 64
     grid_every: int = 1
@@ -98,6 +107,13 @@ PRESETS: dict[str, GANTrainConfig] = {
     # 2D mixtures, after Metz et al. 2017 app. A: z 256-d, 128-unit ReLU layers, batch 512, Adam 1e-4, beta1 0.5.
     "mixture-mlp": GANTrainConfig(arch="mlp", nz=256, mlp_hidden=128, batch_size=512, lr_G=1e-4, lr_D=1e-4,
                                   grid_samples=1000),
+    # Lin et al. 2018 (PacGAN), Table 1's vanilla GAN, from its public code: z 2-d; G 4 x 400 (Linear,
+    # BatchNorm, ReLU); D 3 maxout layers of 200 units x 5 pieces; weights N(0, 0.02); Adam 1e-4,
+    # beta1 0.8; batch 100 of 100,000 points; simultaneous updates; 400 epochs (400,000 steps).
+    "mixture-pacgan": GANTrainConfig(arch="mlp", nz=2, mlp_hidden=400, mlp_depth_G=4, g_norm="batch",
+                                     mlp_hidden_D=200, mlp_depth_D=3, d_arch="maxout", maxout_pieces=5,
+                                     init_std=0.02, batch_size=100, lr_G=1e-4, lr_D=1e-4, betas_G=(0.8, 0.999),
+                                     betas_D=(0.8, 0.999), update="simultaneous", grid_samples=2500),
 }
 
 
@@ -112,8 +128,11 @@ def _resolve(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset |
     """Check the config against the data and fill ``channels`` from it."""
     cfg = config if isinstance(config, GANTrainConfig) else GANTrainConfig(**dict(config))
     parse_generator_loss(cfg.g_loss)  # unknown names fail here, before a run folder is made
-    if cfg.best_mode not in ("min", "max"):
-        raise ValueError(f"best_mode must be 'min' or 'max', got {cfg.best_mode!r}")
+    for name, value, choices in (("best_mode", cfg.best_mode, ("min", "max")),
+                                 ("update", cfg.update, ("alternating", "simultaneous")),
+                                 ("d_arch", cfg.d_arch, ("mlp", "maxout"))):
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     if isinstance(dataset, MixtureDataset):
         if cfg.arch != "mlp":
             raise ValueError(f"the 2D mixture {dataset.name!r} needs arch='mlp', got {cfg.arch!r}")
@@ -132,8 +151,10 @@ def _resolve(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset |
 def build_gan(cfg: GANTrainConfig) -> tuple[nn.Module, nn.Module]:
     """Generator and discriminator for ``cfg`` (initialised from the global torch RNG)."""
     if cfg.arch == "mlp":
-        return (MLPGenerator(cfg.nz, cfg.mlp_hidden, cfg.mlp_depth_G),
-                MLPDiscriminator(cfg.mlp_hidden, cfg.mlp_depth_D))
+        hidden_D = cfg.mlp_hidden_D or cfg.mlp_hidden
+        D = (MaxoutDiscriminator(hidden_D, cfg.mlp_depth_D, cfg.maxout_pieces, init_std=cfg.init_std)
+             if cfg.d_arch == "maxout" else MLPDiscriminator(hidden_D, cfg.mlp_depth_D, init_std=cfg.init_std))
+        return MLPGenerator(cfg.nz, cfg.mlp_hidden, cfg.mlp_depth_G, norm=cfg.g_norm, init_std=cfg.init_std), D
     if cfg.arch == "dcgan":
         if cfg.channels is None:
             raise ValueError("channels must be set to build a DCGAN")
@@ -188,6 +209,41 @@ def setup_training(cfg: GANTrainConfig, device: torch.device) -> GANState:
     return GANState(cfg, G, D, compiled(G, cfg.compile), compiled(D, cfg.compile), optG, optD, z_gen, device)
 
 
+def _alternating_step(s: GANState, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """D steps on max log D(x) + log(1 - D(G(z))), then G steps through the updated D on the same G(z)."""
+    with precision.autocast(s.device, s.cfg.bf16):
+        fake = s.G_fwd(z)
+        real_logits, fake_logits = s.D_fwd(x), s.D_fwd(fake.detach())
+    loss_D = discriminator_loss(real_logits, fake_logits)
+    s.optD.zero_grad(set_to_none=True)
+    loss_D.backward()
+    s.optD.step()
+    with precision.autocast(s.device, s.cfg.bf16):
+        fake_logits2 = s.D_fwd(fake)
+    loss_G = generator_loss(fake_logits2, s.cfg.g_loss)
+    s.optG.zero_grad(set_to_none=True)
+    loss_G.backward()
+    s.optG.step()
+    return real_logits, fake_logits, fake_logits2, loss_D, loss_G
+
+
+def _simultaneous_step(s: GANState, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Both players' gradients at the same parameters, then both Adam steps (PacGAN / ALI)."""
+    with precision.autocast(s.device, s.cfg.bf16):
+        fake = s.G_fwd(z)
+        real_logits, fake_logits = s.D_fwd(x), s.D_fwd(fake)
+    loss_D = discriminator_loss(real_logits, fake_logits)
+    loss_G = generator_loss(fake_logits, s.cfg.g_loss)
+    params_D, params_G = list(s.D.parameters()), list(s.G.parameters())
+    grads_D = torch.autograd.grad(loss_D, params_D, retain_graph=True)
+    grads_G = torch.autograd.grad(loss_G, params_G)
+    for p, g in zip(params_D + params_G, grads_D + grads_G):
+        p.grad = g
+    s.optD.step()
+    s.optG.step()
+    return real_logits, fake_logits, loss_D, loss_G
+
+
 def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tuple[dict[str, Any], int]:
     """One pass over the data (``epoch`` 0-based), Goodfellow et al. 2014, Algorithm 1 with k = 1; returns
     the epoch's row (means of :data:`ITERATION_COLUMNS`) and step, and appends the per-iteration values
@@ -202,21 +258,11 @@ def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tup
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         z = torch.randn(x.shape[0], cfg.nz, device=device, generator=s.z_gen)
-        # D step: maximise log D(x) + log(1 - D(G(z)))
-        with precision.autocast(device, cfg.bf16):
-            fake = s.G_fwd(z)
-            real_logits, fake_logits = s.D_fwd(x), s.D_fwd(fake.detach())
-        loss_D = discriminator_loss(real_logits, fake_logits)
-        s.optD.zero_grad(set_to_none=True)
-        loss_D.backward()
-        s.optD.step()
-        # G step through the updated D, on the same G(z)
-        with precision.autocast(device, cfg.bf16):
-            fake_logits2 = s.D_fwd(fake)
-        loss_G = generator_loss(fake_logits2, cfg.g_loss)
-        s.optG.zero_grad(set_to_none=True)
-        loss_G.backward()
-        s.optG.step()
+        if cfg.update == "simultaneous":
+            real_logits, fake_logits, loss_D, loss_G = _simultaneous_step(s, x, z)
+            fake_logits2 = fake_logits
+        else:
+            real_logits, fake_logits, fake_logits2, loss_D, loss_G = _alternating_step(s, x, z)
         with torch.no_grad():
             stats[i] = torch.stack([loss_D, loss_G, torch.sigmoid(real_logits.float()).mean(),
                                     torch.sigmoid(fake_logits.float()).mean(),
