@@ -104,7 +104,8 @@ class ModeCoverageTracker:
     """Per-epoch tracking callable for the 2D mixtures: ``tracker(sample_fn) -> dict``.
 
     Draws ``n_samples`` points (PacGAN: 2,500) on a private random stream seeded by ``seed`` and returns
-    :func:`repro.metrics.modes.mode_coverage`'s ``modes_hit``, ``high_quality_fraction`` and
+    :func:`repro.metrics.modes.mode_coverage`'s ``modes_hit`` (>= 20 of 2,500), ``modes_hit_any`` (>= 1),
+    ``high_quality_fraction`` and
     ``kl_to_uniform`` against the mixture's ``centers`` and ``std``, and ``mode_set`` (which modes were
     hit, :func:`repro.metrics.collapse.mode_set`), so that the collapse rule can see a model hop between
     modes.
@@ -125,5 +126,5 @@ class ModeCoverageTracker:
     def __call__(self, sample_fn) -> dict[str, float]:
         points = PrivateStream(self.seed, self.device).call(sample_fn, self.n_samples)
         cov = mode_coverage(points.cpu(), self.centers, self.std)
-        return {**{k: cov[k] for k in ("modes_hit", "high_quality_fraction", "kl_to_uniform")},
+        return {**{k: cov[k] for k in ("modes_hit", "modes_hit_any", "high_quality_fraction", "kl_to_uniform")},
                 "mode_set": mode_set(cov["counts"], cov["min_count"])}

@@ -1,17 +1,28 @@
-"""The ``toy_modes`` notebook's experiment: a GAN and a DDPM on the 2D mixtures, several seeds each.
+"""The ``toy_modes`` notebook's experiment: a GAN and a DDPM on the 2D mixtures, tuned alike, several seeds.
 
-Each (mixture, model, seed) trains into ``out_dir/<mixture>/<model>-seed<k>``; finished runs are
-kept and a run killed midway continues from its last checkpoint, so re-running the notebook after an
-interruption only does the missing work. Mode coverage (:func:`repro.metrics.mode_coverage`) is
-recorded every epoch for both models by one :class:`repro.metrics.ModeCoverageTracker` on
-``eval_samples`` samples, and both are judged by the same collapse rule.
+The protocol is PacGAN's (Lin et al. 2018, Table 1, from its public code): the ring of 8 modes of
+radius 1 and std 0.01 (``ring8_r1``) and the 5 x 5 grid of std 0.05 (``grid25``), 100,000 training
+points, the GAN of preset ``mixture-pacgan`` (2-d z, 4 x 400 BatchNorm generator, maxout
+discriminator, Adam 1e-4 with beta1 0.8, batch 100, simultaneous updates). The DDPM is the
+``mixture-mlp`` preset. Both models get the same tuning effort:
 
-Parameters (``None`` takes the profile's value): ``mixtures``, ``seeds`` (how many), ``n_points``
-(training points), ``gan_epochs``, ``ddpm_epochs``, ``eval_samples``, ``out_dir``, ``device``.
+1. **Selection.** On seed 0, each learning rate of its grid (``gan_lrs``, ``ddpm_lrs``: the same x/÷3
+   steps around each model's reference value) trains for ``select_fraction`` of the model's epochs;
+   :func:`select_lr` keeps the one with the most modes hit (>= 20 of 2,500 samples) averaged over the
+   last ``LAST_K`` evaluations, ties within half a mode going to the higher high-quality fraction.
+2. **Seeds.** The chosen learning rate trains ``seeds`` seeds for the full epochs (seed 0 continues its
+   selection run).
+
+Every epoch one :class:`repro.metrics.ModeCoverageTracker` scores 2,500 samples of each model, and the
+same collapse rule (:mod:`repro.metrics.collapse`) judges both. Each run trains into
+``out_dir/<mixture>/<model>-lr<lr>-seed<k>``; finished runs are kept and a killed run continues from
+its last checkpoint, so re-running the notebook only does the missing work.
 """
 
 from __future__ import annotations
 
+import math
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,102 +30,210 @@ import torch
 
 from ..data import load_dataset
 from ..data.mixtures import MIXTURES, mixture_centers
-from ..records import Record, load_record
 from ..metrics.collapse import CollapseRule, detect_collapse
 from ..metrics.tracking import ModeCoverageTracker
+from ..records import Record, load_record
 from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, pick_device
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "run", "summary_rows", "final_samples", "ddpm_config", "gan_config"]
+__all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
+           "study_rows", "selection_rows", "final_run", "final_samples", "ddpm_config", "gan_config"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
+LAST_K = 10  # evaluations averaged: the GAN's coverage hops from epoch to epoch
 RULES = {
     "mixtures": Rule(list, help="a list of mixture names"),
     "seeds": Rule(int, minimum=1),
     "n_points": Rule(int, minimum=512),
     "gan_epochs": Rule(int, minimum=1),
     "ddpm_epochs": Rule(int, minimum=1),
+    "gan_lrs": Rule(list, help="the GAN's learning-rate grid (lr_G = lr_D)"),
+    "ddpm_lrs": Rule(list, help="the DDPM's learning-rate grid"),
+    "select_fraction": Rule(float, help="fraction of each model's epochs the selection runs train"),
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
     "device": DEVICE,
 }
 
+# Lin et al. 2018 (PacGAN), Table 1, vanilla GAN: 10 trials, mean +- standard error; modes hit by >= 1
+# high-quality sample of 2,500; high quality = within 3 std of a mode; reverse KL = KL(q || uniform).
+PACGAN_TABLE1 = {
+    "ring8_r1": {"modes": (6.3, 0.5), "high_quality_pct": (98.2, 0.2), "reverse_kl": (0.45, 0.09)},
+    "grid25": {"modes": (17.3, 0.8), "high_quality_pct": (94.8, 0.7), "reverse_kl": (0.70, 0.07)},
+}
 
-def _known_mixtures(cfg: Mapping[str, Any]) -> str | None:
+
+def _check(cfg: Mapping[str, Any]) -> str | None:
     bad = [m for m in cfg["mixtures"] if m not in MIXTURES]
-    return f"parameter 'mixtures' has {bad}; choose from {sorted(MIXTURES)}" if bad else None
+    if bad:
+        return f"parameter 'mixtures' has {bad}; choose from {sorted(MIXTURES)}"
+    for name in ("gan_lrs", "ddpm_lrs"):
+        if not cfg[name] or not all(isinstance(v, (int, float)) and v > 0 for v in cfg[name]):
+            return f"parameter {name!r} = {cfg[name]!r} must be a non-empty list of positive learning rates"
+    if not 0 < cfg["select_fraction"] <= 1:
+        return f"parameter 'select_fraction' = {cfg['select_fraction']} must be in (0, 1]"
+    return None
 
 
-CONSTRAINTS = (_known_mixtures,)
-
+CONSTRAINTS = (_check,)
 
 setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
 
 
-def ddpm_config(epochs: int, seed: int) -> diffusion.DiffusionTrainConfig:
-    """The 2D DDPM: the ``mixture-mlp`` preset (learned variances with the hybrid loss, as on images; Ho et
-    al.'s linear schedule, under which samples sharpened onto modes of width 0.01 far faster than under the
-    cosine one: 82% against 10% high-quality samples after 6 epochs) with 50 DDIM steps for tracking."""
-    return diffusion.preset("mixture-mlp", epochs=epochs, seed=seed, best_metric="modes_hit", best_mode="max")
+def gan_config(epochs: int, seed: int, lr: float) -> gan.GANTrainConfig:
+    """The 2D GAN: PacGAN's vanilla GAN (preset ``mixture-pacgan``) at learning rate ``lr`` for G and D."""
+    return gan.preset("mixture-pacgan", epochs=epochs, seed=seed, lr_G=lr, lr_D=lr, best_metric="modes_hit",
+                      best_mode="max")
 
 
-def gan_config(epochs: int, seed: int) -> gan.GANTrainConfig:
-    """The 2D GAN: the ``mixture-mlp`` preset, best checkpoint by modes hit."""
-    return gan.preset("mixture-mlp", epochs=epochs, seed=seed, best_metric="modes_hit", best_mode="max")
+def ddpm_config(epochs: int, seed: int, lr: float) -> diffusion.DiffusionTrainConfig:
+    """The 2D DDPM: preset ``mixture-mlp`` (learned variances with the hybrid loss, as on images; Ho et al.'s
+    linear schedule) at learning rate ``lr``, tracked with 50 DDIM steps."""
+    return diffusion.preset("mixture-mlp", epochs=epochs, seed=seed, lr=lr, best_metric="modes_hit", best_mode="max")
 
 
-def _train_one(model: str, data, out: Path, epochs: int, seed: int, eval_samples: int, device) -> Record:
+def _train_one(model: str, data, out: Path, epochs: int, seed: int, lr: float, eval_samples: int,
+               device) -> Record:
+    """A finished run of ``epochs`` epochs in ``out``: kept if there, continued if shorter or killed."""
     manifest = out / "manifest.json"
     if manifest.exists():
         record = load_record(out)
-        if record.manifest.get("status") == "finished":
+        if record.manifest.get("status") == "finished" and len(record.rows) >= epochs:
             return record
     resume = (out / "checkpoints" / "last.pt").exists()
     if manifest.exists() and not resume:
         raise ParameterError(f"{out} holds an unfinished run without a checkpoint; delete it and run again")
     tracker = ModeCoverageTracker.for_dataset(data, n_samples=eval_samples, seed=seed + 1, device=device)
     if model == "gan":
-        return gan.train_gan(gan_config(epochs, seed), data, out, resume=resume, evaluate=tracker, device=device)
-    return diffusion.train_diffusion(ddpm_config(epochs, seed), data, out, resume=resume, evaluate=tracker,
+        return gan.train_gan(gan_config(epochs, seed, lr), data, out, resume=resume, evaluate=tracker, device=device)
+    return diffusion.train_diffusion(ddpm_config(epochs, seed, lr), data, out, resume=resume, evaluate=tracker,
                                      device=device)
 
 
-def run(cfg: Mapping[str, Any]) -> dict[tuple[str, str, int], Record]:
-    """Train every (mixture, model, seed) of ``cfg``; returns their records by that key."""
-    import tempfile
+def _tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:
+    values = [float(r[key]) for r in rows[-k:] if r.get(key) is not None]
+    return sum(values) / len(values) if values else math.nan
 
+
+def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
+    """The learning rate whose run hit the most modes (>= 20 rule) on average over its last ``k``
+    evaluations; runs within half a mode of the best are ranked by their mean high-quality fraction."""
+    if not runs:
+        raise ValueError("select_lr needs at least one run")
+    modes = {lr: _tail_mean(rec.rows, "modes_hit", k) for lr, rec in runs.items()}
+    top = max(modes.values())
+    close = [lr for lr, m in modes.items() if m >= top - 0.5]
+    return max(close, key=lambda lr: (_tail_mean(runs[lr].rows, "high_quality_fraction", k), -lr))
+
+
+def run(cfg: Mapping[str, Any]) -> dict[tuple[str, str, float, int], Record]:
+    """The selection runs and the seeds of every (mixture, model); records by (mixture, model, lr, seed)."""
     device = pick_device(cfg["device"])
     root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
         Path(tempfile.mkdtemp(prefix="toy_modes-smoke-")) if cfg["profile"] == "smoke"
         else Path("runs") / cfg["profile"] / NOTEBOOK)
-    records = {}
+    records: dict[tuple[str, str, float, int], Record] = {}
     for mixture in cfg["mixtures"]:
         data = load_dataset(mixture, "train", subset=cfg["n_points"], seed=0)
-        for seed in range(cfg["seeds"]):
-            for model in MODELS:
-                epochs = cfg["gan_epochs"] if model == "gan" else cfg["ddpm_epochs"]
-                records[mixture, model, seed] = _train_one(model, data, root / mixture / f"{model}-seed{seed}",
-                                                           epochs, seed, cfg["eval_samples"], device)
+        for model in MODELS:
+            epochs, lrs, short = cfg[f"{model}_epochs"], cfg[f"{model}_lrs"], _selection_epochs(cfg, model)
+
+            def train(lr: float, seed: int, n_epochs: int) -> Record:
+                out = root / mixture / f"{model}-lr{lr:g}-seed{seed}"
+                return _train_one(model, data, out, n_epochs, seed, lr, cfg["eval_samples"], device)
+
+            trials = {lr: train(lr, 0, short) for lr in lrs}
+            for lr, rec in trials.items():
+                records[mixture, model, lr, 0] = rec
+            chosen = select_lr(trials)
+            for seed in range(cfg["seeds"]):
+                records[mixture, model, chosen, seed] = train(chosen, seed, epochs)
     return records
 
 
-def summary_rows(records: Mapping[tuple[str, str, int], Record]) -> list[dict[str, Any]]:
-    """One row per run: last-epoch coverage, the best epoch's, and what the collapse rule says."""
+def _verdict(rec: Record, mixture: str) -> str:
+    rule = CollapseRule.for_mixture(num_modes=len(mixture_centers(mixture)), diversity=None, win=None)
+    return str(detect_collapse(rec.rows, rule)).split(":")[0]
+
+
+def summary_rows(records: Mapping[tuple[str, str, float, int], Record]) -> list[dict[str, Any]]:
+    """One row per run: its learning rate, coverage at the last epoch and over the last evaluations, and
+    what the collapse rule says."""
     rows = []
-    for (mixture, model, seed), rec in records.items():
+    for (mixture, model, lr, seed), rec in records.items():
         last = rec.rows[-1]
-        k = len(mixture_centers(mixture))
-        verdict = detect_collapse(rec.rows, CollapseRule.for_mixture(num_modes=k, diversity=None, win=None))
-        rows.append({"mixture": mixture, "model": model, "seed": seed, "modes": k, "epochs": len(rec.rows),
-                     "modes_hit_last": last["modes_hit"], "modes_hit_best": max(r["modes_hit"] for r in rec.rows),
+        rows.append({"mixture": mixture, "model": model, "lr": lr, "seed": seed, "epochs": len(rec.rows),
+                     "modes_hit_last": last["modes_hit"], "modes_hit_any_last": last.get("modes_hit_any"),
+                     f"modes_hit_last{LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
                      "high_quality_last": round(last["high_quality_fraction"], 3),
-                     "kl_to_uniform_last": round(last["kl_to_uniform"], 3) if last["kl_to_uniform"] is not None
-                     else None,
-                     "collapse_rule": str(verdict).split(":")[0],
-                     "wall_time_s": rec.manifest["wall_time_s"]})
+                     "collapse_rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
     return rows
+
+
+def _selection_epochs(cfg: Mapping[str, Any], model: str) -> int:
+    return max(1, round(cfg["select_fraction"] * cfg[f"{model}_epochs"]))
+
+
+def selection_rows(records: Mapping[tuple[str, str, float, int], Record], cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The learning-rate grid of each (mixture, model) on seed 0, over the selection epochs only (the chosen
+    run continues afterwards): what the selection rule compared."""
+    rows = []
+    for (mixture, model, lr, seed), rec in records.items():
+        if seed == 0:
+            head = rec.rows[:_selection_epochs(cfg, model)]
+            rows.append({"mixture": mixture, "model": model, "lr": lr, "epochs": len(head),
+                         f"modes_hit_mean_last{LAST_K}": round(_tail_mean(head, "modes_hit"), 2),
+                         f"high_quality_mean_last{LAST_K}": round(_tail_mean(head, "high_quality_fraction"), 3)})
+    return rows
+
+
+def _mean_se(values: list[float]) -> str:
+    values = [v for v in values if math.isfinite(v)]
+    n = len(values)
+    if n == 0:
+        return "—"
+    mean = sum(values) / n
+    if n < 2:
+        return f"{mean:.3g}"
+    se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+    return f"{mean:.3g} ± {se:.2g}"
+
+
+def study_rows(records: Mapping[tuple[str, str, float, int], Record], cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """PacGAN's table with our rows: per (mixture, model), the full-length seeds' last epoch as mean ±
+    standard error over seeds, beside PacGAN's vanilla GAN (Table 1)."""
+    rows = []
+    for mixture in cfg["mixtures"]:
+        for model in MODELS:
+            runs = [rec for (mix, mod, _, _), rec in records.items()
+                    if mix == mixture and mod == model and len(rec.rows) == cfg[f"{model}_epochs"]]
+            if not runs:
+                continue
+            last = [rec.rows[-1] for rec in runs]
+            rows.append({"mixture": mixture, "source": f"ours, {model.upper()}", "seeds": len(runs),
+                         "modes (>= 1)": _mean_se([float(r["modes_hit_any"]) for r in last]),
+                         "modes (>= 20 of 2,500)": _mean_se([float(r["modes_hit"]) for r in last]),
+                         "high quality %": _mean_se([100 * float(r["high_quality_fraction"]) for r in last]),
+                         "reverse KL": _mean_se([float(r["kl_to_uniform"]) for r in last
+                                                 if r["kl_to_uniform"] is not None])})
+        if mixture in PACGAN_TABLE1:
+            p = PACGAN_TABLE1[mixture]
+            rows.append({"mixture": mixture, "source": "PacGAN Table 1, GAN", "seeds": 10,
+                         "modes (>= 1)": "{} ± {}".format(*p["modes"]), "modes (>= 20 of 2,500)": "—",
+                         "high quality %": "{} ± {}".format(*p["high_quality_pct"]),
+                         "reverse KL": "{} ± {}".format(*p["reverse_kl"])})
+    return rows
+
+
+def final_run(records: Mapping[tuple[str, str, float, int], Record], cfg: Mapping[str, Any], mixture: str,
+              model: str) -> tuple[float, Record]:
+    """The chosen learning rate of (mixture, model) and its full-length seed-0 run."""
+    for (mix, mod, lr, seed), rec in records.items():
+        if (mix, mod, seed) == (mixture, model, 0) and len(rec.rows) == cfg[f"{model}_epochs"]:
+            return lr, rec
+    raise KeyError(f"no full-length seed-0 run of {model} on {mixture}")
 
 
 def final_samples(record: Record, n: int = 2500) -> torch.Tensor:

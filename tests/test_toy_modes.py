@@ -1,0 +1,42 @@
+"""The 2D study's selection rule and its table beside PacGAN's (repro.report.toy_modes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repro.records import Record
+from repro.report import toy_modes
+
+
+def _record(modes: list[float], hq: list[float], any_modes: int = 8, kl: float = 0.5) -> Record:
+    rows = [{"epoch": i, "modes_hit": m, "modes_hit_any": any_modes, "high_quality_fraction": q,
+             "kl_to_uniform": kl} for i, (m, q) in enumerate(zip(modes, hq))]
+    return Record(path=Path("."), manifest={"wall_time_s": 1.0}, rows=rows)
+
+
+def test_select_lr_keeps_the_most_modes_over_the_last_evaluations():
+    runs = {1e-4: _record([8] * 2 + [3] * 10, [0.9] * 12),   # more modes early, fewer at the end
+            3e-4: _record([2] * 2 + [6] * 10, [0.5] * 12)}
+    assert toy_modes.select_lr(runs) == 3e-4
+
+
+def test_select_lr_breaks_near_ties_by_high_quality_fraction():
+    runs = {1e-4: _record([6.0] * 10, [0.9] * 10), 3e-4: _record([6.4] * 10, [0.6] * 10),
+            3e-5: _record([5.0] * 10, [0.99] * 10)}
+    assert toy_modes.select_lr(runs) == 1e-4  # within half a mode of 6.4; 3e-5 is a full mode behind
+    with pytest.raises(ValueError):
+        toy_modes.select_lr({})
+
+
+def test_study_rows_give_mean_and_standard_error_over_full_length_seeds_beside_pacgan():
+    cfg = {"mixtures": ["ring8_r1"], "gan_epochs": 2, "ddpm_epochs": 2}
+    records = {("ring8_r1", "gan", 1e-4, s): _record([m, m], [0.5, q], any_modes=m, kl=float("nan"))
+               for s, (m, q) in enumerate([(4, 0.9), (6, 0.7)])}
+    records["ring8_r1", "gan", 3e-4, 0] = _record([8], [1.0])  # a selection run: not full length
+    rows = toy_modes.study_rows(records, cfg)
+    ours, paper = rows
+    assert ours["seeds"] == 2 and ours["modes (>= 20 of 2,500)"] == "5 ± 1" and ours["high quality %"] == "80 ± 10"
+    assert ours["reverse KL"] == "—"  # no finite value: no NaN in the table
+    assert paper["source"].startswith("PacGAN") and paper["modes (>= 1)"] == "6.3 ± 0.5"
