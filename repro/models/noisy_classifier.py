@@ -2,7 +2,7 @@
 
 Dhariwal & Nichol train a classifier on noisy images x_t ~ q(x_t | x0) at every t and use "the
 downsampling trunk of the UNet model with an attention pool at the 8x8 layer" (sec. 4): here the
-U-Net's encoder half (:func:`repro.models.unet.encoder_blocks`, the same residual blocks, timestep
+U-Net's encoder half (:func:`repro.models.unet.build_trunk`, the same residual blocks, timestep
 embedding and attention), its middle block, then GroupNorm, SiLU and attention pooling
 (Radford et al. 2021, CLIP): the mean of the final feature map, as an extra token, attends over the
 map's pixels with learned position embeddings, and its output is projected to the class logits.
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .nn import normalization, timestep_embedding
-from .unet import UNET_PRESETS, AttentionBlock, EmbedSequential, ResBlock, encoder_blocks
+from .unet import UNET_PRESETS, build_trunk
 
 __all__ = ["AttentionPool2d", "NoisyClassifier", "build_noisy_classifier"]
 
@@ -66,22 +66,12 @@ class NoisyClassifier(nn.Module):
                  use_scale_shift_norm: bool = False, resblock_updown: bool = False, norm_groups: int = 32,
                  conv_resample: bool = True) -> None:
         super().__init__()
-        if image_size % 2 ** (len(channel_mult) - 1):
-            raise ValueError(f"image_size {image_size} is not divisible by 2^{len(channel_mult) - 1}")
+        trunk = build_trunk(in_channels, model_channels, num_res_blocks, attention_resolutions, image_size, dropout,
+                            channel_mult, num_heads, num_head_channels, use_scale_shift_norm, resblock_updown,
+                            norm_groups, conv_resample)
         self.num_classes, self.model_channels = num_classes, model_channels
-        emb_ch = 4 * model_channels
-        self.time_embed = nn.Sequential(nn.Linear(model_channels, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
-
-        def res(ch_in: int, ch_out: int, resample: str | None = None) -> ResBlock:
-            return ResBlock(ch_in, emb_ch, ch_out, dropout, use_scale_shift_norm, resample, norm_groups)
-
-        def attn(ch: int) -> AttentionBlock:
-            return AttentionBlock(ch, num_heads, num_head_channels, norm_groups)
-
-        self.down, _, ch, resolution = encoder_blocks(in_channels, model_channels, channel_mult, num_res_blocks,
-                                                      attention_resolutions, image_size, res, attn,
-                                                      resblock_updown, conv_resample)
-        self.middle = EmbedSequential(res(ch, ch), attn(ch), res(ch, ch))
+        self.time_embed, self.down, self.middle = trunk.time_embed, trunk.down, trunk.middle
+        ch, resolution = trunk.ch, trunk.resolution
         heads = ch // num_head_channels if num_head_channels > 0 else num_heads
         self.out = nn.Sequential(normalization(ch, norm_groups), nn.SiLU())
         self.pool = AttentionPool2d(resolution, ch, num_classes, heads)

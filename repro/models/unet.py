@@ -17,6 +17,7 @@ embedding (Dhariwal & Nichol 2021, sec. 3 and their code), with one extra "null"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -168,6 +169,43 @@ def encoder_blocks(in_channels: int, model_channels: int, channel_mult: Sequence
     return down, skips, ch, resolution
 
 
+@dataclass
+class Trunk:
+    """The layers :class:`UNet` and the noise-aware classifier share, and the block builders for the rest."""
+
+    time_embed: nn.Sequential
+    down: nn.ModuleList
+    middle: EmbedSequential
+    skips: list[int]          # widths of the down path's outputs (the up path's skip connections)
+    ch: int                   # width after the middle block
+    resolution: int           # resolution after the down path
+    res: Callable[..., ResBlock]
+    attn: Callable[[int], AttentionBlock]
+
+
+def build_trunk(in_channels: int, model_channels: int, num_res_blocks: int, attention_resolutions: Sequence[int],
+                image_size: int, dropout: float, channel_mult: Sequence[int], num_heads: int, num_head_channels: int,
+                use_scale_shift_norm: bool, resblock_updown: bool, norm_groups: int, conv_resample: bool) -> Trunk:
+    """Time embedding (width 4 x ``model_channels``), down path (:func:`encoder_blocks`) and middle block
+    (residual, attention, residual; Ho et al. 2020, App. B), made in that order."""
+    if image_size % 2 ** (len(channel_mult) - 1):
+        raise ValueError(f"image_size {image_size} is not divisible by 2^{len(channel_mult) - 1}")
+    emb_ch = 4 * model_channels
+    time_embed = nn.Sequential(nn.Linear(model_channels, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
+
+    def res(ch_in: int, ch_out: int, resample: str | None = None) -> ResBlock:
+        return ResBlock(ch_in, emb_ch, ch_out, dropout, use_scale_shift_norm, resample, norm_groups)
+
+    def attn(ch: int) -> AttentionBlock:
+        return AttentionBlock(ch, num_heads, num_head_channels, norm_groups)
+
+    down, skips, ch, resolution = encoder_blocks(in_channels, model_channels, channel_mult, num_res_blocks,
+                                                 attention_resolutions, image_size, res, attn, resblock_updown,
+                                                 conv_resample)
+    middle = EmbedSequential(res(ch, ch), attn(ch), res(ch, ch))
+    return Trunk(time_embed, down, middle, skips, ch, resolution, res, attn)
+
+
 class UNet(nn.Module):
     """Noise-prediction U-Net ``model(x_t, t)``, ``model(x_t, t, y)`` with ``num_classes`` (see the module docstring).
 
@@ -192,24 +230,14 @@ class UNet(nn.Module):
                  learn_sigma: bool = False, norm_groups: int = 32, conv_resample: bool = True,
                  num_classes: int | None = None) -> None:
         super().__init__()
-        if image_size % 2 ** (len(channel_mult) - 1):
-            raise ValueError(f"image_size {image_size} is not divisible by 2^{len(channel_mult) - 1}")
+        trunk = build_trunk(in_channels, model_channels, num_res_blocks, attention_resolutions, image_size, dropout,
+                            channel_mult, num_heads, num_head_channels, use_scale_shift_norm, resblock_updown,
+                            norm_groups, conv_resample)
         self.in_channels, self.image_size, self.learn_sigma = in_channels, image_size, learn_sigma
         self.out_channels = out_channels or in_channels * (2 if learn_sigma else 1)
         self.model_channels = model_channels
-        emb_ch = 4 * model_channels
-        self.time_embed = nn.Sequential(nn.Linear(model_channels, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
-
-        def res(ch_in: int, ch_out: int, resample: str | None = None) -> ResBlock:
-            return ResBlock(ch_in, emb_ch, ch_out, dropout, use_scale_shift_norm, resample, norm_groups)
-
-        def attn(ch: int) -> AttentionBlock:
-            return AttentionBlock(ch, num_heads, num_head_channels, norm_groups)
-
-        self.down, skips, ch, resolution = encoder_blocks(in_channels, model_channels, channel_mult, num_res_blocks,
-                                                          attention_resolutions, image_size, res, attn,
-                                                          resblock_updown, conv_resample)
-        self.middle = EmbedSequential(res(ch, ch), attn(ch), res(ch, ch))
+        self.time_embed, self.down, self.middle = trunk.time_embed, trunk.down, trunk.middle
+        res, attn, skips, ch, resolution = trunk.res, trunk.attn, trunk.skips, trunk.ch, trunk.resolution
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(channel_mult))):
             for i in range(num_res_blocks + 1):
@@ -225,7 +253,7 @@ class UNet(nn.Module):
                                  zero_module(nn.Conv2d(ch, self.out_channels, 3, padding=1)))
         self.num_classes = num_classes
         if num_classes is not None:  # made last: the other layers draw the unconditional model's weights
-            self.label_embed = nn.Embedding(num_classes + 1, emb_ch)
+            self.label_embed = nn.Embedding(num_classes + 1, 4 * model_channels)
 
     @property
     def null_label(self) -> int | None:
