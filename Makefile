@@ -29,7 +29,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/run.py
 
-# Re-run the `cpu` profile of every notebook into book/results (about 90 minutes on 2 cores).
+# Re-run the `cpu` profile of every notebook into book/results (resumable; see README for the wall time).
 cpu-runs: install
 	$(BIN)/python -m repro.report run --profile cpu --out book/results
 
