@@ -61,3 +61,18 @@ def test_caption_links_are_rebased_from_the_kernel_folder_to_the_book_page(tmp_p
     nb.cells[2].outputs[2].metadata["image/png"]["caption"] = "Run record: [m](../book/results/runs/x/manifest.json)."
     prepare_for_book(nb, cwd=tmp_path / "notebooks", out_dir=tmp_path / "book" / "results")
     assert nb.cells[2].metadata["mystnb"]["figure"]["caption"] == "Run record: [m](runs/x/manifest.json)."
+
+
+def test_markdown_table_links_are_rebased_once_onto_the_book_page(tmp_path):
+    (tmp_path / "book" / "results" / "runs" / "x").mkdir(parents=True)
+    (tmp_path / "book" / "results" / "runs" / "x" / "evaluation.json").write_text("{}")
+    (tmp_path / "notebooks").mkdir()
+    nb = _notebook()
+    table = "| source |\n| --- |\n| [x](../book/results/runs/x/evaluation.json) |\n"
+    nb.cells[2].outputs.append(nbformat.v4.new_output("execute_result", data={"text/markdown": table},
+                                                      execution_count=1))
+    kw = dict(cwd=tmp_path / "notebooks", out_dir=tmp_path / "book" / "results")
+    prepare_for_book(nb, **kw)
+    assert "[x](runs/x/evaluation.json)" in nb.cells[2].outputs[-1].data["text/markdown"]
+    prepare_for_book(nb, **kw)
+    assert "[x](runs/x/evaluation.json)" in nb.cells[2].outputs[-1].data["text/markdown"]

@@ -46,3 +46,15 @@ def test_tidy_dataframe_html_drops_the_range_index_and_shows_missing_values():
 def test_tidy_dataframe_html_leaves_named_indices_alone():
     html = pd.DataFrame({"fd": [1.0]}, index=pd.Index(["ring8"], name="mixture")).to_html()
     assert tidy_dataframe_html(html) == html
+
+
+def test_markdown_table_has_no_index_column_and_escapes_pipes():
+    from repro.report.tables import Table, to_markdown
+
+    md = to_markdown([{"model": "a|b", "FID": "50.8 (N = 1,000)"}, {"model": "c", "FID": MISSING}])
+    lines = md.splitlines()
+    assert lines[0] == "| model | FID |" and lines[1] == "| --- | --- |"
+    assert lines[2] == "| a\\|b | 50.8 (N = 1,000) |" and lines[3] == f"| c | {MISSING} |"
+    table = Table([{"model": "a", "FID": "20"}])
+    assert table._repr_markdown_() == to_markdown(table.rows) and "model" in repr(table)
+    assert to_markdown([]) == "" and repr(Table([])) == "(empty table)"

@@ -5,7 +5,8 @@
 - tags every code cell ``hide-input`` (Jupyter Book shows a "show code" button instead of the code);
 - drops stderr streams (warnings are for the person running the notebook; what they say belongs in
   the prose, e.g. "FID at N < 2,048 is biased upwards");
-- replaces the checkout's absolute path in text outputs with a path relative to it;
+- replaces the checkout's absolute path in text outputs with a path relative to it, and re-bases
+  relative links in Markdown outputs (a table's links to run records) onto the executed copy's folder;
 - moves a figure caption that a plotting cell attached to its image (``repro.plotting.show``) into
   the cell metadata that myst-nb turns into ``<figcaption>`` (``mystnb.figure.caption``);
 - rewrites stored DataFrame HTML with :func:`repro.report.tables.tidy_dataframe_html` (no NaN, no
@@ -41,15 +42,16 @@ def _scrub(text: str, root: str | None) -> str:
     return text.replace(root.rstrip("/") + "/", "").replace(root.rstrip("/"), ".") if root else text
 
 
-def _rebase_links(caption: str, cwd: Path | None, out_dir: Path | None) -> str:
+def _rebase_links(caption: str, cwd: Path | None, out_dir: Path | None, existing_only: bool = False) -> str:
     """Relative link targets in a caption, written from the kernel's working directory ``cwd``,
-    rewritten relative to the folder of the executed copy ``out_dir``."""
+    rewritten relative to the folder of the executed copy ``out_dir``. With ``existing_only`` a target
+    that is not a file or folder under ``cwd`` is left alone (so preparing a copy twice is harmless)."""
     if cwd is None or out_dir is None:
         return caption
 
     def one(m: re.Match) -> str:
         target = m.group(2)
-        if "://" in target or target.startswith(("/", "#")):
+        if "://" in target or target.startswith(("/", "#")) or (existing_only and not (Path(cwd) / target).exists()):
             return m.group(0)
         return f"]({os.path.relpath(Path(cwd) / target, out_dir)})"
     return re.sub(r"\]\((([^)]+))\)", one, caption)
@@ -60,6 +62,7 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
     """Prepare an executed notebook (``nbformat`` node, changed in place and returned) for the book.
     ``cwd`` (where the kernel ran) and ``out_dir`` (where the copy is stored) re-base caption links."""
     root = str(root) if root else None
+    cwd, out_dir = cwd and Path(cwd), out_dir and Path(out_dir)
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
@@ -77,12 +80,14 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
                 if mime in data:
                     text = data[mime] if isinstance(data[mime], str) else "".join(data[mime])
                     data[mime] = _scrub(text, root)
+            if "text/markdown" in data:  # links in a Markdown table (e.g. to a run's record), as in captions
+                data["text/markdown"] = _rebase_links(data["text/markdown"], cwd, out_dir, existing_only=True)
             if "text/html" in data:
                 html = data["text/html"] if isinstance(data["text/html"], str) else "".join(data["text/html"])
                 data["text/html"] = tidy_dataframe_html(_scrub(html, root))
             caption = out.get("metadata", {}).get("image/png", {}).pop("caption", None)
             if caption and "image/png" in data:
-                set_caption(cell, _rebase_links(caption, cwd and Path(cwd), out_dir and Path(out_dir)))
+                set_caption(cell, _rebase_links(caption, cwd, out_dir))
             outputs.append(out)
         cell["outputs"] = outputs
     return nb

@@ -8,30 +8,36 @@ the protocol behind them (data, number of samples, reference split, feature extr
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from ..records import load_record
 from .evaluation import EVALUATION
 from .params import Rule, setup_for
+from .tables import MISSING, Table, sig, with_n
 
-__all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "sampling_rows", "toy_rows"]
+__all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "summary_rows", "summary_table",
+           "ddim_steps_table", "sampling_rows", "sweep_table", "toy_rows"]
 
 NOTEBOOK = "compare"
 RULES = {"runs_dir": Rule(str, optional=True, exists=True,
                          help="run the other notebooks first (python -m repro.report run --profile cpu --out DIR) "
                               "and pass DIR/runs")}
 
-_SEED = "seed report, Table 1 (protocol not stated)"
+_SEED = "seed report, Table 1"
+# "source": where in the paper ("cite": its key in references.bib); "n": the samples behind the FID, where stated
 ANCHORS: list[dict[str, Any]] = [
     {"model": "DCGAN", "data": "CIFAR-10 (as reported)", "FID": 20.0, "IS": 2.50, "precision": 0.64, "recall": 0.60,
-     "protocol": "not stated", "source": _SEED},
+     "protocol": "protocol not stated", "source": _SEED, "cite": "zena_superiority"},
     {"model": "diffusion", "data": "CIFAR-10 (as reported)", "FID": 30.0, "IS": 1.75, "precision": 0.78,
-     "recall": 0.56, "protocol": "not stated", "source": _SEED},
-    {"model": "DDPM (L_simple, 1000 steps)", "data": "CIFAR-10", "FID": 3.17, "IS": 9.46,
-     "protocol": "50k samples vs training set, TF Inception", "source": "Ho et al. 2020, Table 1"},
+     "recall": 0.56, "protocol": "protocol not stated", "source": _SEED, "cite": "zena_superiority"},
+    {"model": "DDPM (L_simple, 1000 steps)", "data": "CIFAR-10", "FID": 3.17, "IS": 9.46, "n": 50_000,
+     "protocol": "50k samples vs training set, TF Inception", "source": "Table 1",
+     "cite": "ho2020ddpm"},
     {"model": "DCGAN", "data": "CIFAR-10", "FID": 37.0,
-     "protocol": "TF Inception; figure rounded to the nearest integer", "source": "Heusel et al. 2017 (TTUR)"},
+     "protocol": "TF Inception; figure rounded to the nearest integer", "source": "TTUR",
+     "cite": "heusel2017fid"},
 ]
 # Song et al. 2021, Table 1, CIFAR-10 FID of a DDPM-trained model sampled with S steps
 DDIM_STEPS: dict[str, dict[int, float]] = {
@@ -41,6 +47,14 @@ DDIM_STEPS: dict[str, dict[int, float]] = {
 
 
 setup = setup_for(NOTEBOOK, RULES)  # experiment.setup(globals()) in the notebook; runs_dir must exist
+
+
+def _training_data(data: dict[str, Any]) -> str:
+    return f"{data['label']}, {data['n']:,} training images" if data.get("n") else data["label"]
+
+
+def _short_extractor(extractor: str) -> str:
+    return re.sub(r" \(offline [^)]*\)", "", extractor)
 
 
 def _evaluation(run: Path) -> dict[str, Any] | None:
@@ -61,15 +75,73 @@ def our_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
         r, p = ev["result"], ev["params"]
         rec = load_record(run)
         sampler = f", DDIM {p['steps']} steps" if "steps" in p else ""
+        if "steps" in p and "eta" in p:
+            sampler += f", η = {p['eta']:g}"
+        device = rec.manifest.get("hardware", {}).get("gpu") or "CPU"
         rows.append({
-            "model": model + sampler, "data": rec.manifest["data"]["label"], "FID": r.get("fid"),
+            "model": model + sampler, "data": _training_data(rec.manifest["data"]), "FID": r.get("fid"), "n": r["n"],
             "classifier score": r.get("classifier_score"), "precision": r.get("precision"), "recall": r.get("recall"),
             "density": r.get("density"), "coverage": r.get("coverage"), "classes hit": r.get("classes_hit"),
-            "protocol": f"{r['n']} samples vs {r['n_reference']} of the {r['reference']}, {r.get('extractor')}",
-            "source": f"our run: {run.name}/evaluation.json ({rec.manifest.get('hardware', {}).get('gpu') or 'CPU'}"
+            "protocol": f"{r['n']:,} samples vs {r['n_reference']:,} real images ({r['reference']}); "
+                        f"features: {_short_extractor(str(r.get('extractor')))}",
+            "source": f"our run: {run.name}/{EVALUATION} ({device}"
                       + (f", profile {p['profile']})" if "profile" in p else ")"),
+            "record": str(run / EVALUATION), "record_label": f"{run.name} ({device})",
         })
     return rows
+
+
+def _pair(a: Any, b: Any) -> str:
+    """Two fractions of N samples to two decimals ("0.41 / 0.47"): at N <= 1,000 their sampling error
+    is about 0.01-0.02, so a third decimal would be noise."""
+    if a is None and b is None:
+        return MISSING
+    return " / ".join(MISSING if x is None else f"{x:.2f}" for x in (a, b))
+
+
+def _fid(fid: float | None, n: int | None) -> str:
+    """FID with its N, kept on one line ("50.8 (N = 1,000)" with no-break spaces)."""
+    if fid is None:
+        return MISSING
+    text = with_n(fid, n) if n else f"{sig(fid)} (N not stated)"
+    return text.replace(" = ", "\u00a0=\u00a0").replace("(N ", "(N\u00a0")
+
+
+def summary_rows(runs_dir: str | Path | None) -> list[dict[str, str]]:
+    """The summary table for a reader: one row per model, every cell a display string.
+
+    FID carries its N ("50.8 (N = 1,000)", or "N not stated"); FIDs at different N do not compare
+    (FID is biased upwards at small N). Precision / recall and density / coverage come from the same
+    samples as the FID. Inception Scores (papers) and our classifier score (the same formula on our own
+    classifier, not the Inception Score) share a column, each named in its cell. The last column names
+    the source (a paper's table, or our run's record, linked) and the protocol.
+    """
+    rows = []
+    for a in ANCHORS + our_rows(runs_dir):
+        if a.get("IS") is not None:
+            score = f"IS {sig(a['IS'])}"
+        elif a.get("classifier score") is not None:
+            score = f"classifier score {sig(a['classifier score'])}"
+            if a.get("classes hit") is not None:
+                score += f"; {sig(a['classes hit'])} classes hit"
+        else:
+            score = MISSING
+        source = a["source"]
+        if "record" in a:
+            source = f"our run {a['record_label']}, [{EVALUATION}]({a['record']})"
+        elif "cite" in a:  # authors and year come from the bibliography
+            source = f"{source} {{cite:p}}`{a['cite']}`"
+        rows.append({"model": a["model"], "data": a["data"], "FID": _fid(a.get("FID"), a.get("n")),
+                     "precision / recall": _pair(a.get("precision"), a.get("recall")),
+                     "density / coverage": _pair(a.get("density"), a.get("coverage")),
+                     "IS or classifier score": score,
+                     "source and protocol": f"{source}; {a['protocol']}"})
+    return rows
+
+
+def summary_table(runs_dir: str | Path | None) -> Table:
+    """:func:`summary_rows` as a table the notebook displays (Markdown, so the record links work in the book)."""
+    return Table(summary_rows(runs_dir))
 
 
 def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
@@ -77,6 +149,27 @@ def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
     if runs_dir is None or not (Path(runs_dir) / "sample_ddim" / "manifest.json").exists():
         return []
     return load_record(Path(runs_dir) / "sample_ddim").rows
+
+
+def ddim_steps_table() -> Table:
+    """:data:`DDIM_STEPS` as printed by Song et al. (2021, Table 1): one row per sampler, one column per S."""
+    steps = sorted({s for row in DDIM_STEPS.values() for s in row})
+    return Table([{"CIFAR-10 FID, 50k samples": name, **{f"S = {s}": sig(row.get(s), 4) for s in steps}}
+                  for name, row in DDIM_STEPS.items()])
+
+
+def sweep_table(runs_dir: str | Path | None) -> Table:
+    """The ``sample_ddim`` sweep for a reader: one row per sampler, its classifier-feature Fréchet distance
+    (not FID) at each number of network evaluations K, with the sweep's N in the first header."""
+    rows = sampling_rows(runs_dir)
+    if not rows:
+        return Table([], empty="No `sample_ddim` run in this results folder.")
+    n = load_record(Path(runs_dir) / "sample_ddim").manifest.get("params", {}).get("n_samples")
+    fd = {(r["sampler"], r["nfe"]): r["fd_classifier"] for r in rows}
+    nfes = sorted({r["nfe"] for r in rows})
+    first = f"classifier FD, N = {n:,}" if n else "classifier FD"
+    return Table([{first: s, **{f"K = {k}": sig(fd.get((s, k))) for k in nfes}}
+                  for s in dict.fromkeys(r["sampler"] for r in rows)])
 
 
 def toy_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:

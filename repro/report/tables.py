@@ -16,7 +16,8 @@ from typing import Any, Mapping
 
 MISSING = "—"
 
-__all__ = ["MISSING", "sig", "with_n", "format_frame", "to_html", "tidy_dataframe_html", "use_book_tables"]
+__all__ = ["MISSING", "sig", "with_n", "format_frame", "to_html", "tidy_dataframe_html", "use_book_tables",
+           "to_markdown", "Table"]
 
 
 def _is_missing(x: Any) -> bool:
@@ -82,6 +83,40 @@ def format_frame(df, digits: int = 3, units: Mapping[str, str] | None = None, mi
 def to_html(df, digits: int = 3, units: Mapping[str, str] | None = None) -> str:
     """HTML of :func:`format_frame` without an index column (what the book shows for a DataFrame)."""
     return format_frame(df, digits, units).to_html(index=False, border=0, classes="dataframe", escape=True)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(rows: list[Mapping[str, Any]]) -> str:
+    """Rows of display strings (formatted already) as a Markdown table: no index column, and the
+    book renders Markdown links in the cells (e.g. to a run's record)."""
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c, MISSING)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+class Table:
+    """A finished table for a notebook to display: Markdown in the notebook and the book (links work,
+    cells wrap to the page), plain text in a terminal."""
+
+    def __init__(self, rows: list[Mapping[str, Any]], empty: str = "(empty table)"):
+        self.rows = [dict(r) for r in rows]
+        self.empty = empty  # what a reader sees instead of a table without rows
+
+    def _repr_markdown_(self) -> str:
+        return to_markdown(self.rows) or self.empty
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return self.empty
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).to_string(index=False)
 
 
 _NA_CELL = re.compile(r"<td>\s*(NaN|nan|None|&lt;NA&gt;|<NA>|NaT)\s*</td>")

@@ -1,0 +1,73 @@
+"""The compare page's summary: one row per model, FID with its N, no false precision, sources linked."""
+
+import json
+
+from repro.report import compare
+from repro.report.tables import MISSING
+
+
+def _run(root, name, data_n, n, fid, params):
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"kind": "gan", "data": {"label": "Fashion-MNIST", "n": data_n},
+                                                   "hardware": {"device": "cpu"}}))
+    (run / "metrics.csv").write_text("epoch\n0\n")
+    result = {"n": n, "n_reference": n, "reference": "Fashion-MNIST, train split", "fid": fid,
+              "extractor": "inception-v3-tf-2015-12-05 (offline TorchScript default_1.pt)",
+              "precision": 0.40799999237060547, "recall": 0.47099998593330383, "density": 0.366,
+              "coverage": 0.544, "classifier_score": 5.880480689653726, "classes_hit": 10}
+    (run / "evaluation.json").write_text(json.dumps({"params": params, "result": result}))
+
+
+def test_summary_has_one_row_per_model_with_n_beside_each_fid(tmp_path):
+    _run(tmp_path, "train_gan", 20000, 1000, 50.770896753742846, {"n": 1000})
+    _run(tmp_path, "train_ddpm", 2048, 500, 228.9985017937094, {"n": 500, "steps": 50, "eta": 0.0})
+    rows = [{k: v.replace("\u00a0", " ") for k, v in r.items()} for r in compare.summary_rows(tmp_path)]
+    assert len(rows) == len(compare.ANCHORS) + 2
+    gan, ddpm = rows[-2:]
+    assert gan["FID"] == "50.8 (N = 1,000)" and ddpm["FID"] == "229 (N = 500)"
+    assert gan["precision / recall"] == "0.41 / 0.47" and gan["density / coverage"] == "0.37 / 0.54"
+    assert gan["IS or classifier score"] == "classifier score 5.88; 10 classes hit"
+    assert ddpm["model"].endswith("DDIM 50 steps, η = 0") and ddpm["data"] == "Fashion-MNIST, 2,048 training images"
+    assert f"our run train_gan (CPU), [evaluation.json]({tmp_path / 'train_gan' / 'evaluation.json'})" \
+        in gan["source and protocol"]
+    assert "1,000 samples vs 1,000 real images" in gan["source and protocol"]
+    assert "offline TorchScript" not in gan["source and protocol"]
+
+
+def test_paper_rows_cite_their_source_and_say_when_n_is_not_stated():
+    rows = [{k: v.replace("\u00a0", " ") for k, v in r.items()} for r in compare.summary_rows(None)]
+    assert [r["model"] for r in rows] == [a["model"] for a in compare.ANCHORS]
+    seed, _, ddpm, _ = rows
+    assert seed["FID"] == "20 (N not stated)" and ddpm["FID"] == "3.17 (N = 50,000)"
+    assert "{cite:p}`ho2020ddpm`" in ddpm["source and protocol"]
+    assert seed["density / coverage"] == MISSING
+
+
+def test_no_cell_shows_nan_none_or_false_precision(tmp_path):
+    _run(tmp_path, "train_gan", 20000, 1000, 50.770896753742846, {"n": 1000})
+    cells = [c for r in compare.summary_rows(tmp_path) for k, c in r.items() if k != "source and protocol"]
+    for bad in ("nan", "none", "50.77", "0.408", "20.0"):
+        assert not any(bad in c.lower() for c in cells), bad
+
+
+def test_fid_and_its_n_do_not_break_inside_n_equals():
+    assert compare.summary_rows(None)[2]["FID"] == "3.17 (N\u00a0=\u00a050,000)"
+
+
+def test_ddim_steps_table_keeps_the_papers_digits_one_row_per_sampler():
+    rows = compare.ddim_steps_table().rows
+    assert [r["CIFAR-10 FID, 50k samples"] for r in rows] == list(compare.DDIM_STEPS)
+    assert rows[0]["S = 10"] == "13.36" and rows[1]["S = 1000"] == "4.73"
+
+
+def test_sweep_table_has_one_row_per_sampler_and_a_dash_where_none_was_run(tmp_path):
+    run = tmp_path / "sample_ddim"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"kind": "sampling-sweep", "params": {"n_samples": 250}}))
+    (run / "metrics.csv").write_text("sampler,nfe,fd_classifier\ngan,1,2.8464870569380736\n"
+                                     "ancestral,5,26.714445097362603\nancestral,100,15.33\n")
+    rows = compare.sweep_table(tmp_path).rows
+    assert rows == [{"classifier FD, N = 250": "gan", "K = 1": "2.85", "K = 5": MISSING, "K = 100": MISSING},
+                    {"classifier FD, N = 250": "ancestral", "K = 1": MISSING, "K = 5": "26.7", "K = 100": "15.3"}]
+    assert "No `sample_ddim` run" in compare.sweep_table(None)._repr_markdown_()
