@@ -40,6 +40,7 @@ from ..models.gan_mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
 from ..records import Record, load_record
 from .accel import adam, compiled, prepare_cuda
 from .checkpoint import set_rng_state
+from .distributed import World, current_world, data_parallel, sync_batchnorm
 from .gan_losses import GeneratorLoss, discriminator_loss, generator_loss, parse_generator_loss
 from .loop import FiniteWatch, config_dict, open_run, pick_device, training_tensor
 from .trained import TrainedGAN
@@ -60,7 +61,10 @@ class GANTrainConfig:
     ``arch`` is ``"dcgan"`` (images, ``image_size`` a power of two, ``channels`` taken from the data when
     ``None``) or ``"mlp"`` (2D mixtures). ``best_metric`` names a column of ``evaluate`` (e.g.
     ``"fd_classifier"``) and ``best_mode`` its direction; it selects ``best.pt``. ``bf16`` autocasts the
-    forward passes; ``channels_last`` (CUDA) and ``compile`` only change speed.
+    forward passes; ``channels_last`` (CUDA) and ``compile`` only change speed. With several ranks
+    (torchrun), ``sync_bn`` computes BatchNorm statistics over the global batch (SyncBatchNorm); the
+    default is per-rank BatchNorm on each rank's slice, what the seed's single-GPU setting amounts to at
+    its per-GPU batch.
     """
 
     arch: Literal["dcgan", "mlp"] = "dcgan"
@@ -95,6 +99,7 @@ class GANTrainConfig:
     bf16: bool = False
     channels_last: bool = False
     compile: bool = False
+    sync_bn: bool = False                    # several ranks: BatchNorm over the global batch
 
 
 PRESETS: dict[str, GANTrainConfig] = {
@@ -178,6 +183,7 @@ class GANState:
     z_gen: torch.Generator
     device: torch.device
     iterations: list[list[Any]] = field(default_factory=list)
+    world: World = World()
 
     def state_dict(self) -> dict[str, Any]:
         return dict(G=self.G.state_dict(), D=self.D.state_dict(), optG=self.optG.state_dict(),
@@ -195,18 +201,23 @@ def _channels_last(cfg: GANTrainConfig, device: torch.device) -> bool:
     return cfg.channels_last and cfg.arch == "dcgan" and device.type == "cuda"
 
 
-def setup_training(cfg: GANTrainConfig, device: torch.device) -> GANState:
-    """Seeded G and D (their memory format), their training forwards (compiled or not), both Adams and
-    the noise generator: everything :func:`train_gan` builds before its first step."""
+def setup_training(cfg: GANTrainConfig, device: torch.device, world: World | None = None) -> GANState:
+    """Seeded G and D (their memory format), their training forwards (compiled or not; DDP-wrapped, with
+    synchronised BatchNorm if ``sync_bn``, for several ranks), both Adams and the noise generator:
+    everything :func:`train_gan` builds before its first step."""
+    world = world or current_world()
     torch.manual_seed(cfg.seed)
     G, D = (m.to(device) for m in build_gan(cfg))
+    if world.size > 1 and cfg.sync_bn:
+        G, D = sync_batchnorm(G, device), sync_batchnorm(D, device)
     if _channels_last(cfg, device):
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     optG = adam(G.parameters(), device, cfg.lr_G, cfg.betas_G)
     optD = adam(D.parameters(), device, cfg.lr_D, cfg.betas_D)
     prepare_cuda(device)
     z_gen = torch.Generator(device).manual_seed(cfg.seed)
-    return GANState(cfg, G, D, compiled(G, cfg.compile), compiled(D, cfg.compile), optG, optD, z_gen, device)
+    G_fwd, D_fwd = (compiled(data_parallel(m, world, device), cfg.compile) for m in (G, D))
+    return GANState(cfg, G, D, G_fwd, D_fwd, optG, optD, z_gen, device, world=world)
 
 
 def _alternating_step(s: GANState, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -247,8 +258,9 @@ def _simultaneous_step(s: GANState, x: torch.Tensor, z: torch.Tensor) -> tuple[t
 def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tuple[dict[str, Any], int]:
     """One pass over the data (``epoch`` 0-based), Goodfellow et al. 2014, Algorithm 1 with k = 1; returns
     the epoch's row (means of :data:`ITERATION_COLUMNS`) and step, and appends the per-iteration values
-    to ``s.iterations``."""
-    cfg, device, t0 = s.cfg, s.device, time.perf_counter()
+    to ``s.iterations``. With several ranks, ``z`` is drawn for the global batch and sliced, and the
+    values are averaged over the ranks."""
+    cfg, device, t0, world = s.cfg, s.device, time.perf_counter(), s.world
     stats = torch.zeros(len(batches), len(ITERATION_COLUMNS), device=device)
     watch = FiniteWatch(("loss_D", "loss_G"), device, cfg.check_every)
     s.G_fwd.train()
@@ -257,16 +269,16 @@ def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tup
     for i, (x, _) in enumerate(batches.epoch(epoch)):
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        z = torch.randn(x.shape[0], cfg.nz, device=device, generator=s.z_gen)
+        z = world.shard(torch.randn(x.shape[0] * world.size, cfg.nz, device=device, generator=s.z_gen))
         if cfg.update == "simultaneous":
             real_logits, fake_logits, loss_D, loss_G = _simultaneous_step(s, x, z)
             fake_logits2 = fake_logits
         else:
             real_logits, fake_logits, fake_logits2, loss_D, loss_G = _alternating_step(s, x, z)
         with torch.no_grad():
-            stats[i] = torch.stack([loss_D, loss_G, torch.sigmoid(real_logits.float()).mean(),
-                                    torch.sigmoid(fake_logits.float()).mean(),
-                                    torch.sigmoid(fake_logits2.float()).mean()])
+            stats[i] = world.mean(torch.stack([loss_D, loss_G, torch.sigmoid(real_logits.float()).mean(),
+                                               torch.sigmoid(fake_logits.float()).mean(),
+                                               torch.sigmoid(fake_logits2.float()).mean()]))
         watch.observe(step + i + 1, stats[i, :2])
     watch.check()
     host = stats.cpu()  # the epoch's one read of the training values
@@ -279,20 +291,27 @@ def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tup
 
 def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset | MixtureDataset,
               out_dir: str | os.PathLike, *, resume: bool = False, evaluate: Evaluate | None = None,
-              device: torch.device | str | None = None, overrides: tuple[str, ...] = ()) -> Record:
+              device: torch.device | str | None = None, overrides: tuple[str, ...] = ()) -> Record | None:
     """Train (or, with ``resume``, continue from ``last.pt``) a GAN on ``dataset``; return the run record.
 
     ``evaluate(sample_fn)`` is called every ``track_every`` epochs and its dict merged into the epoch's
     row. A resumed CPU run reproduces an uninterrupted one exactly. ``overrides`` names settings a resume
-    may change (recorded in the manifest); see :func:`repro.train.loop.open_run`.
+    may change (recorded in the manifest); see :func:`repro.train.loop.open_run`. In a process group
+    (torchrun) every rank calls this; rank 0 returns the record, the others ``None``.
     """
     cfg = _resolve(config, dataset)
     device = pick_device(device)
-    s = setup_training(cfg, device)
+    world = current_world()
+    world.per_rank_batch(cfg.batch_size)
+    if world.size > 1 and cfg.update == "simultaneous":
+        raise ValueError("update='simultaneous' takes gradients with torch.autograd.grad, which "
+                         "DistributedDataParallel does not average; run it in one process")
+    s = setup_training(cfg, device, world)
     with open_run(out_dir, KIND, config_dict(cfg), dataset.info(), resume=resume, device=device,
                   overrides=overrides, best_metric=cfg.best_metric, best_mode=cfg.best_mode) as run:
         data = training_tensor(dataset)
-        batches = DeviceBatches(data, None, cfg.batch_size, device, seed=cfg.seed)
+        batches = DeviceBatches(data, None, cfg.batch_size, device, seed=cfg.seed, rank=world.rank,
+                                world_size=world.size)
         fixed_z = torch.randn(cfg.grid_samples, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 2))
         ref_idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed + 3))
         reference = batches.data[ref_idx[:min(cfg.grid_samples, len(data))].to(device)].float()
@@ -301,13 +320,15 @@ def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset 
         if run.checkpoint is not None:
             s.load_state_dict(run.checkpoint)
             set_rng_state(run.checkpoint["rng"])
-            s.iterations = [[r["epoch"], r["step"], *(r[c] for c in ITERATION_COLUMNS)]
-                            for r in load_record(run.path).table(ITERATIONS) if r["epoch"] <= run.checkpoint["epoch"]]
+            if world.main:
+                s.iterations = [[r["epoch"], r["step"], *(r[c] for c in ITERATION_COLUMNS)] for r in
+                                load_record(run.path).table(ITERATIONS) if r["epoch"] <= run.checkpoint["epoch"]]
         trained = TrainedGAN(s.G, cfg.nz)
 
         def train_epoch(epoch: int, step: int) -> tuple[dict[str, Any], int]:
             row, step = gan_epoch(s, batches, epoch, step)
-            run.record.write_table(ITERATIONS, ("epoch", "step") + ITERATION_COLUMNS, s.iterations)
+            if world.main:
+                run.record.write_table(ITERATIONS, ("epoch", "step") + ITERATION_COLUMNS, s.iterations)
             return row, step
 
         def measure(epoch: int, last: bool) -> dict[str, Any]:

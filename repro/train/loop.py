@@ -14,6 +14,10 @@ A trainer builds its networks and hands the loop three callables; the loop owns 
    older ``last.pt``, drops the rows written after it and recomputes the epoch identically.
 3. The record is marked finished, or failed with the error.
 
+In a process group (:mod:`repro.train.distributed`) rank 0 alone does all of the above that touches the
+folder; it shares its verdict, every other rank loads the same ``last.pt``, trains in step with it and
+neither evaluates nor writes.
+
 Non-finite losses surface as :class:`NonFiniteLossError` from the trainer's watch; the loop adds the last
 good checkpoint to the message.
 """
@@ -37,6 +41,7 @@ from ..io import remove_stale_temporaries
 from ..lock import RunLock
 from ..records import MANIFEST, Record, RunRecord, load_record
 from .checkpoint import CheckpointError, NonFiniteLossError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .distributed import World, current_world
 
 __all__ = ["OpenedRun", "open_run", "isolated_rng", "FiniteWatch", "config_dict", "pick_device", "training_tensor",
            "IGNORED_ON_RESUME"]
@@ -102,7 +107,8 @@ class FiniteWatch:
 
 @dataclass
 class OpenedRun:
-    """A validated run folder, locked by this process until it leaves the ``with`` block."""
+    """A validated run folder, locked by this process until it leaves the ``with`` block (rank 0; other
+    ranks hold no lock and write nothing)."""
 
     path: Path
     kind: str
@@ -110,12 +116,13 @@ class OpenedRun:
     data: dict[str, Any]
     device: torch.device
     checkpoint: dict[str, Any] | None      # last.pt of a resumed run
-    lock: RunLock
+    lock: RunLock | None
     done: bool = False                     # a resume of a finished run that asks for no more epochs
     overrides: dict[str, Any] = field(default_factory=dict)
     best_metric: str | None = None
     best_mode: str = "min"
     record: RunRecord | None = field(default=None, repr=False)   # open while epochs() runs
+    world: World = World()
 
     @property
     def start_epoch(self) -> int:
@@ -129,7 +136,8 @@ class OpenedRun:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.lock.release(undo=self.record is None)  # a run that never opened its record leaves no trace
+        if self.lock is not None:  # a run that never opened its record leaves no trace
+            self.lock.release(undo=self.record is None)
 
     def _open_record(self, fields: Mapping[str, Any]) -> RunRecord:
         if self.checkpoint is None:
@@ -144,8 +152,16 @@ class OpenedRun:
         return record
 
     def epochs(self, epochs: int, train_epoch: TrainEpoch, evaluate: Evaluate,
-               state: Callable[[], dict[str, Any]], **manifest_fields: Any) -> Record:
-        """Run epochs ``start_epoch .. epochs - 1`` and return the finished run's record."""
+               state: Callable[[], dict[str, Any]], **manifest_fields: Any) -> Record | None:
+        """Run epochs ``start_epoch .. epochs - 1`` and return the finished run's record (``None`` on
+        ranks other than 0, which only train)."""
+        if not self.world.main:
+            if not self.done:
+                step = int((self.checkpoint or {}).get("step", 0))
+                for epoch in range(self.start_epoch, epochs):
+                    with precision.training(self.device):
+                        _, step = train_epoch(epoch, step)
+            return None
         if self.done:
             return load_record(self.path)
         self.record = record = self._open_record(manifest_fields)
@@ -202,13 +218,18 @@ IGNORED_ON_RESUME = ("epochs", "compile")
 
 def open_run(out_dir: str | os.PathLike, kind: str, params: Mapping[str, Any], data: Mapping[str, Any], *,
              resume: bool, device: torch.device, overrides: tuple[str, ...] = (),
-             best_metric: str | None = None, best_mode: str = "min") -> OpenedRun:
+             best_metric: str | None = None, best_mode: str = "min", world: World | None = None) -> OpenedRun:
     """Lock and validate a run folder for a new run or a resume, changing nothing in it.
 
     ``overrides`` (resume only) names settings that may differ from the checkpoint's, e.g. a lower
     learning rate after a non-finite loss; the manifest records each change under ``resume_overrides``.
-    A resume that asks for no more epochs than a finished run has is a no-op.
+    A resume that asks for no more epochs than a finished run has is a no-op. With several ranks, rank 0
+    validates and locks; the others raise its error, or load the checkpoint it validated.
     """
+    world = world or current_world()
+    if world.size > 1:
+        return _open_on_ranks(out_dir, kind, params, data, resume=resume, device=device, overrides=overrides,
+                              best_metric=best_metric, best_mode=best_mode, world=world)
     path, params = Path(out_dir), dict(params)
     lock = RunLock(path)
     lock.acquire(record_holder=False)
@@ -221,6 +242,26 @@ def open_run(out_dir: str | os.PathLike, kind: str, params: Mapping[str, Any], d
         remove_stale_temporaries(path)
         lock.record_holder()
     return OpenedRun(path, kind, params, dict(data), device, checkpoint, lock, done, changed, best_metric, best_mode)
+
+
+def _open_on_ranks(out_dir: str | os.PathLike, kind: str, params: Mapping[str, Any], data: Mapping[str, Any], *,
+                   world: World, **kw: Any) -> OpenedRun:
+    """:func:`open_run` on rank 0; its verdict (an error, or the checkpoint it loaded, sent whole so that
+    ranks on other machines need not see the folder) shared with the others."""
+    if world.main:
+        try:
+            run = open_run(out_dir, kind, params, data, world=World(), **kw)
+        except BaseException as err:
+            world.share(f"{type(err).__name__}: {err}")
+            raise
+        world.share((run.checkpoint, run.done))
+        return dataclasses.replace(run, world=world)
+    verdict = world.share(None)
+    if isinstance(verdict, str):
+        raise RuntimeError(f"rank 0 refused to open the run: {verdict}")
+    checkpoint, done = verdict
+    return OpenedRun(Path(out_dir), kind, dict(params), dict(data), kw["device"], checkpoint, None, done,
+                     best_metric=kw["best_metric"], best_mode=kw["best_mode"], world=world)
 
 
 def _validate(path: Path, kind: str, params: dict[str, Any], data: Mapping[str, Any], resume: bool,
