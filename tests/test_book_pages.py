@@ -119,7 +119,7 @@ def test_every_page_reads_cleanly(html_root: Path) -> None:
 def test_page_check_catches_each_defect() -> None:
     bad = """<article>
       <p>raw \\(D(x)\\) here</p>
-      <p>see /work/main/repro/x.py</p>
+      <p>see /home/someone/checkout/repro/x.py</p>
       <div class="cell_output"><div class="output stderr">UserWarning: small N</div></div>
       <table><tr><td>NaN</td></tr></table>
       <div class="cell_output"><img src="a.png"></div>
