@@ -40,7 +40,7 @@ from .checkpoint import set_rng_state
 from .distributed import World, current_world, data_parallel
 from ..records import Record
 from .ema import EMA
-from .loop import FiniteWatch, config_dict, open_run, pick_device, training_tensor
+from .loop import FiniteWatch, as_config, config_dict, open_run, pick_device, training_tensor
 from .trained import TrainedDiffusion
 
 __all__ = ["DiffusionTrainConfig", "PRESETS", "preset", "DiffusionState", "setup_training", "ddpm_epoch",
@@ -124,12 +124,7 @@ def preset(name: str, **overrides: Any) -> DiffusionTrainConfig:
 
 def _resolve(config: DiffusionTrainConfig | Mapping[str, Any], data: torch.Tensor) -> DiffusionTrainConfig:
     """The config with ``decoder`` and ``point_scale`` filled from the data, or a clear error."""
-    if not isinstance(config, DiffusionTrainConfig):
-        names = {f.name for f in dataclasses.fields(DiffusionTrainConfig)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise TypeError(f"unknown diffusion config keys {unknown}; known keys: {sorted(names)}")
-        config = DiffusionTrainConfig(**config)
+    config = as_config(DiffusionTrainConfig, config)
     points = data.is_floating_point()
     decoder = config.decoder or ("continuous" if points else "discretized")
     if points and decoder != "continuous":

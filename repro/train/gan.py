@@ -42,7 +42,7 @@ from .accel import adam, compiled, prepare_cuda
 from .checkpoint import set_rng_state
 from .distributed import World, current_world, data_parallel, sync_batchnorm
 from .gan_losses import GeneratorLoss, discriminator_loss, generator_loss, parse_generator_loss
-from .loop import FiniteWatch, config_dict, open_run, pick_device, training_tensor
+from .loop import FiniteWatch, as_config, config_dict, open_run, pick_device, training_tensor
 from .trained import TrainedGAN
 
 __all__ = ["ITERATION_COLUMNS", "PRESETS", "GANTrainConfig", "GANState", "build_gan", "gan_epoch",
@@ -131,7 +131,7 @@ def preset(name: str, **overrides: Any) -> GANTrainConfig:
 
 def _resolve(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset | MixtureDataset) -> GANTrainConfig:
     """Check the config against the data and fill ``channels`` from it."""
-    cfg = config if isinstance(config, GANTrainConfig) else GANTrainConfig(**dict(config))
+    cfg = as_config(GANTrainConfig, config)
     parse_generator_loss(cfg.g_loss)  # unknown names fail here, before a run folder is made
     for name, value, choices in (("best_mode", cfg.best_mode, ("min", "max")),
                                  ("update", cfg.update, ("alternating", "simultaneous")),

@@ -43,7 +43,7 @@ from ..records import MANIFEST, Record, RunRecord, load_record
 from .checkpoint import CheckpointError, NonFiniteLossError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import World, current_world
 
-__all__ = ["OpenedRun", "open_run", "isolated_rng", "FiniteWatch", "config_dict", "pick_device", "training_tensor",
+__all__ = ["OpenedRun", "open_run", "isolated_rng", "FiniteWatch", "config_dict", "pick_device", "training_tensor", "as_config",
            "IGNORED_ON_RESUME"]
 
 TrainEpoch = Callable[[int, int], tuple[dict[str, Any], int]]
@@ -53,6 +53,17 @@ Evaluate = Callable[[int, bool], Mapping[str, Any]]
 def training_tensor(dataset: Any) -> torch.Tensor:
     """The training data of a data set: uint8 images (N x C x H x W) or float points (N x dim)."""
     return dataset.points if isinstance(dataset, MixtureDataset) else dataset.images
+
+
+def as_config(cls: type, config: Any) -> Any:
+    """``config`` if it is a ``cls`` already, else ``cls(**config)`` with unknown keys named in the error."""
+    if isinstance(config, cls):
+        return config
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(config) - names)
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} keys {unknown}; known keys: {sorted(names)}")
+    return cls(**config)
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:

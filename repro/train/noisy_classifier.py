@@ -38,7 +38,7 @@ from ..models.unet import count_parameters
 from ..records import Record, load_record
 from .accel import adam, compiled, prepare_cuda
 from .checkpoint import CheckpointError, load_checkpoint, set_rng_state
-from .loop import FiniteWatch, config_dict, open_run, pick_device
+from .loop import FiniteWatch, as_config, config_dict, open_run, pick_device
 
 __all__ = ["NoisyClassifierTrainConfig", "PRESETS", "preset", "NoisyClassifierState", "setup_training",
            "classifier_epoch", "train_noisy_classifier", "accuracy_by_t", "load_noisy_classifier", "build_process"]
@@ -100,12 +100,7 @@ def preset(name: str, **overrides: Any) -> NoisyClassifierTrainConfig:
 
 def _resolve(config: NoisyClassifierTrainConfig | Mapping[str, Any], dataset: ImageDataset) -> NoisyClassifierTrainConfig:
     """The config with ``num_classes`` filled from the data, checked against its labels and size."""
-    if not isinstance(config, NoisyClassifierTrainConfig):
-        names = {f.name for f in dataclasses.fields(NoisyClassifierTrainConfig)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise TypeError(f"unknown noisy-classifier config keys {unknown}; known keys: {sorted(names)}")
-        config = NoisyClassifierTrainConfig(**config)
+    config = as_config(NoisyClassifierTrainConfig, config)
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"the noisy classifier trains on labelled images (ImageDataset), got {type(dataset).__name__}")
     k = config.num_classes if config.num_classes is not None else len(dataset.classes)
