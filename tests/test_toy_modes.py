@@ -30,12 +30,13 @@ def test_select_lr_breaks_near_ties_by_high_quality_fraction():
         toy_modes.select_lr({})
 
 
-def test_study_rows_give_mean_and_standard_error_over_full_length_seeds_beside_pacgan():
+def test_study_rows_give_mean_and_standard_error_over_seeds_beside_pacgan():
     cfg = {"mixtures": ["ring8_r1"], "gan_epochs": 2, "ddpm_epochs": 2}
-    records = {("ring8_r1", "gan", 1e-4, s): _record([m, m], [0.5, q], any_modes=m, kl=float("nan"))
-               for s, (m, q) in enumerate([(4, 0.9), (6, 0.7)])}
-    records["ring8_r1", "gan", 3e-4, 0] = _record([8], [1.0])  # a selection run: not full length
-    rows = toy_modes.study_rows(records, cfg)
+    study = toy_modes.Study(selection={("ring8_r1", "gan", 3e-4): _record([8], [1.0])},  # not in the table
+                            chosen={("ring8_r1", "gan"): 1e-4},
+                            runs={("ring8_r1", "gan", s): _record([m, m], [0.5, q], any_modes=m, kl=float("nan"))
+                                  for s, (m, q) in enumerate([(4, 0.9), (6, 0.7)])})
+    rows = toy_modes.study_rows(study, cfg)
     ours, paper = rows
     assert ours["seeds"] == 2 and ours["modes (>= 20 of 2,500)"] == "5 ± 1" and ours["high quality %"] == "80 ± 10"
     assert ours["reverse KL"] == "—"  # no finite value: no NaN in the table

@@ -10,19 +10,21 @@ discriminator, Adam 1e-4 with beta1 0.8, batch 100, simultaneous updates). The D
    steps around each model's reference value) trains for ``select_fraction`` of the model's epochs;
    :func:`select_lr` keeps the one with the most modes hit (>= 20 of 2,500 samples) averaged over the
    last ``LAST_K`` evaluations, ties within half a mode going to the higher high-quality fraction.
-2. **Seeds.** The chosen learning rate trains ``seeds`` seeds for the full epochs (seed 0 continues its
-   selection run).
+2. **Seeds.** The chosen learning rate trains ``seeds`` seeds for the full epochs, each a run of its own
+   (a selection run is a finished record that needs no checkpoint to be read again).
 
 Every epoch one :class:`repro.metrics.ModeCoverageTracker` scores 2,500 samples of each model, and the
 same collapse rule (:mod:`repro.metrics.collapse`) judges both. Each run trains into
 ``out_dir/<mixture>/<model>-lr<lr>-seed<k>``; finished runs are kept and a killed run continues from
-its last checkpoint, so re-running the notebook only does the missing work.
+its last checkpoint, so re-running the notebook only does the missing work; selection runs train into
+``out_dir/<mixture>/select/<model>-lr<lr>``.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,7 +40,7 @@ from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
-           "study_rows", "selection_rows", "final_run", "final_samples", "ddpm_config", "gan_config"]
+           "study_rows", "selection_rows", "Study", "final_samples", "ddpm_config", "gan_config"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
@@ -128,29 +130,38 @@ def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
     return max(close, key=lambda lr: (_tail_mean(runs[lr].rows, "high_quality_fraction", k), -lr))
 
 
-def run(cfg: Mapping[str, Any]) -> dict[tuple[str, str, float, int], Record]:
-    """The selection runs and the seeds of every (mixture, model); records by (mixture, model, lr, seed)."""
+@dataclass
+class Study:
+    """The runs of the study: ``selection[mixture, model, lr]`` (seed 0, ``select_fraction`` of the epochs),
+    the learning rate ``chosen[mixture, model]``, and ``runs[mixture, model, seed]`` at that rate."""
+
+    selection: dict[tuple[str, str, float], Record] = field(default_factory=dict)
+    chosen: dict[tuple[str, str], float] = field(default_factory=dict)
+    runs: dict[tuple[str, str, int], Record] = field(default_factory=dict)
+
+
+def run(cfg: Mapping[str, Any]) -> Study:
+    """The selection runs and the seeds of every (mixture, model)."""
     device = pick_device(cfg["device"])
     root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
         Path(tempfile.mkdtemp(prefix="toy_modes-smoke-")) if cfg["profile"] == "smoke"
         else Path("runs") / cfg["profile"] / NOTEBOOK)
-    records: dict[tuple[str, str, float, int], Record] = {}
+    study = Study()
     for mixture in cfg["mixtures"]:
         data = load_dataset(mixture, "train", subset=cfg["n_points"], seed=0)
         for model in MODELS:
-            epochs, lrs, short = cfg[f"{model}_epochs"], cfg[f"{model}_lrs"], _selection_epochs(cfg, model)
-
-            def train(lr: float, seed: int, n_epochs: int) -> Record:
-                out = root / mixture / f"{model}-lr{lr:g}-seed{seed}"
-                return _train_one(model, data, out, n_epochs, seed, lr, cfg["eval_samples"], device)
-
-            trials = {lr: train(lr, 0, short) for lr in lrs}
-            for lr, rec in trials.items():
-                records[mixture, model, lr, 0] = rec
-            chosen = select_lr(trials)
+            short = _selection_epochs(cfg, model)
+            for lr in cfg[f"{model}_lrs"]:
+                study.selection[mixture, model, lr] = _train_one(
+                    model, data, root / mixture / "select" / f"{model}-lr{lr:g}", short, 0, lr, cfg["eval_samples"],
+                    device)
+            lr = study.chosen[mixture, model] = select_lr(
+                {lr: rec for (mix, mod, lr), rec in study.selection.items() if (mix, mod) == (mixture, model)})
             for seed in range(cfg["seeds"]):
-                records[mixture, model, chosen, seed] = train(chosen, seed, epochs)
-    return records
+                study.runs[mixture, model, seed] = _train_one(
+                    model, data, root / mixture / f"{model}-lr{lr:g}-seed{seed}", cfg[f"{model}_epochs"], seed, lr,
+                    cfg["eval_samples"], device)
+    return study
 
 
 def _verdict(rec: Record, mixture: str) -> str:
@@ -158,14 +169,15 @@ def _verdict(rec: Record, mixture: str) -> str:
     return str(detect_collapse(rec.rows, rule)).split(":")[0]
 
 
-def summary_rows(records: Mapping[tuple[str, str, float, int], Record]) -> list[dict[str, Any]]:
-    """One row per run: its learning rate, coverage at the last epoch and over the last evaluations, and
-    what the collapse rule says."""
+def summary_rows(study: Study) -> list[dict[str, Any]]:
+    """One row per full-length run: its learning rate, coverage at the last epoch and over the last
+    evaluations, and what the collapse rule says."""
     rows = []
-    for (mixture, model, lr, seed), rec in records.items():
+    for (mixture, model, seed), rec in study.runs.items():
         last = rec.rows[-1]
-        rows.append({"mixture": mixture, "model": model, "lr": lr, "seed": seed, "epochs": len(rec.rows),
-                     "modes_hit_last": last["modes_hit"], "modes_hit_any_last": last.get("modes_hit_any"),
+        rows.append({"mixture": mixture, "model": model, "lr": study.chosen[mixture, model], "seed": seed,
+                     "epochs": len(rec.rows), "modes_hit_last": last["modes_hit"],
+                     "modes_hit_any_last": last.get("modes_hit_any"),
                      f"modes_hit_last{LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
                      "high_quality_last": round(last["high_quality_fraction"], 3),
                      "collapse_rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
@@ -176,17 +188,13 @@ def _selection_epochs(cfg: Mapping[str, Any], model: str) -> int:
     return max(1, round(cfg["select_fraction"] * cfg[f"{model}_epochs"]))
 
 
-def selection_rows(records: Mapping[tuple[str, str, float, int], Record], cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The learning-rate grid of each (mixture, model) on seed 0, over the selection epochs only (the chosen
-    run continues afterwards): what the selection rule compared."""
-    rows = []
-    for (mixture, model, lr, seed), rec in records.items():
-        if seed == 0:
-            head = rec.rows[:_selection_epochs(cfg, model)]
-            rows.append({"mixture": mixture, "model": model, "lr": lr, "epochs": len(head),
-                         f"modes_hit_mean_last{LAST_K}": round(_tail_mean(head, "modes_hit"), 2),
-                         f"high_quality_mean_last{LAST_K}": round(_tail_mean(head, "high_quality_fraction"), 3)})
-    return rows
+def selection_rows(study: Study) -> list[dict[str, Any]]:
+    """The learning-rate grid of each (mixture, model) on seed 0: what the selection rule compared."""
+    return [{"mixture": mixture, "model": model, "lr": lr, "epochs": len(rec.rows),
+             f"modes_hit_mean_last{LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
+             f"high_quality_mean_last{LAST_K}": round(_tail_mean(rec.rows, "high_quality_fraction"), 3),
+             "chosen": "yes" if study.chosen.get((mixture, model)) == lr else ""}
+            for (mixture, model, lr), rec in study.selection.items()]
 
 
 def _mean_se(values: list[float]) -> str:
@@ -201,14 +209,13 @@ def _mean_se(values: list[float]) -> str:
     return f"{mean:.3g} ± {se:.2g}"
 
 
-def study_rows(records: Mapping[tuple[str, str, float, int], Record], cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """PacGAN's table with our rows: per (mixture, model), the full-length seeds' last epoch as mean ±
-    standard error over seeds, beside PacGAN's vanilla GAN (Table 1)."""
+def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """PacGAN's table with our rows: per (mixture, model), the seeds' last epoch as mean ± standard error,
+    beside PacGAN's vanilla GAN (Table 1)."""
     rows = []
     for mixture in cfg["mixtures"]:
         for model in MODELS:
-            runs = [rec for (mix, mod, _, _), rec in records.items()
-                    if mix == mixture and mod == model and len(rec.rows) == cfg[f"{model}_epochs"]]
+            runs = [rec for (mix, mod, _), rec in study.runs.items() if (mix, mod) == (mixture, model)]
             if not runs:
                 continue
             last = [rec.rows[-1] for rec in runs]
@@ -225,15 +232,6 @@ def study_rows(records: Mapping[tuple[str, str, float, int], Record], cfg: Mappi
                          "high quality %": "{} ± {}".format(*p["high_quality_pct"]),
                          "reverse KL": "{} ± {}".format(*p["reverse_kl"])})
     return rows
-
-
-def final_run(records: Mapping[tuple[str, str, float, int], Record], cfg: Mapping[str, Any], mixture: str,
-              model: str) -> tuple[float, Record]:
-    """The chosen learning rate of (mixture, model) and its full-length seed-0 run."""
-    for (mix, mod, lr, seed), rec in records.items():
-        if (mix, mod, seed) == (mixture, model, 0) and len(rec.rows) == cfg[f"{model}_epochs"]:
-            return lr, rec
-    raise KeyError(f"no full-length seed-0 run of {model} on {mixture}")
 
 
 def final_samples(record: Record, n: int = 2500) -> torch.Tensor:
