@@ -22,7 +22,9 @@ def test_every_profile_of_every_notebook_is_valid(module, tmp_path):
         params = {"profile": profile}
         if "runs_dir" in module.RULES and profiles[profile]["runs_dir"] is not None:
             params["runs_dir"] = str(tmp_path)
-        cfg = resolve(module.NOTEBOOK, params, module.RULES, getattr(module, "CONSTRAINTS", ()))
+        cfg = resolve(module.NOTEBOOK, params, module.RULES, getattr(module, "CONSTRAINTS", ()),
+                      complete=getattr(module, "from_preset", None))
+        assert all(v is not None for k, v in cfg.items() if k in getattr(module, "FROM_PRESET", ()))
         assert cfg["profile"] == profile and set(cfg) == set(module.RULES) | {"profile"}
 
 
@@ -198,3 +200,46 @@ def test_an_out_dir_that_is_a_file_is_a_parameter_error(tmp_path):
     with pytest.raises(ParameterError, match="is a file, not a folder"):
         output_dir("train_gan", {"profile": "cpu", "out_dir": str(tmp_path / "f"), "resume": False})
     assert (tmp_path / "f").read_text() == "keep me"
+
+
+def test_each_profile_lists_only_what_it_changes():
+    import yaml
+
+    from repro.report.params import _profiles_path
+
+    raw = yaml.safe_load(_profiles_path().read_text())
+    for notebook, entries in raw.items():
+        defaults = entries["defaults"]
+        for profile in PROFILES:
+            same = [k for k, v in (entries[profile] or {}).items() if k in defaults and defaults[k] == v]
+            assert not same, f"{notebook}.{profile} repeats its defaults for {same}"
+
+
+def test_a_profile_setting_an_undeclared_parameter_is_named(tmp_path):
+    path = tmp_path / "profiles.yaml"
+    path.write_text("train_gan:\n  defaults: {epochs: 1}\n  gpu: {epoch: 2}\n")
+    with pytest.raises(ParameterError, match=r"train_gan.gpu sets \['epoch'\].*defaults does not declare"):
+        load_profiles(path)
+
+
+def test_the_ddpm_profiles_are_trainer_presets_with_named_changes():
+    from repro.train.diffusion import PRESETS
+
+    cfg = train_ddpm.setup({"profile": "gpu", "device": "cpu"})
+    config, ho = train_ddpm.train_config(cfg), PRESETS["ho-cifar10"]
+    assert (config.model, config.num_timesteps, config.batch_size, config.warmup_steps, config.ema_decay) == (
+        ho.model, ho.num_timesteps, ho.batch_size, ho.warmup_steps, ho.ema_decay)
+    assert (config.schedule, config.loss_type, config.variance, config.lr) == ("cosine", "hybrid", "learned_range", 1e-4)
+    assert cfg["model"] == "ho-cifar10"  # filled in before the banner, so the banner shows what runs
+    assert train_ddpm.train_config({**cfg, "lr": 3e-4, "loss_type": "simple"}).variance == "fixed_large"
+    smoke = train_ddpm.train_config(train_ddpm.setup({"profile": "smoke"}))
+    assert smoke == PRESETS["fashion-mnist-32-cpu"].__class__(**{
+        **PRESETS["fashion-mnist-32-cpu"].__dict__, "batch_size": 32, "warmup_steps": 10, "ema_decay": 0.9,
+        "epochs": 2, "track_steps": 3, "grid_every": 1, "track_every": 1, "channels_last": True})
+
+
+def test_the_gan_profiles_take_the_batch_size_of_their_preset():
+    from repro.train.gan import PRESETS
+
+    cfg = train_gan.setup({"profile": "cpu"})
+    assert cfg["batch_size"] == PRESETS["fashion-mnist-32-cpu"].batch_size

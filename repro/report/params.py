@@ -1,7 +1,8 @@
 """Notebook parameters: profiles and validation.
 
 Each notebook has one papermill ``parameters`` cell whose values default to ``None``, meaning "take
-it from the profile". A profile (``configs/profiles.yaml``) is a named set of values:
+it from the profile". A profile (``configs/profiles.yaml``) is a named set of values, written as what
+it changes in the notebook's ``defaults`` (each parameter is written once):
 
 - ``gpu``: the paper-scale experiment; the default, so that
   ``papermill notebooks/train_gan.ipynb out.ipynb -p epochs 100`` runs the seed report's setting;
@@ -40,6 +41,9 @@ PROFILE_NOTES = {
     "cpu": "CPU preview sized for 2 cores; not the paper-scale experiment",
     "smoke": "seconds-long check that the notebook runs; its numbers mean nothing",
 }
+
+
+Complete = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 class ParameterError(ValueError):
@@ -88,18 +92,35 @@ def _profiles_path() -> Path:
 
 
 def load_profiles(path: str | os.PathLike | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{notebook: {profile: {parameter: value}}}`` from ``configs/profiles.yaml``."""
+    """``{notebook: {profile: {parameter: value}}}`` from ``configs/profiles.yaml``: each profile's values
+    over its notebook's ``defaults``. A profile naming a parameter that ``defaults`` lacks is an error."""
     with open(path or _profiles_path()) as f:
-        return yaml.safe_load(f)
+        raw = yaml.safe_load(f)
+    merged: dict[str, dict[str, dict[str, Any]]] = {}
+    for notebook, entries in raw.items():
+        defaults = entries.get("defaults") or {}
+        merged[notebook] = {}
+        for profile, values in entries.items():
+            if profile == "defaults":
+                continue
+            stray = sorted(set(values or {}) - set(defaults))
+            if stray:
+                raise ParameterError(f"{path or _profiles_path()}: profile {notebook}.{profile} sets {stray}, "
+                                     f"which {notebook}.defaults does not declare; add them there first")
+            merged[notebook][profile] = {**defaults, **(values or {})}
+    return merged
 
 
 def resolve(notebook: str, params: Mapping[str, Any], rules: Mapping[str, Rule],
-            constraints: Sequence[Any] = (), profiles: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            constraints: Sequence[Any] = (), profiles: Mapping[str, Any] | None = None,
+            complete: Complete | None = None) -> dict[str, Any]:
     """Merge ``params`` (``None`` = from the profile) over the chosen profile and validate.
 
     ``params["profile"]`` (or ``$REPRO_PROFILE``, or :data:`DEFAULT_PROFILE`) picks the profile.
     ``constraints`` are functions ``cfg -> str | None`` for rules that tie parameters together
-    (e.g. an image size the chosen model supports). Unknown parameter names are errors too.
+    (e.g. an image size the chosen model supports). ``complete(cfg) -> cfg`` fills values that are
+    ``None`` in both from elsewhere (a trainer preset) before the checks. Unknown parameter names are
+    errors too.
     """
     profiles = profiles if profiles is not None else load_profiles()
     if notebook not in profiles:
@@ -111,6 +132,8 @@ def resolve(notebook: str, params: Mapping[str, Any], rules: Mapping[str, Rule],
     cfg = dict(profiles[notebook][profile])
     cfg.update({k: v for k, v in params.items() if v is not None and k != "profile"})
     cfg["profile"] = profile
+    if complete is not None:
+        cfg = complete(cfg)
     errors = [unknown_parameter(k, rules) for k in cfg if k not in rules and k != "profile"]
     errors += [e for k, rule in rules.items() if (e := rule.check(k, cfg.get(k)))]
     if not errors:
@@ -158,7 +181,8 @@ def injected_parameters(namespace: Mapping[str, Any]) -> list[str]:
 
 
 def setup(notebook: str, namespace: Mapping[str, Any], rules: Mapping[str, Rule],
-          constraints: Sequence[Any] = (), profiles: Mapping[str, Any] | None = None) -> dict[str, Any]:
+          constraints: Sequence[Any] = (), profiles: Mapping[str, Any] | None = None,
+          complete: Complete | None = None) -> dict[str, Any]:
     """A notebook's parameters validated and merged over its profile; prints the banner.
 
     ``namespace`` is the notebook's ``globals()`` (the declared names are read from it, and every name
@@ -173,17 +197,17 @@ def setup(notebook: str, namespace: Mapping[str, Any], rules: Mapping[str, Rule]
         params = {k: namespace[k] for k in declared if k in namespace}
     else:
         params = dict(namespace)
-    cfg = resolve(notebook, params, rules, constraints, profiles)
+    cfg = resolve(notebook, params, rules, constraints, profiles, complete)
     _refuse_paper_scale_on_cpu(notebook, params, cfg)
     print(describe(notebook, cfg))
     return cfg
 
 
-def setup_for(notebook: str, rules: Mapping[str, Rule],
-              constraints: Sequence[Any] = ()) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+def setup_for(notebook: str, rules: Mapping[str, Rule], constraints: Sequence[Any] = (),
+              complete: Complete | None = None) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """The ``setup(globals())`` of one notebook's report module: :func:`setup` with its rules bound."""
     def setup_notebook(namespace: Mapping[str, Any]) -> dict[str, Any]:
-        return setup(notebook, namespace, rules, constraints)
+        return setup(notebook, namespace, rules, constraints, complete=complete)
     setup_notebook.__doc__ = (f"Validate the {notebook} notebook's parameters (its ``globals()`` or a dict) "
                               "against its profile, print the banner, return the config.")
     return setup_notebook

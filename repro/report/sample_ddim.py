@@ -71,7 +71,9 @@ def _steps_within_process(cfg: Mapping[str, Any]) -> str | None:
         except (OSError, ValueError, KeyError, TypeError):
             return None  # _runs_exist names a missing run; a damaged manifest fails when loaded
     else:  # the smoke profile trains stand-ins with train_ddpm's smoke profile
-        T, where = int(load_profiles()["train_ddpm"]["smoke"]["num_timesteps"]), "the smoke stand-in"
+        from .train_ddpm import from_preset
+
+        T, where = int(from_preset(load_profiles()["train_ddpm"]["smoke"])["num_timesteps"]), "the smoke stand-in"
     over = [k for k in cfg["steps"] if isinstance(k, int) and k > T]
     return (f"parameter 'steps' has {over}, more than the DDPM's T = {T} ({where}); a sampler cannot take more "
             f"steps than the process has: use steps <= {T}") if over else None
@@ -90,7 +92,7 @@ def _train_stand_ins() -> Path:
     root = Path(tempfile.mkdtemp(prefix="sample_ddim-smoke-"))
     for module in (train_ddpm, train_gan):
         cfg = resolve(module.NOTEBOOK, {"profile": "smoke", "out_dir": str(root / module.NOTEBOOK),
-                                        "track_samples": 0}, module.RULES)
+                                        "track_samples": 0}, module.RULES, complete=module.from_preset)
         module.run(cfg)
     return root
 

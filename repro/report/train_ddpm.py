@@ -2,9 +2,11 @@
 epoch with a few-step DDIM sampler, then a final evaluation of the EMA model.
 
 Parameters (``None`` takes the profile's value, see ``configs/profiles.yaml``): ``dataset``,
-``image_size``, ``model`` (a U-Net preset of :data:`repro.models.unet.UNET_PRESETS`), ``schedule``,
-``num_timesteps``, ``loss_type`` (``hybrid``, ``simple`` or ``vlb``; sigma is learned for ``hybrid``
-and ``vlb``), ``epochs``, ``subset``, ``batch_size``, ``lr``, ``warmup_steps``, ``ema_decay``,
+``image_size``, ``preset`` (a :data:`repro.train.diffusion.PRESETS` name) and what the run changes of it:
+``model`` (a U-Net preset of :data:`repro.models.unet.UNET_PRESETS`), ``schedule``, ``num_timesteps``,
+``loss_type`` (``hybrid``, ``simple`` or ``vlb``; sigma is learned for ``hybrid`` and ``vlb``, fixed to
+beta_t for ``simple``), ``batch_size``, ``lr``, ``warmup_steps``, ``ema_decay`` (``None`` in the profile
+too: the preset's value, filled in before the banner is printed); then ``epochs``, ``subset``,
 ``track_steps`` (DDIM steps of the per-epoch samples and grids), ``track_samples``, ``track_every``,
 ``eval_samples`` and ``eval_steps`` (final evaluation; 0 samples skips it), ``seed``, ``out_dir``,
 ``resume``, ``device``, ``bf16``, ``torch_compile`` (``torch.compile`` of the training forward pass;
@@ -21,26 +23,29 @@ from ..diffusion.gaussian_diffusion import LOSS_TYPES
 from ..models.unet import UNET_PRESETS
 from ..records import Record
 from ..train import load_diffusion
-from ..train.diffusion import DiffusionTrainConfig, train_diffusion
+from ..train.diffusion import PRESETS, DiffusionTrainConfig, preset, train_diffusion
 from .params import Rule, setup_for
 from .runs import DEVICE, output_dir, pick_device
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "run", "evaluate_ema", "train_config"]
+__all__ = ["NOTEBOOK", "RULES", "FROM_PRESET", "setup", "from_preset", "run", "evaluate_ema", "train_config"]
 
 NOTEBOOK = "train_ddpm"
+IMAGE_PRESETS = [name for name, p in PRESETS.items() if p.model in UNET_PRESETS]
+FROM_PRESET = ("model", "schedule", "num_timesteps", "loss_type", "batch_size", "lr", "warmup_steps", "ema_decay")
 RULES = {
     "dataset": Rule(str, choices=IMAGE_DATASETS),
     "image_size": Rule(int, choices=(32,), help="the U-Net presets are built for 32 x 32"),
-    "model": Rule(str, choices=tuple(UNET_PRESETS)),
-    "schedule": Rule(str, choices=("linear", "cosine")),
-    "num_timesteps": Rule(int, minimum=21),
-    "loss_type": Rule(str, choices=LOSS_TYPES),
+    "preset": Rule(str, choices=IMAGE_PRESETS),
+    "model": Rule(str, choices=tuple(UNET_PRESETS), optional=True),
+    "schedule": Rule(str, choices=("linear", "cosine"), optional=True),
+    "num_timesteps": Rule(int, minimum=21, optional=True),
+    "loss_type": Rule(str, choices=LOSS_TYPES, optional=True),
+    "batch_size": Rule(int, minimum=1, optional=True),
+    "lr": Rule(float, minimum=0.0, optional=True),
+    "warmup_steps": Rule(int, minimum=0, optional=True),
+    "ema_decay": Rule(float, minimum=0.0, optional=True),
     "epochs": Rule(int, minimum=1),
     "subset": Rule(int, minimum=1, optional=True),
-    "batch_size": Rule(int, minimum=1),
-    "lr": Rule(float, minimum=0.0),
-    "warmup_steps": Rule(int, minimum=0),
-    "ema_decay": Rule(float, minimum=0.0),
     "track_steps": Rule(int, minimum=1),
     "track_samples": Rule(int, minimum=0),
     "track_every": Rule(int, minimum=1),
@@ -56,24 +61,34 @@ RULES = {
 
 
 def _ema_below_one(cfg: Mapping[str, Any]) -> str | None:
-    return None if cfg["ema_decay"] < 1 else f"parameter 'ema_decay' = {cfg['ema_decay']} must be < 1"
+    return None if cfg["ema_decay"] is None or cfg["ema_decay"] < 1 else f"parameter 'ema_decay' = {cfg['ema_decay']} must be < 1"
 
 
 CONSTRAINTS = (_ema_below_one,)
 
 
-setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
+def from_preset(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` with each of :data:`FROM_PRESET` left at ``None`` taken from the preset it names."""
+    if cfg.get("preset") not in IMAGE_PRESETS:
+        return dict(cfg)  # the preset's rule names the problem
+    base = PRESETS[cfg["preset"]]
+    return {**cfg, **{k: getattr(base, k) for k in FROM_PRESET if cfg.get(k) is None}}
+
+
+setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS, complete=from_preset)  # experiment.setup(globals()) in the notebook
 
 
 def train_config(cfg: Mapping[str, Any]) -> DiffusionTrainConfig:
-    """The trainer's configuration for the notebook's ``cfg``."""
-    return DiffusionTrainConfig(
-        model=cfg["model"], schedule=cfg["schedule"], num_timesteps=cfg["num_timesteps"],
-        variance="fixed_large" if cfg["loss_type"] == "simple" else "learned_range",
-        loss_type=cfg["loss_type"], epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-        warmup_steps=cfg["warmup_steps"], ema_decay=cfg["ema_decay"], seed=cfg["seed"], bf16=cfg["bf16"],
-        channels_last=True, compile=cfg["torch_compile"], track_sampler="ddim", track_steps=cfg["track_steps"],
-        grid_samples=64, grid_every=cfg["track_every"], track_every=cfg["track_every"])
+    """The trainer's configuration for the notebook's ``cfg`` (completed by :func:`from_preset`): the
+    preset with the run's changes."""
+    cfg = from_preset(cfg)
+    changes = {k: cfg[k] for k in FROM_PRESET}
+    if cfg["loss_type"] != PRESETS[cfg["preset"]].loss_type:
+        changes["variance"] = "fixed_large" if cfg["loss_type"] == "simple" else "learned_range"
+    return preset(cfg["preset"], **changes, epochs=cfg["epochs"], seed=cfg["seed"], bf16=cfg["bf16"],
+                  channels_last=True, compile=cfg["torch_compile"], track_sampler="ddim",
+                  track_steps=cfg["track_steps"], grid_samples=64, grid_every=cfg["track_every"],
+                  track_every=cfg["track_every"])
 
 
 def run(cfg: Mapping[str, Any]) -> Record:

@@ -23,7 +23,7 @@ from ..train.gan import PRESETS, preset, train_gan
 from .params import Rule, setup_for
 from .runs import DEVICE, output_dir, pick_device
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "run", "collapse", "evaluate_best"]
+__all__ = ["NOTEBOOK", "RULES", "setup", "from_preset", "run", "collapse", "evaluate_best"]
 
 NOTEBOOK = "train_gan"
 EVAL_SEED = 1234  # the final evaluation's noise stream: apart from training (seed) and tracking (seed + 1)
@@ -34,7 +34,7 @@ RULES = {
     "preset": Rule(str, choices=IMAGE_PRESETS),
     "epochs": Rule(int, minimum=1),
     "subset": Rule(int, minimum=1, optional=True),
-    "batch_size": Rule(int, minimum=1, optional=True),
+    "batch_size": Rule(int, minimum=1, optional=True, help="None: the preset's"),
     "seed": Rule(int, minimum=0),
     "track_samples": Rule(int, minimum=0),
     "eval_samples": Rule(int, minimum=0),
@@ -45,7 +45,14 @@ RULES = {
 }
 
 
-setup = setup_for(NOTEBOOK, RULES)  # experiment.setup(globals()) in the notebook
+def from_preset(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` with ``batch_size`` left at ``None`` taken from the preset it names."""
+    if cfg.get("batch_size") is not None or cfg.get("preset") not in IMAGE_PRESETS:
+        return dict(cfg)
+    return {**cfg, "batch_size": PRESETS[cfg["preset"]].batch_size}
+
+
+setup = setup_for(NOTEBOOK, RULES, complete=from_preset)  # experiment.setup(globals()) in the notebook
 
 
 def run(cfg: Mapping[str, Any]) -> Record:
@@ -57,9 +64,7 @@ def run(cfg: Mapping[str, Any]) -> Record:
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
                         seed=cfg["seed"])
     overrides = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"],
-                 "bf16": cfg["bf16"], "channels_last": True}
-    if cfg.get("batch_size"):
-        overrides["batch_size"] = cfg["batch_size"]
+                 "bf16": cfg["bf16"], "channels_last": True, "batch_size": from_preset(cfg)["batch_size"]}
     tracker = None
     if cfg["track_samples"] > 0:
         overrides["best_metric"] = "fd_classifier"
