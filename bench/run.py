@@ -6,7 +6,8 @@
     python bench/run.py --out book/results/bench/cpu.json --markdown book/results/bench/cpu.md   # the book's
 
 Rows (``--only`` names the groups): ``matmul`` (measured matmul rate, the reference of the utilisation
-figures), ``dcgan`` and ``ddpm`` (training images/s through the trainers' step loops), ``sampling``
+figures), ``dcgan`` and ``ddpm`` (training images/s through the trainers' step loops), ``ddp`` (the DDPM
+step on 1 process against 2 data-parallel ranks at the same global batch: overhead per step), ``sampling``
 (ancestral and DDIM at 10/50/100 steps), ``inception`` (features/s), ``fid`` (FID wall time, ours vs
 torch-fidelity), ``prdc`` (precision/recall + density/coverage time and peak memory). The metric
 workloads are those of ``bench_metrics.py``.
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 
 import bench_metrics
+from bench_ddp import ddp_rows
 from bench_train import dcgan_training, sampling, unet_training
 from timing import hardware_name, matmul_rate
 
@@ -39,7 +41,7 @@ from repro.io import atomic_write, atomic_write_json
 from repro.records import environment_info, git_info, utc_now
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("matmul", "dcgan", "ddpm", "sampling", "inception", "fid", "prdc")
+GROUPS = ("matmul", "dcgan", "ddpm", "ddp", "sampling", "inception", "fid", "prdc")
 
 # Settings as data, per (device type, quick). Steps per timed call > 1 on CUDA spreads the trainers'
 # once-per-epoch host read over several steps, as in a real epoch. ``train_variants`` are the trainer
@@ -49,17 +51,20 @@ _CPU = dict(
     matmul_n=2048, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=5, gan_steps=1,
     unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=1, unet_repeats=2, unet_steps=1,
     sample_model="tiny", sample_n=32, sample_steps=[10, 50, 100], sample_repeats=1,
+    ddp_model="tiny", ddp_batch=64, ddp_steps=4, ddp_warmup=1, ddp_repeats=3,
     inception_n=200, fid_n=1000, fid_batch=50, fid_repeats=1, prdc_n=[10_000, 50_000], prdc_dim=2048)
 _CUDA = dict(
     train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
     matmul_n=8192, gan_sizes=[32, 64], gan_batch=128, gan_warmup=3, gan_repeats=10, gan_steps=20,
     unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=3, unet_repeats=5, unet_steps=10,
     sample_model="ho-cifar10", sample_n=256, sample_steps=[10, 50, 100], sample_repeats=3,
+    ddp_model="ho-cifar10", ddp_batch=128, ddp_steps=10, ddp_warmup=2, ddp_repeats=5,
     inception_n=5000, fid_n=10_000, fid_batch=250, fid_repeats=2, prdc_n=[10_000, 50_000], prdc_dim=2048)
 SETTINGS = {
     ("cpu", False): _CPU,
     ("cpu", True): {**_CPU, "train_variants": ["fp32"], "matmul_n": 1024, "gan_warmup": 1, "gan_repeats": 2,
                     "unets": ["tiny", "small"], "unet_batch": 16, "unet_repeats": 2, "sample_n": 8,
+                    "ddp_batch": 16, "ddp_steps": 2, "ddp_repeats": 2,
                     "inception_n": 20, "fid_n": 50, "prdc_n": [2000, 5000]},
     ("cuda", False): _CUDA,
     ("cuda", True): {**_CUDA, "gan_warmup": 2, "gan_repeats": 3, "gan_steps": 5, "unet_warmup": 2, "unet_repeats": 3,
@@ -188,6 +193,9 @@ def jobs(groups: list[str], s: dict, device: torch.device) -> list[tuple[str, ob
             out.append((f"ddpm {preset}", lambda preset=preset: unet_training(
                 preset, device, s["train_variants"], s["unet_batch"], s["unet_warmup"], s["unet_repeats"],
                 s["unet_steps"])))
+    if "ddp" in groups and (not cuda or torch.cuda.device_count() >= 2):
+        out.append(("ddp", lambda: ddp_rows(device, s["ddp_model"], s["ddp_batch"], s["ddp_steps"], s["ddp_warmup"],
+                                            s["ddp_repeats"])))
     if "sampling" in groups:
         out.append(("sampling", lambda: sampling(s["sample_model"], device, ["fp32", "bf16"] if cuda else ["fp32"],
                                                  s["sample_n"], s["sample_steps"], ["ancestral", "ddim"],

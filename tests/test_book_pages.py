@@ -141,3 +141,10 @@ def test_page_check_passes_typeset_math_and_captioned_figures() -> None:
     </article>
     <script src="_static/mathjax/tex-chtml.js"></script>"""
     assert page_problems(good) == []
+
+
+def test_the_bibliography_labels_entries_as_the_text_cites_them(html_root: Path) -> None:
+    soup = bs4.BeautifulSoup((html_root / "book" / "bibliography.html").read_text(encoding="utf-8"), "html.parser")
+    labels = [s.get_text(strip=True) for s in soup.select("article .label")]
+    assert labels and not [lab for lab in labels if re.fullmatch(r"\[?\d+\]?", lab)], labels[:5]
+    assert "[Ho et al. 2020]" in labels and "[Dhariwal and Nichol 2021]" in labels, labels

@@ -57,6 +57,16 @@ def _gan_data() -> ImageDataset:
     return _images(48, 16, 1)
 
 
+EVAL_N = 5  # odd: the ranks draw 3 each and the gathered 6 are cut to 5
+
+
+def _distinct(sample_fn) -> dict:
+    """How many samples the evaluation got, and how many of them differ (ranks sharing a noise stream
+    would draw the same ones)."""
+    x = sample_fn(EVAL_N)
+    return {"n": x.shape[0], "distinct": len({tuple(v.flatten().tolist()) for v in x})}
+
+
 def _worker(rank: int, world_size: int, init_file: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
@@ -71,6 +81,9 @@ def _worker(rank: int, world_size: int, init_file: str, out: str) -> None:
         train_diffusion(DIFFUSION, _ddpm_data(), out / "ddpm_resumed", device="cpu", resume=True)
         train_gan(dataclasses.replace(GAN, sync_bn=True), _gan_data(), out / "gan_sync", device="cpu")
         train_gan(GAN, _gan_data(), out / "gan_per_rank", device="cpu")
+        train_diffusion(dataclasses.replace(DIFFUSION, epochs=1), _ddpm_data(), out / "ddpm_eval", device="cpu",
+                        evaluate=_distinct)
+        train_gan(dataclasses.replace(GAN, epochs=1), _gan_data(), out / "gan_eval", device="cpu", evaluate=_distinct)
     finally:
         dist.destroy_process_group()
 
@@ -145,3 +158,12 @@ def test_gan_with_sync_batchnorm_on_two_gloo_ranks_matches_one_process(two_ranks
     # outside the tolerance
     floats = [k for k in one["G"] if one["G"][k].is_floating_point()]
     assert max((one["G"][k] - per_rank["G"][k]).abs().max() for k in floats) > 10 * ATOL
+
+
+def test_evaluation_samples_are_split_over_the_ranks_and_gathered(two_ranks):
+    import csv
+
+    for run in ("ddpm_eval", "gan_eval"):
+        with open(two_ranks / run / "metrics.csv") as f:
+            (row,) = list(csv.DictReader(f))
+        assert (int(row["n"]), int(row["distinct"])) == (EVAL_N, EVAL_N), run

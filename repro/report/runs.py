@@ -15,9 +15,11 @@ import torch
 
 from .params import ParameterError, Rule
 
-__all__ = ["DEVICE", "output_dir", "pick_device"]
+__all__ = ["DEVICE", "GPUS", "output_dir", "pick_device"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
+# the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
+GPUS = Rule(int, minimum=1, help="processes, one per GPU (gloo workers on a CPU); 1: train in this process")
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:

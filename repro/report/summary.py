@@ -21,7 +21,8 @@ def _device(m: dict) -> str:
 
 
 def summary_markdown(results: str | Path) -> str:
-    """Two tables: wall time per notebook, and one row per run folder (manifest)."""
+    """Wall time per notebook; run folders and their wall time per notebook; and, folded into a dropdown,
+    one row per run folder (manifest)."""
     results = Path(results)
     out = []
     timings = json.loads((results / "timings.json").read_text()) if (results / "timings.json").exists() else {}
@@ -44,6 +45,7 @@ def summary_markdown(results: str | Path) -> str:
                 f" {hw.get('platform', '')}, {hw.get('cpu_count', '?')} CPUs; {versions}.", ""]
     rows = ["| run | kind | data | device | epochs / rows | wall time | status |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
+    per_notebook: dict[str, list[float]] = {}
     for manifest in sorted(results.glob("runs/**/manifest.json")):
         rec = load_record(manifest.parent)
         m, n_rows = rec.manifest, len(rec.rows)
@@ -54,4 +56,10 @@ def summary_markdown(results: str | Path) -> str:
             label += f", {data['n']:,}"
         rows.append(f"| `{run}` | {m.get('kind')} | {label} | {_device(m)} | {n_rows} | "
                     f"{m.get('wall_time_s', 0):.0f} s | {m.get('status')} |")
-    return "\n".join(out + rows) + "\n"
+        per_notebook.setdefault(run.parts[0], []).append(float(m.get("wall_time_s") or 0.0))
+    if not per_notebook:
+        return "\n".join(out + rows) + "\n"
+    head = ["| notebook | run folders | their wall time |", "| --- | --- | --- |"]
+    head += [f"| `{name}` | {len(walls)} | {sum(walls) / 60:.1f} min |" for name, walls in per_notebook.items()]
+    folded = ["", f":::{{dropdown}} All {len(rows) - 2} run folders, one row per manifest", "", *rows, "", ":::"]
+    return "\n".join(out + head + folded) + "\n"

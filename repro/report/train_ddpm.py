@@ -10,7 +10,8 @@ too: the preset's value, filled in before the banner is printed); then ``epochs`
 ``track_steps`` (DDIM steps of the per-epoch samples and grids), ``track_samples``, ``track_every``,
 ``eval_samples`` and ``eval_steps`` (final evaluation; 0 samples skips it), ``seed``, ``out_dir``,
 ``resume``, ``device``, ``bf16``, ``torch_compile`` (``torch.compile`` of the training forward pass;
-measured in ``make bench``).
+measured in ``make bench``), ``gpus`` (processes under torchrun, one per GPU; see
+:mod:`repro.report.launch`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..records import Record
 from ..train import load_diffusion
 from ..train.diffusion import PRESETS, DiffusionTrainConfig, preset, train_diffusion
 from .params import Rule, setup_for
-from .runs import DEVICE, output_dir, pick_device
+from .launch import torchrun
+from .runs import DEVICE, GPUS, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "FROM_PRESET", "setup", "from_preset", "run", "evaluate_ema", "train_config"]
 
@@ -57,6 +59,7 @@ RULES = {
     "device": DEVICE,
     "bf16": Rule(bool),
     "torch_compile": Rule(bool, help="torch.compile the U-Net for training"),
+    "gpus": GPUS,
 }
 
 
@@ -98,6 +101,8 @@ def run(cfg: Mapping[str, Any]) -> Record:
 
     device = pick_device(cfg["device"])
     out = output_dir(NOTEBOOK, cfg)
+    if cfg["gpus"] > 1:
+        return torchrun("ddpm", train_config(cfg), cfg, out, device)
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
                         seed=cfg["seed"])
     tracker = None

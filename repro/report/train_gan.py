@@ -5,7 +5,8 @@ Parameters (``None`` takes the profile's value, see ``configs/profiles.yaml``): 
 ``subset`` (training images; ``None`` = all), ``batch_size``, ``seed``, ``track_samples`` (samples
 per epoch for the classifier tracker), ``eval_samples`` (Inception evaluation of the best checkpoint
 at the end; 0 skips it), ``out_dir``, ``resume``, ``device``, ``bf16`` (autocast on CUDA; the
-discriminator's losses stay float32).
+discriminator's losses stay float32), ``gpus`` (processes under torchrun, one per GPU; see
+:mod:`repro.report.launch`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ..metrics.collapse import CollapseRule, detect_collapse
 from ..train import load_gan
 from ..train.gan import PRESETS, preset, train_gan
 from .params import Rule, setup_for
-from .runs import DEVICE, output_dir, pick_device
+from .launch import torchrun
+from .runs import DEVICE, GPUS, output_dir, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "from_preset", "run", "collapse", "evaluate_best"]
 
@@ -42,6 +44,7 @@ RULES = {
     "resume": Rule(bool),
     "device": DEVICE,
     "bf16": Rule(bool, help="bf16 autocast for training, CUDA only"),
+    "gpus": GPUS,
 }
 
 
@@ -61,15 +64,18 @@ def run(cfg: Mapping[str, Any]) -> Record:
 
     device = pick_device(cfg["device"])
     out = output_dir(NOTEBOOK, cfg)
-    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
-                        seed=cfg["seed"])
     overrides = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"],
                  "bf16": cfg["bf16"], "channels_last": True, "batch_size": from_preset(cfg)["batch_size"]}
-    tracker = None
     if cfg["track_samples"] > 0:
         overrides["best_metric"] = "fd_classifier"
-        tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
     config = preset(cfg["preset"], **overrides)
+    if cfg["gpus"] > 1:
+        return torchrun("gan", config, cfg, out, device)
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
+                        seed=cfg["seed"])
+    tracker = None
+    if cfg["track_samples"] > 0:
+        tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
     return train_gan(config, data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
 
 

@@ -7,7 +7,10 @@
 
 ``--batch-size`` (or the preset's) is the global batch, split over the ranks; see
 :mod:`repro.train.distributed` for what each rank does. ``--set key=value`` replaces any config field
-(the value read as JSON, else as a string).
+(the value read as JSON, else as a string). ``--config run.json`` takes every field from a JSON file
+instead of a preset (what the notebooks' ``gpus`` parameter passes). ``--track-samples N`` scores N
+samples every ``track_every`` epochs with the classifier tracker of the image data set (the samples
+drawn across the ranks; ``fd_classifier`` and the other columns of :class:`repro.metrics.ClassifierTracker`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from ..data import load_dataset
 from . import diffusion, gan
 from .distributed import init_from_env
+from .loop import as_config
 
 TRAINERS = {"gan": gan, "ddpm": diffusion}
+CONFIGS = {"gan": gan.GANTrainConfig, "ddpm": diffusion.DiffusionTrainConfig}
 
 
 def _value(text: str) -> Any:
@@ -36,7 +41,9 @@ def _value(text: str) -> Any:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m repro.train", description=__doc__.split("\n")[0])
     p.add_argument("trainer", choices=sorted(TRAINERS))
-    p.add_argument("--preset", required=True, help="a preset of the trainer's PRESETS")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="a preset of the trainer's PRESETS")
+    source.add_argument("--config", help="a JSON file of config fields (instead of a preset)")
     p.add_argument("--out", required=True, help="the run folder")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="the global batch (all ranks together)")
@@ -46,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="replace a config field")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--track-samples", type=int, default=0,
+                   help="classifier-tracker samples per tracked epoch (image data; 0: none)")
     return p.parse_args(argv)
 
 
@@ -58,7 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("epochs", "batch_size"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    cfg = module.preset(args.preset, **overrides)
+    if args.config:
+        with open(args.config) as f:
+            cfg = as_config(CONFIGS[args.trainer], {**json.load(f), **overrides})
+    else:
+        cfg = module.preset(args.preset, **overrides)
     world, device = init_from_env(args.device)
     world.per_rank_batch(cfg.batch_size)  # before the data are read
     image_size = args.image_size or (cfg.image_size if args.trainer == "gan" and cfg.arch == "dcgan" else None)
@@ -70,8 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     if dataset is None:
         dataset = load_dataset(args.dataset, image_size=image_size, subset=args.subset, seed=cfg.seed, download=False)
     train = gan.train_gan if args.trainer == "gan" else diffusion.train_diffusion
+    tracker = None
+    if args.track_samples > 0:  # every rank samples its share; rank 0 records
+        from ..metrics import ClassifierTracker
+
+        tracker = ClassifierTracker(args.dataset, n_samples=args.track_samples, device=device)
     try:
-        run = train(cfg, dataset, args.out, resume=args.resume, device=device)
+        run = train(cfg, dataset, args.out, resume=args.resume, evaluate=tracker, device=device)
     finally:
         if world.size > 1:
             torch.distributed.destroy_process_group()

@@ -22,6 +22,7 @@ import math
 import random
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -217,13 +218,14 @@ def train_diffusion(config: DiffusionTrainConfig | Mapping[str, Any], dataset: I
 
         def measure(epoch: int, last: bool) -> dict[str, Any]:
             t0, row = time.perf_counter(), {}
-            if cfg.grid_samples > 0 and (last or (epoch + 1) % max(cfg.grid_every, 1) == 0):
+            if world.main and cfg.grid_samples > 0 and (last or (epoch + 1) % max(cfg.grid_every, 1) == 0):
                 snapshot = trained.sample(cfg.grid_samples, generator=torch.Generator(device).manual_seed(cfg.seed + 1),
                                           **tracking)  # the same noise every epoch
                 run.record.save_snapshot(snapshot, f"epoch{epoch:04d}")
             if evaluate is not None and (last or (epoch + 1) % max(cfg.track_every, 1) == 0):
                 # the global RNG, so that an evaluator that seeds it (repro.metrics.sampling) fixes the samples
-                row.update(evaluate(lambda n: trained.sample(n, **tracking)))
+                draw = partial(trained.sample, **tracking)
+                row.update(evaluate(lambda n: world.sample(n, draw, cfg.seed + 1, epoch, device)))
             row["eval_time_s"] = round(time.perf_counter() - t0, 3)
             return row
 

@@ -14,8 +14,9 @@ One process per GPU (NCCL) or per CPU worker (gloo). The semantics, the same for
 - DDP averages gradients over ranks, so every rank applies the same update and holds the same weights
   (and an EMA of them that is therefore the same too). Logged losses are averaged over ranks each step.
 - Rank 0 alone locks the run folder and writes records, grids and checkpoints; every rank resumes
-  from the ``last.pt`` that rank 0 validated. Only rank 0 evaluates; the others wait at their next
-  collective.
+  from the ``last.pt`` that rank 0 validated. Evaluation samples are split over the ranks
+  (:meth:`World.sample`: each draws its share on its own stream, and all are gathered); every rank
+  then scores the gathered samples, and rank 0 records the row.
 
 With one process none of this is active: no wrapper, no collective, the same random draws.
 """
@@ -26,7 +27,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -92,6 +93,17 @@ class World:
         with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
             torch.manual_seed((seed * 1_000_003 + step) * 65_537 + self.rank)
             yield
+
+    def sample(self, n: int, draw: Callable[[int], torch.Tensor], seed: int, step: int,
+               device: torch.device) -> torch.Tensor:
+        """``n`` samples drawn across the ranks and gathered on every rank, in rank order: rank ``r``
+        draws ``ceil(n / size)`` with ``draw`` on its own stream (:meth:`rank_stream` of ``(seed, step)``).
+        One process: ``draw(n)`` as it is."""
+        if self.size == 1:
+            return draw(n)
+        with self.rank_stream(seed, step, device):
+            mine = draw(-(-n // self.size))
+        return self.gather(mine)[:n]
 
     def share(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (a picklable object)."""

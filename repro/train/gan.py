@@ -233,14 +233,16 @@ def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset 
             return row, step
 
         def measure(epoch: int, last: bool) -> dict[str, Any]:
-            t0 = time.perf_counter()
-            snapshot = trained.generate(fixed_z.to(device))
-            row: dict[str, Any] = {"diversity": sample_diversity(snapshot, reference)}
-            if last or (epoch + 1) % max(cfg.grid_every, 1) == 0:
-                run.record.save_snapshot(snapshot, f"epoch{epoch:04d}")
+            t0, row = time.perf_counter(), {}
+            if world.main:
+                snapshot = trained.generate(fixed_z.to(device))
+                row["diversity"] = sample_diversity(snapshot, reference)
+                if last or (epoch + 1) % max(cfg.grid_every, 1) == 0:
+                    run.record.save_snapshot(snapshot, f"epoch{epoch:04d}")
             if evaluate is not None and (last or (epoch + 1) % max(cfg.track_every, 1) == 0):
-                stream = torch.Generator(device).manual_seed(cfg.seed + 1)
-                row.update(evaluate(partial(trained.sample, generator=stream)))
+                stream = torch.Generator(device).manual_seed(cfg.seed + 1)  # one process: one stream
+                draw = partial(trained.sample, generator=stream if world.size == 1 else None)
+                row.update(evaluate(lambda n: world.sample(n, draw, cfg.seed + 1, epoch, device)))
             row["eval_time_s"] = round(time.perf_counter() - t0, 3)
             return row
 

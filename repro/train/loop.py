@@ -56,14 +56,16 @@ def training_tensor(dataset: Any) -> torch.Tensor:
 
 
 def as_config(cls: type, config: Any) -> Any:
-    """``config`` if it is a ``cls`` already, else ``cls(**config)`` with unknown keys named in the error."""
+    """``config`` if it is a ``cls`` already, else ``cls(**config)`` with unknown keys named in the error
+    (lists given for tuple fields, as JSON stores them, become tuples)."""
     if isinstance(config, cls):
         return config
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(config) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(config) - set(fields))
     if unknown:
-        raise TypeError(f"unknown {cls.__name__} keys {unknown}; known keys: {sorted(names)}")
-    return cls(**config)
+        raise TypeError(f"unknown {cls.__name__} keys {unknown}; known keys: {sorted(fields)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) and isinstance(fields[k].default, tuple) else v
+                  for k, v in config.items()})
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -166,12 +168,14 @@ class OpenedRun:
                state: Callable[[], dict[str, Any]], **manifest_fields: Any) -> Record | None:
         """Run epochs ``start_epoch .. epochs - 1`` and return the finished run's record (``None`` on
         ranks other than 0, which only train)."""
-        if not self.world.main:
+        if not self.world.main:  # trains, and takes its share of the evaluation's sampling
             if not self.done:
                 step = int((self.checkpoint or {}).get("step", 0))
                 for epoch in range(self.start_epoch, epochs):
                     with precision.training(self.device):
                         _, step = train_epoch(epoch, step)
+                    with isolated_rng(), precision.evaluation():
+                        evaluate(epoch, epoch == epochs - 1)
             return None
         if self.done:
             return load_record(self.path)
