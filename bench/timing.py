@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+
+from repro.train.compute import count_flops
 
 __all__ = ["count_flops", "hardware_name", "matmul_rate", "summary", "sync", "time_calls"]
 
@@ -41,16 +42,6 @@ def time_calls(fn: Callable[[], object], device: torch.device, warmup: int, repe
 def summary(times: list[float]) -> dict[str, float | list[float]]:
     """Median, min and max of the timed calls, with the raw values for the JSON record."""
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "times_s": times}
-
-
-def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call of ``fn`` as torch's FlopCounterMode counts them (matmuls, convolutions and
-    fused attention, forward and backward; 2 per multiply-add). Elementwise work, normalisation and the
-    optimiser are not counted, nor is the CPU's attention kernel, which has no FLOP formula in torch."""
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn()
-    return int(counter.get_total_flops())
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, warmup: int = 2, repeats: int = 5,

@@ -75,7 +75,7 @@ def _explained(e: OSError, path: Path) -> OSError:
     if e.errno in _NO_SPACE:
         why = (f"no space left on the disk holding {path.parent} while writing {path.name}; "
                f"the previous {path.name}, if any, is intact. Free space there (or choose another "
-               "output folder) and run again; a training run can be resumed from its last checkpoint")
+               "output folder) and run again; a training run that saved a checkpoint can be resumed from it")
     elif e.errno in _NO_PERMISSION:
         why = (f"cannot write {path}: {os.strerror(e.errno).lower()}. Make {path.parent} writable "
                "for this user, or choose another output folder")

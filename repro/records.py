@@ -137,6 +137,8 @@ class RunRecord:
             self.rows = _read_csv(self.path / METRICS)
             self.manifest.setdefault("resumed_at", []).append(utc_now())
             self.manifest["status"] = "running"
+            if "error" in self.manifest:  # the failure this resume continues from is history now
+                self.manifest.setdefault("earlier_errors", []).append(self.manifest.pop("error"))
             self._wall_before = float(self.manifest.get("wall_time_s") or 0.0)
         else:
             if (self.path / MANIFEST).exists():

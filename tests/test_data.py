@@ -264,6 +264,22 @@ def test_read_only_data_root_says_how_to_point_elsewhere(tmp_path, fashion_gz_di
         load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
 
 
+def test_an_unreadable_data_folder_is_named_with_the_fix(tmp_path, fashion_gz_dir, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    exists = Path.exists
+
+    def refused(path):
+        if path.parent == fashion_gz_dir:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return exists(path)
+
+    monkeypatch.setattr(Path, "exists", refused)
+    with pytest.raises(PermissionError, match=rf"cannot look into the data folder {fashion_gz_dir} .*chmod u\+rx"):
+        load_dataset("fashion-mnist", root=tmp_path / "r", download=False)
+
+
 def test_cifar10_batch_with_a_wrong_published_md5_is_refused(cifar_root, monkeypatch):
     monkeypatch.setattr(integrity, "CIFAR10_MD5", {"data_batch_2": "0" * 32})
     with pytest.raises(CorruptDatasetError, match=r"data_batch_2 does not match the published checksum"):

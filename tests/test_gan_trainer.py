@@ -189,6 +189,14 @@ def test_non_finite_loss_names_its_step_and_leaves_the_last_checkpoint_intact(ri
     record = load_record(tmp_path)
     assert record.manifest["status"] == "failed" and f"step {bad_step}" in record.manifest["error"]
     assert [r["epoch"] for r in record.rows] == [0]
+    # the advice names this trainer's settings (no clipping: the GAN has none), and following it works
+    assert "here: 'lr_G', 'lr_D', 'bf16'" in str(err.value) and "clipping" not in str(err.value)
+    monkeypatch.setattr(gan_module, "discriminator_loss", gan_module.discriminator_loss.__wrapped__)
+    lower = preset("mixture-mlp", **{**RING, "epochs": 3, "check_every": 4, "lr_G": 1e-5, "lr_D": 1e-5})
+    rec = train_gan(lower, ring8, tmp_path, resume=True, device="cpu", overrides=("lr_G", "lr_D"))
+    assert rec.manifest["status"] == "finished" and "error" not in rec.manifest
+    assert f"step {bad_step}" in rec.manifest["earlier_errors"][0]
+    assert [set(o) for o in rec.manifest["resume_overrides"]] == [{"epoch", "lr_G", "lr_D"}]
 
 
 def test_resume_on_other_data_is_refused(ring8, tmp_path):

@@ -55,3 +55,19 @@ def test_a_sample_function_and_a_tensor_give_the_same_numbers(fashion_32, tmp_pa
 def test_inception_score_offline_is_refused_with_the_alternative():
     with pytest.raises(ValueError, match="online.*classifier"):
         metrics.evaluate(torch.zeros(4, 3, 32, 32), metrics=("inception_score",), n=4)
+
+
+def test_bootstrap_intervals_come_with_the_numbers_and_real_images_set_the_floor(fashion_32, tmp_path):
+    kwargs = dict(reference="fashion-mnist", split="test", metrics=("classifier",), n=200, batch_size=100,
+                  reference_n=300, cache_dir=tmp_path, progress=False)
+    out = metrics.evaluate(fashion_32, bootstrap=50, **kwargs)
+    lo, hi = out["fd_classifier_interval"]
+    assert lo <= out["fd_classifier"] <= hi and out["bootstrap"]["resamples"] == 50
+    assert out == {**metrics.evaluate(fashion_32, **kwargs), "fd_classifier_interval": [lo, hi],
+                   "bootstrap": out["bootstrap"]}  # the point numbers do not change
+    # 200 real training images against the test split, at the models' 32 x 32, and a shifted copy of them
+    real = metrics.real_baseline("fashion-mnist", 200, split="test", other_split="train", image_size=32,
+                                 **{k: v for k, v in kwargs.items() if k not in ("reference", "split", "n")})
+    assert real["real_split"] == "train" and real["n"] == 200
+    worse = metrics.evaluate((fashion_32 * 0.5).clamp(-1, 1), **kwargs)
+    assert real["fd_classifier"] < worse["fd_classifier"]

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from repro.report import compare, sample_ddim, toy_modes, train_ddpm, train_gan
+from repro.report import compare, images, sample_ddim, toy_modes, train_ddpm, train_gan
 from repro.report.params import PROFILES, ParameterError, load_profiles, resolve
 from repro.report.runs import output_dir, pick_device
 from repro.report.summary import summary_markdown
 
 
-@pytest.mark.parametrize("module", [train_gan, train_ddpm, toy_modes, sample_ddim, compare])
+@pytest.mark.parametrize("module", [train_gan, train_ddpm, toy_modes, sample_ddim, images, compare])
 def test_every_profile_of_every_notebook_is_valid(module, tmp_path):
     for name in ("train_ddpm", "train_gan"):  # what sample_ddim and compare read outside the smoke profile
         (tmp_path / name / "checkpoints").mkdir(parents=True)
@@ -80,13 +80,18 @@ def test_output_dir_refuses_to_overwrite_and_resume_needs_a_checkpoint(tmp_path)
     cfg = {"profile": "cpu", "out_dir": str(tmp_path / "run"), "resume": False}
     assert output_dir("train_gan", cfg) == tmp_path / "run"
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "manifest.json").write_text("{}")
-    with pytest.raises(ParameterError, match="already holds a run; pass -p resume True"):
-        output_dir("train_gan", cfg)
     with pytest.raises(ParameterError, match="checkpoints/last.pt does not exist"):
         output_dir("train_gan", {**cfg, "resume": True})
+    # a run that stopped before its first checkpoint: neither a fresh start nor a resume is offered
+    (tmp_path / "run" / "manifest.json").write_text('{"status": "failed", "error": "KeyboardInterrupt: "}')
+    for resume in (False, True):
+        with pytest.raises(ParameterError, match=r"stopped before its first checkpoint \(status 'failed', error "
+                                                 r"'KeyboardInterrupt: '\): there is nothing to resume. Delete"):
+            output_dir("train_gan", {**cfg, "resume": resume})
     (tmp_path / "run" / "checkpoints").mkdir()
     (tmp_path / "run" / "checkpoints" / "last.pt").write_bytes(b"")
+    with pytest.raises(ParameterError, match="already holds a run; pass -p resume True"):
+        output_dir("train_gan", cfg)
     assert output_dir("train_gan", {**cfg, "resume": True}) == tmp_path / "run"
 
 
@@ -245,3 +250,11 @@ def test_the_gan_profiles_take_the_batch_size_of_their_preset():
 
     cfg = train_gan.setup({"profile": "cpu"})
     assert cfg["batch_size"] == PRESETS["fashion-mnist-32-cpu"].batch_size
+
+
+def test_learning_rates_must_be_positive():
+    with pytest.raises(ParameterError, match="'lr' = 0.0 must be > 0"):
+        train_ddpm.setup({"profile": "smoke", "lr": 0.0})
+    with pytest.raises(ParameterError, match="'lr_D' = 0.0 must be > 0"):
+        train_gan.setup({"profile": "smoke", "lr_D": 0.0})
+    assert train_gan.setup({"profile": "smoke"})["lr_D"] == 2e-4  # the preset's

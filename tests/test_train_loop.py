@@ -171,3 +171,19 @@ def test_image_snapshots_are_grids_and_points_are_sample_files(ring8, tmp_path):
     train_gan(GANTrainConfig(**GAN), ring8, tmp_path / "pts", device="cpu")
     pts = torch.load(tmp_path / "pts" / "samples" / "epoch0001.pt", weights_only=True)
     assert pts.shape == (GAN["grid_samples"], 2)
+
+
+def test_a_fresh_run_whose_record_cannot_be_completed_leaves_no_folder(ring8, tmp_path, monkeypatch):
+    """A disk that fills between the manifest's first write and its update: the error reaches the user
+    and no manifest saying "running" is left behind (reliability review, row 77)."""
+    import errno
+
+    from repro.records import RunRecord
+
+    def full(self, **fields):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path / "manifest.json"))
+
+    monkeypatch.setattr(RunRecord, "update", full)
+    with pytest.raises(OSError, match="No space left"):
+        train_diffusion(DiffusionTrainConfig(**DDPM), ring8, tmp_path / "run", device="cpu")
+    assert not (tmp_path / "run").exists()

@@ -15,7 +15,7 @@ from pybtex.style.labels import BaseLabelStyle
 def author_year_label(entry) -> str:
     """"A 2020", "A and B 2020" or "A et al. 2020" from the entry's authors (or editors) and year."""
     people = entry.persons.get("author") or entry.persons.get("editor") or []
-    names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people if str(p) != "others"]
+    names = [" ".join(n.render_as("text") for n in p.rich_last_names) for p in people if str(p) != "others"]
     if not names:
         who = entry.fields.get("title", entry.key)
     elif len(names) == 1 and len(people) == 1:

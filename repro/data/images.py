@@ -205,6 +205,18 @@ def _read_fashion_copy(d: Path, n: str) -> bytes:
     return data
 
 
+def _holds_all(folder: Path, names: list[str]) -> bool:
+    """Whether ``folder`` has each of ``names``, gzipped or not; a folder that cannot be looked into is
+    named with the fix."""
+    try:
+        return all((folder / f"{n}.gz").exists() or (folder / n).exists() for n in names)
+    except PermissionError as e:
+        raise PermissionError(
+            e.errno, f"cannot look into the data folder {folder} ({e.strerror}); make it readable for this user "
+            f"(e.g. chmod u+rx {folder}), or point the data root at another copy (root=... or $REPRO_DATA)",
+            str(folder)) from None
+
+
 def _prepare_fashion_raw(root: Path) -> Path:
     """Make ``root/FashionMNIST/raw`` hold the four decompressed IDX files, from any copy found.
 
@@ -216,7 +228,7 @@ def _prepare_fashion_raw(root: Path) -> Path:
     if all((raw / n).exists() for n in names):
         return raw
     for d in candidate_dirs(root, "fashion-mnist", system="fashion-mnist") + [raw]:
-        if all((d / f"{n}.gz").exists() or (d / n).exists() for n in names):
+        if _holds_all(d, names):
             for n in names:
                 if (raw / n).exists():
                     continue

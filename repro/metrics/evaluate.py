@@ -18,6 +18,7 @@ from typing import Sequence
 import torch
 
 from ..data import IMAGE_DATASETS, at_image_size, load_dataset
+from .bootstrap import fd_interval
 from .classifier import load_classifier
 from .frechet import frechet_distance_to
 from .inception import RESIZE, inception_extractor
@@ -28,7 +29,7 @@ from .reference import reference_features
 from .sampling import SampleSource, check_source, sample_batches
 from .tracking import CLASSIFIER_FOR, classifier_metrics
 
-__all__ = ["evaluate", "METRICS", "DEFAULT_METRICS"]
+__all__ = ["evaluate", "real_baseline", "METRICS", "DEFAULT_METRICS"]
 
 METRICS = ("fid", "kid", "precision_recall", "density_coverage", "inception_score", "classifier")
 DEFAULT_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "classifier")
@@ -57,7 +58,7 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
              device: torch.device | str = "cpu", cache_dir: str | os.PathLike | None = None,
              data_root: str | os.PathLike | None = None, reference_n: int | None = None,
              extractor: str = "offline", seed: int = 0, progress: bool = True, kid_subsets: int = 100,
-             kid_subset_size: int = 1000, is_splits: int = 10) -> dict:
+             kid_subset_size: int = 1000, is_splits: int = 10, bootstrap: int = 0) -> dict:
     """Evaluate ``n`` samples against ``reference``/``split`` on the requested ``metrics``.
 
     Args:
@@ -70,6 +71,8 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
         reference_n: reference images (all of the split when ``None``; a subset is chosen with seed 0).
         extractor: ``"offline"`` (TorchScript, no logits) or ``"online"`` (torch-fidelity's download).
         cache_dir: reference feature cache (default ``<data root>/cache``, or ``~/.cache/repro``).
+        bootstrap: resamples of the generated features for 95% normal bootstrap intervals of ``fid`` and
+            ``fd_classifier`` (``fid_interval``, ``fd_classifier_interval``; :mod:`.bootstrap`); 0: none.
 
     Returns a dict with the numbers (``fid``, ``kid_mean``, ``kid_std``, ``precision``, ``recall``,
     ``density``, ``coverage``, ``inception_score_mean``, ``inception_score_std``, ``fd_classifier``,
@@ -124,15 +127,36 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
         out.update(reference=f"{ref['data']['label']}, {split} split", n_reference=ref["data"]["n"],
                    reference_sha256=ref["data"]["sha256"], extractor=inception.name, resize=RESIZE)
         out.update(_inception_numbers(metrics, g, ref, seed, kid_subsets, kid_subset_size, is_splits))
+        if bootstrap and "fid" in metrics:
+            out["fid_interval"] = list(fd_interval(g["2048"], ref["mu"], ref["sigma"], bootstrap, seed=seed,
+                                                   what="Inception features"))
     if classifier is not None:
         cref = reference_features(reference, split, classifier, n=reference_n, root=data_root,
                                   cache_dir=cache_dir, progress=progress, stats_of="features", ds=data)
         out.update(classifier_metrics(g["classifier_probs"], g["classifier_features"], cref))
+        if bootstrap:
+            out["fd_classifier_interval"] = list(fd_interval(g["classifier_features"], cref["mu"], cref["sigma"],
+                                                             bootstrap, seed=seed, what="classifier features"))
         out.update(classifier=classifier.name, classifier_test_accuracy=classifier.record["test_accuracy"])
         out.setdefault("reference", f"{cref['data']['label']}, {split} split")
         out.setdefault("n_reference", cref["data"]["n"])
         out.setdefault("reference_sha256", cref["data"]["sha256"])
+    if bootstrap:
+        out["bootstrap"] = {"resamples": bootstrap, "level": 0.95, "interval": "estimate +- 1.96 bootstrap sd",
+                            "resampled": "the generated samples' features; the reference statistics fixed"}
     return out
+
+
+def real_baseline(reference: str, n: int, split: str = "train", other_split: str = "test",
+                  image_size: int | None = None, **kwargs) -> dict:
+    """The numbers :func:`evaluate` gives ``n`` real images of ``other_split`` (at ``image_size``, the size
+    the models generate) against ``split``: what a perfect generator would score at this N (FID and FD
+    are biased upwards at finite N, so a model's number is read against this one, at the same N)."""
+    images = load_dataset(reference, other_split, image_size=image_size, subset=n,
+                          seed=kwargs.get("seed", 0)).images
+    if images.shape[0] < n:
+        raise ValueError(f"the {other_split} split of {reference} has {images.shape[0]} images; ask for n <= that")
+    return {**evaluate(images, reference=reference, split=split, n=n, **kwargs), "real_split": other_split}
 
 
 def _inception_numbers(metrics: Sequence[str], g: dict, ref: dict, seed: int, kid_subsets: int,

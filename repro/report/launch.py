@@ -56,6 +56,8 @@ def torchrun(trainer: str, config: Any, cfg: Mapping[str, Any], out: Path, devic
             cmd += ["--subset", str(cfg["subset"])]
         if cfg.get("resume"):
             cmd.append("--resume")
+        if cfg.get("overrides"):
+            cmd += ["--overrides", ",".join(cfg["overrides"])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         tail: deque[str] = deque(maxlen=40)
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 __all__ = ["ParameterError", "Rule", "PROFILES", "DEFAULT_PROFILE", "load_profiles", "resolve", "describe",
-           "setup", "setup_for", "injected_parameters"]
+           "setup", "setup_for", "fill_from_preset", "injected_parameters"]
 
 PROFILES = ("gpu", "cpu", "smoke")
 DEFAULT_PROFILE = "gpu"
@@ -211,6 +211,18 @@ def setup_for(notebook: str, rules: Mapping[str, Rule], constraints: Sequence[An
     setup_notebook.__doc__ = (f"Validate the {notebook} notebook's parameters (its ``globals()`` or a dict) "
                               "against its profile, print the banner, return the config.")
     return setup_notebook
+
+
+def fill_from_preset(presets: Mapping[str, Any], names: Sequence[str]) -> Complete:
+    """A ``complete`` for :func:`setup_for`: each of ``names`` left at ``None`` takes its value from the
+    trainer preset that ``cfg["preset"]`` names (an unknown preset is left for its rule to name)."""
+    def from_preset(cfg: Mapping[str, Any]) -> dict[str, Any]:
+        if cfg.get("preset") not in presets:
+            return dict(cfg)
+        base = presets[cfg["preset"]]
+        return {**cfg, **{k: getattr(base, k) for k in names if cfg.get(k) is None}}
+    from_preset.__doc__ = f"``cfg`` with each of {', '.join(names)} left at ``None`` taken from its preset."
+    return from_preset
 
 
 def _refuse_paper_scale_on_cpu(notebook: str, params: Mapping[str, Any], cfg: Mapping[str, Any]) -> None:

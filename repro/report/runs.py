@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
+from ..records import Record, load_record
 from .params import ParameterError, Rule
 
-__all__ = ["DEVICE", "GPUS", "output_dir", "pick_device"]
+__all__ = ["DEVICE", "GPUS", "OVERRIDES", "continue_run", "output_dir", "pick_device", "positive"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
 GPUS = Rule(int, minimum=1, help="processes, one per GPU (gloo workers on a CPU); 1: train in this process")
+# the training notebooks' ``overrides``: settings a resume may change, recorded in the manifest
+OVERRIDES = Rule(list, help="names of settings a resume may change, e.g. [lr]")
+
+
+def positive(*names: str):
+    """A constraint: each of ``names`` (when set) is > 0."""
+    def check(cfg: Mapping[str, Any]) -> str | None:
+        bad = [f"parameter {n!r} = {cfg[n]} must be > 0" for n in names if cfg.get(n) is not None and cfg[n] <= 0]
+        return "; ".join(bad) or None
+    return check
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:
@@ -33,6 +44,10 @@ def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpo
     if out.exists() and not out.is_dir():
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} is a file, not a folder; choose a folder")
     has_run = (out / "manifest.json").exists()
+    if has_run and not (out / checkpoint).exists() and "resume" in cfg:
+        raise ParameterError(f"parameter 'out_dir' = {str(out)!r} holds a run that stopped before its first "
+                             f"checkpoint ({_status(out)}): there is nothing to resume. Delete that folder to start "
+                             "over there, or choose another out_dir")
     if cfg.get("resume"):
         if not (out / checkpoint).exists():
             raise ParameterError(f"parameter 'resume' = True, but {out / checkpoint} does not exist; "
@@ -44,6 +59,33 @@ def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpo
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} already holds a run; choose another out_dir, "
                              "or delete that folder to redo the run there")
     return out
+
+
+def continue_run(train: Callable[..., Record], config: Any, data: Any, out: Path, **kw: Any) -> Record:
+    """A finished run of ``config.epochs`` epochs in ``out``: the record as it is when it has them, else
+    ``train(config, data, out, resume=..., **kw)``, continuing from the last checkpoint when there is one
+    (a run resumed with more epochs continues exactly). A run that stopped before its first checkpoint
+    is named, with the fix."""
+    if (out / "manifest.json").exists():
+        record = load_record(out)
+        if record.manifest.get("status") == "finished" and len(record.rows) >= config.epochs:
+            return record
+    resume = (out / "checkpoints" / "last.pt").exists()
+    if (out / "manifest.json").exists() and not resume:
+        raise ParameterError(f"{out} holds a run that stopped before its first checkpoint ({_status(out)}); "
+                             "delete that folder and run again")
+    return train(config, data, out, resume=resume, **kw)
+
+
+def _status(out: Path) -> str:
+    """The manifest's status and error, in words."""
+    import json
+
+    try:
+        m = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "its manifest cannot be read"
+    return f"status {m.get('status')!r}" + (f", error {m['error']!r}" if m.get("error") else "")
 
 
 def pick_device(name: str = "auto") -> torch.device:

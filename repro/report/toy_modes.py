@@ -34,10 +34,10 @@ from ..data import load_dataset
 from ..data.mixtures import MIXTURES, mixture_centers
 from ..metrics.collapse import CollapseRule, detect_collapse
 from ..metrics.tracking import ModeCoverageTracker
-from ..records import Record, load_record
+from ..records import Record
 from ..train import diffusion, gan, load_gan, load_run
-from .params import ParameterError, Rule, setup_for
-from .runs import DEVICE, pick_device
+from .params import Rule, setup_for
+from .runs import DEVICE, continue_run, pick_device
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
            "study_rows", "selection_rows", "Study", "final_samples", "ddpm_config", "gan_config"]
@@ -99,19 +99,11 @@ def ddpm_config(epochs: int, seed: int, lr: float) -> diffusion.DiffusionTrainCo
 def _train_one(model: str, data, out: Path, epochs: int, seed: int, lr: float, eval_samples: int,
                device) -> Record:
     """A finished run of ``epochs`` epochs in ``out``: kept if there, continued if shorter or killed."""
-    manifest = out / "manifest.json"
-    if manifest.exists():
-        record = load_record(out)
-        if record.manifest.get("status") == "finished" and len(record.rows) >= epochs:
-            return record
-    resume = (out / "checkpoints" / "last.pt").exists()
-    if manifest.exists() and not resume:
-        raise ParameterError(f"{out} holds an unfinished run without a checkpoint; delete it and run again")
     tracker = ModeCoverageTracker.for_dataset(data, n_samples=eval_samples, seed=seed + 1, device=device)
     if model == "gan":
-        return gan.train_gan(gan_config(epochs, seed, lr), data, out, resume=resume, evaluate=tracker, device=device)
-    return diffusion.train_diffusion(ddpm_config(epochs, seed, lr), data, out, resume=resume, evaluate=tracker,
-                                     device=device)
+        return continue_run(gan.train_gan, gan_config(epochs, seed, lr), data, out, evaluate=tracker, device=device)
+    return continue_run(diffusion.train_diffusion, ddpm_config(epochs, seed, lr), data, out, evaluate=tracker,
+                        device=device)
 
 
 def _tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:

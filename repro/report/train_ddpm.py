@@ -11,7 +11,8 @@ too: the preset's value, filled in before the banner is printed); then ``epochs`
 ``eval_samples`` and ``eval_steps`` (final evaluation; 0 samples skips it), ``seed``, ``out_dir``,
 ``resume``, ``device``, ``bf16``, ``torch_compile`` (``torch.compile`` of the training forward pass;
 measured in ``make bench``), ``gpus`` (processes under torchrun, one per GPU; see
-:mod:`repro.report.launch`).
+:mod:`repro.report.launch`), ``overrides`` (settings a resume may change, e.g. ``[lr]``; the manifest
+records them).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from ..models.unet import UNET_PRESETS
 from ..records import Record
 from ..train import load_diffusion
 from ..train.diffusion import PRESETS, DiffusionTrainConfig, preset, train_diffusion
-from .params import Rule, setup_for
+from .params import Rule, fill_from_preset, setup_for
 from .launch import torchrun
-from .runs import DEVICE, GPUS, output_dir, pick_device
+from .runs import DEVICE, GPUS, OVERRIDES, output_dir, pick_device, positive
 
 __all__ = ["NOTEBOOK", "RULES", "FROM_PRESET", "setup", "from_preset", "run", "evaluate_ema", "train_config"]
 
@@ -60,6 +61,7 @@ RULES = {
     "bf16": Rule(bool),
     "torch_compile": Rule(bool, help="torch.compile the U-Net for training"),
     "gpus": GPUS,
+    "overrides": OVERRIDES,
 }
 
 
@@ -67,15 +69,10 @@ def _ema_below_one(cfg: Mapping[str, Any]) -> str | None:
     return None if cfg["ema_decay"] is None or cfg["ema_decay"] < 1 else f"parameter 'ema_decay' = {cfg['ema_decay']} must be < 1"
 
 
-CONSTRAINTS = (_ema_below_one,)
+CONSTRAINTS = (_ema_below_one, positive("lr"))
 
 
-def from_preset(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``cfg`` with each of :data:`FROM_PRESET` left at ``None`` taken from the preset it names."""
-    if cfg.get("preset") not in IMAGE_PRESETS:
-        return dict(cfg)  # the preset's rule names the problem
-    base = PRESETS[cfg["preset"]]
-    return {**cfg, **{k: getattr(base, k) for k in FROM_PRESET if cfg.get(k) is None}}
+from_preset = fill_from_preset({name: PRESETS[name] for name in IMAGE_PRESETS}, FROM_PRESET)
 
 
 setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS, complete=from_preset)  # experiment.setup(globals()) in the notebook
@@ -108,7 +105,8 @@ def run(cfg: Mapping[str, Any]) -> Record:
     tracker = None
     if cfg["track_samples"] > 0:
         tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
-    return train_diffusion(train_config(cfg), data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
+    return train_diffusion(train_config(cfg), data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device,
+                           overrides=tuple(cfg["overrides"]))
 
 
 def evaluate_ema(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -2,11 +2,13 @@
 
 Parameters (``None`` takes the profile's value, see ``configs/profiles.yaml``): ``dataset``,
 ``image_size`` (32 or 64), ``preset`` (a :data:`repro.train.gan.PRESETS` name), ``epochs``,
-``subset`` (training images; ``None`` = all), ``batch_size``, ``seed``, ``track_samples`` (samples
+``subset`` (training images; ``None`` = all), ``batch_size``, ``lr_G``, ``lr_D`` (``None``: the
+preset's), ``seed``, ``track_samples`` (samples
 per epoch for the classifier tracker), ``eval_samples`` (Inception evaluation of the best checkpoint
 at the end; 0 skips it), ``out_dir``, ``resume``, ``device``, ``bf16`` (autocast on CUDA; the
 discriminator's losses stay float32), ``gpus`` (processes under torchrun, one per GPU; see
-:mod:`repro.report.launch`).
+:mod:`repro.report.launch`), ``overrides`` (settings a resume may change, e.g. ``[lr_G, lr_D]``; the
+manifest records them).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from ..records import Record
 from ..metrics.collapse import CollapseRule, detect_collapse
 from ..train import load_gan
 from ..train.gan import PRESETS, preset, train_gan
-from .params import Rule, setup_for
+from .params import Rule, fill_from_preset, setup_for
 from .launch import torchrun
-from .runs import DEVICE, GPUS, output_dir, pick_device
+from .runs import DEVICE, GPUS, OVERRIDES, output_dir, pick_device, positive
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "from_preset", "run", "collapse", "evaluate_best"]
+__all__ = ["NOTEBOOK", "RULES", "FROM_PRESET", "setup", "from_preset", "run", "collapse", "evaluate_best"]
 
 NOTEBOOK = "train_gan"
 EVAL_SEED = 1234  # the final evaluation's noise stream: apart from training (seed) and tracking (seed + 1)
@@ -37,6 +39,8 @@ RULES = {
     "epochs": Rule(int, minimum=1),
     "subset": Rule(int, minimum=1, optional=True),
     "batch_size": Rule(int, minimum=1, optional=True, help="None: the preset's"),
+    "lr_G": Rule(float, minimum=0.0, optional=True, help="None: the preset's"),
+    "lr_D": Rule(float, minimum=0.0, optional=True, help="None: the preset's"),
     "seed": Rule(int, minimum=0),
     "track_samples": Rule(int, minimum=0),
     "eval_samples": Rule(int, minimum=0),
@@ -45,17 +49,16 @@ RULES = {
     "device": DEVICE,
     "bf16": Rule(bool, help="bf16 autocast for training, CUDA only"),
     "gpus": GPUS,
+    "overrides": OVERRIDES,
 }
+FROM_PRESET = ("batch_size", "lr_G", "lr_D")
+CONSTRAINTS = (positive("lr_G", "lr_D"),)
 
 
-def from_preset(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``cfg`` with ``batch_size`` left at ``None`` taken from the preset it names."""
-    if cfg.get("batch_size") is not None or cfg.get("preset") not in IMAGE_PRESETS:
-        return dict(cfg)
-    return {**cfg, "batch_size": PRESETS[cfg["preset"]].batch_size}
+from_preset = fill_from_preset({name: PRESETS[name] for name in IMAGE_PRESETS}, FROM_PRESET)
 
 
-setup = setup_for(NOTEBOOK, RULES, complete=from_preset)  # experiment.setup(globals()) in the notebook
+setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS, complete=from_preset)  # experiment.setup(globals()) in the notebook
 
 
 def run(cfg: Mapping[str, Any]) -> Record:
@@ -64,11 +67,12 @@ def run(cfg: Mapping[str, Any]) -> Record:
 
     device = pick_device(cfg["device"])
     out = output_dir(NOTEBOOK, cfg)
-    overrides = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"],
-                 "bf16": cfg["bf16"], "channels_last": True, "batch_size": from_preset(cfg)["batch_size"]}
+    cfg = from_preset(cfg)
+    changes = {"epochs": cfg["epochs"], "image_size": cfg["image_size"], "seed": cfg["seed"], "bf16": cfg["bf16"],
+               "channels_last": True, **{k: cfg[k] for k in FROM_PRESET}}
     if cfg["track_samples"] > 0:
-        overrides["best_metric"] = "fd_classifier"
-    config = preset(cfg["preset"], **overrides)
+        changes["best_metric"] = "fd_classifier"
+    config = preset(cfg["preset"], **changes)
     if cfg["gpus"] > 1:
         return torchrun("gan", config, cfg, out, device)
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
@@ -76,7 +80,8 @@ def run(cfg: Mapping[str, Any]) -> Record:
     tracker = None
     if cfg["track_samples"] > 0:
         tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
-    return train_gan(config, data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device)
+    return train_gan(config, data, out, resume=bool(cfg["resume"]), evaluate=tracker, device=device,
+                     overrides=tuple(cfg["overrides"]))
 
 
 def collapse(record: Record):

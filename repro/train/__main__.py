@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, help="default: the GAN's image_size, the data's own for ddpm")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="replace a config field")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--overrides", default="", metavar="KEY[,KEY]",
+                   help="settings a --resume may change (given with --set), recorded in the manifest")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--track-samples", type=int, default=0,
                    help="classifier-tracker samples per tracked epoch (image data; 0: none)")
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
 
         tracker = ClassifierTracker(args.dataset, n_samples=args.track_samples, device=device)
     try:
-        run = train(cfg, dataset, args.out, resume=args.resume, evaluate=tracker, device=device)
+        run = train(cfg, dataset, args.out, resume=args.resume, evaluate=tracker, device=device,
+                    overrides=tuple(k for k in args.overrides.split(",") if k))
     finally:
         if world.size > 1:
             torch.distributed.destroy_process_group()

@@ -110,8 +110,11 @@ def load_checkpoint(
         }
         if diff:
             lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-            raise CheckpointError(f"checkpoint {path} was written with other settings ({lines}); "
-                                  "resume with the same settings or start a new run in another folder")
+            raise CheckpointError(f"checkpoint {path} was written with other settings ({lines}); resume with the "
+                                  "same settings, or name the ones to change as overrides (recorded in the manifest: "
+                                  f"overrides={tuple(diff)!r} in Python, -y 'overrides: [{', '.join(diff)}]' in a "
+                                  f"notebook, --overrides {','.join(diff)} on the command line), or start a new run "
+                                  "in another folder")
     return ckpt
 
 

@@ -179,7 +179,12 @@ class OpenedRun:
             return None
         if self.done:
             return load_record(self.path)
-        self.record = record = self._open_record(manifest_fields)
+        try:
+            self.record = record = self._open_record(manifest_fields)
+        except BaseException:
+            if self.checkpoint is None:  # a fresh run's first manifest goes; the lock's undo tidies the rest
+                (self.path / "manifest.json").unlink(missing_ok=True)
+            raise
         ckpt = self.checkpoint or {}
         step, best, best_epoch = int(ckpt.get("step", 0)), ckpt.get("best"), ckpt.get("best_epoch")
         row: dict[str, Any] = {}
@@ -190,7 +195,7 @@ class OpenedRun:
                         row, step = train_epoch(epoch, step)
                 except NonFiniteLossError as err:
                     where = f"; the last good checkpoint is {self.last_path}" if self.last_path.exists() else ""
-                    raise NonFiniteLossError(f"{err}{where}. {NONFINITE_ADVICE}") from None
+                    raise NonFiniteLossError(f"{err}{where}. {nonfinite_advice(self.params)}") from None
                 with isolated_rng(), precision.evaluation():
                     row.update(evaluate(epoch, epoch == epochs - 1))
                 improved = self._improved(row, best)
@@ -223,9 +228,15 @@ class OpenedRun:
         return best is None or (value < best if self.best_mode == "min" else value > best)
 
 
-NONFINITE_ADVICE = ("To continue from it with other settings, resume with the changed values and name them in "
-                    "overrides (e.g. a lower learning rate, gradient clipping or bf16 off: "
-                    "overrides=('lr',)); the manifest records the change. Or start a new run.")
+def nonfinite_advice(params: Mapping[str, Any]) -> str:
+    """How to continue after a non-finite loss, naming the settings this run's config has."""
+    names = [k for k in ("lr", "lr_G", "lr_D", "grad_clip", "bf16") if k in params]
+    return ("To continue from it with other settings, resume with the changed values and name them as "
+            f"overrides (here: {', '.join(repr(n) for n in names)}; e.g. a lower learning rate"
+            + (", gradient clipping" if "grad_clip" in params else "") + " or bf16 off): "
+            f"train_*(..., resume=True, overrides={tuple(names[:1])!r}), the notebooks' -p resume True with "
+            f"-y 'overrides: [{names[0]}]', or --resume --overrides {names[0]} on the command line. The "
+            "manifest records the change. Or start a new run.")
 
 # settings a resume may change without naming them: the length of the run and how it is compiled
 IGNORED_ON_RESUME = ("epochs", "compile")

@@ -1,0 +1,304 @@
+"""The ``images`` notebook's experiment: a DCGAN and a DDPM on the same images at matched training compute.
+
+Both models get the same budget of training FLOPs per run (``budget_pflop``), counted per example of
+each trainer's own step (:func:`repro.train.compute.training_flops_per_example`), and the same tuning
+effort and stopping rule:
+
+1. **Selection.** On seed 0, each learning rate of the model's grid (``gan_lrs``: lr_G = lr_D;
+   ``ddpm_lrs``) trains for ``select_fraction`` of the budget; :func:`select_lr` keeps the one with the
+   lowest classifier-space Fréchet distance (``fd_classifier``, every epoch on ``track_samples``
+   samples) averaged over the last ``LAST_K`` evaluations.
+2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
+   ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
+   (:func:`repro.train.budget.flattened`: the last ``patience`` evaluations beat the earlier best by
+   less than ``min_improvement``). After each chunk, ``fid_samples`` samples get Inception FID (with a
+   bootstrap interval of ``bootstrap`` resamples), KID, precision/recall and density/coverage
+   (``fid-epochNNNN.json`` beside the run); ``fid_samples`` real test images, scored the same way against
+   the same reference, give the floor at that N (``real-baseline.json``).
+
+Every run records ``step`` and ``epoch_time_s`` per epoch, so its compute so far is
+``step x batch_size x flops_per_example`` and its training time the sum of its epoch times; the study
+writes ``stop.json`` beside each run (FLOPs per example, epochs allowed by the budget, why it stopped).
+Runs train into ``out_dir/<model>/select/lr<lr>`` and ``out_dir/<model>/lr<lr>-seed<k>``; finished
+runs are kept and killed ones continue from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..data import IMAGE_DATASETS, load_dataset
+from ..io import atomic_write_json
+from ..records import Record, load_record
+from ..train import diffusion, gan, load_diffusion, load_gan
+from ..train.budget import epochs_for_budget, flattened
+from ..train.compute import training_flops_per_example
+from .params import Rule, setup_for
+from .runs import DEVICE, continue_run, pick_device, positive
+
+__all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
+           "runs_rows", "baseline_rows", "selection_rows", "real_baseline"]
+
+NOTEBOOK = "images"
+MODELS = ("gan", "ddpm")
+LAST_K = 3          # evaluations averaged by the selection rule
+KEY = "fd_classifier"
+RULES = {
+    "dataset": Rule(str, choices=IMAGE_DATASETS),
+    "image_size": Rule(int, choices=(32,), help="both models are built for 32 x 32 here"),
+    "subset": Rule(int, minimum=1, optional=True),
+    "gan_preset": Rule(str, choices=[n for n, p in gan.PRESETS.items() if p.arch == "dcgan"]),
+    "ddpm_preset": Rule(str, choices=[n for n, p in diffusion.PRESETS.items() if p.model != "mlp"]),
+    "budget_pflop": Rule(float, minimum=0.0, help="training PFLOP per run, the same for both models"),
+    "gan_seeds": Rule(int, minimum=1),
+    "ddpm_seeds": Rule(int, minimum=1),
+    "gan_lrs": Rule(list, help="the DCGAN's learning-rate grid (lr_G = lr_D)"),
+    "ddpm_lrs": Rule(list, help="the DDPM's learning-rate grid"),
+    "select_fraction": Rule(float, help="share of the budget the selection runs train"),
+    "chunk_fraction": Rule(float, help="share of the budget between two flatness checks and FID points"),
+    "patience": Rule(int, minimum=1),
+    "min_improvement": Rule(float, minimum=0.0),
+    "track_samples": Rule(int, minimum=100),
+    "ddpm_track_steps": Rule(int, minimum=1, help="DDIM steps of the DDPM's tracking samples"),
+    "fid_samples": Rule(int, minimum=0, help="Inception-evaluated samples after each chunk (0: none)"),
+    "bootstrap": Rule(int, minimum=0, help="resamples behind each FID's 95% interval (0: none)"),
+    "bf16": Rule(bool),
+    "out_dir": Rule(str, optional=True),
+    "device": DEVICE,
+}
+
+
+def _fractions(cfg: Mapping[str, Any]) -> str | None:
+    bad = [k for k in ("select_fraction", "chunk_fraction") if not 0 < cfg[k] <= 1]
+    if bad:
+        return "; ".join(f"parameter {k!r} = {cfg[k]} must be in (0, 1]" for k in bad)
+    for name in ("gan_lrs", "ddpm_lrs"):
+        if not cfg[name] or not all(isinstance(v, (int, float)) and v > 0 for v in cfg[name]):
+            return f"parameter {name!r} = {cfg[name]!r} must be a non-empty list of positive learning rates"
+    return None
+
+
+CONSTRAINTS = (_fractions, positive("budget_pflop"))
+setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
+
+
+def config(model: str, cfg: Mapping[str, Any], lr: float, seed: int, epochs: int):
+    """The trainer config of ``model`` at learning rate ``lr``: the preset, tracked every epoch."""
+    common = dict(epochs=epochs, seed=seed, bf16=cfg["bf16"], best_metric=KEY, best_mode="min")
+    if model == "gan":
+        return gan.preset(cfg["gan_preset"], image_size=cfg["image_size"], lr_G=lr, lr_D=lr, **common)
+    return diffusion.preset(cfg["ddpm_preset"], lr=lr, track_steps=cfg["ddpm_track_steps"], **common)
+
+
+def _tail_mean(rows: list[dict[str, Any]], k: int = LAST_K) -> float:
+    values = [float(r[KEY]) for r in rows[-k:] if r.get(KEY) is not None and math.isfinite(float(r[KEY]))]
+    return sum(values) / len(values) if values else math.inf
+
+
+def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
+    """The learning rate whose run ended with the lowest ``fd_classifier`` averaged over its last ``k``
+    evaluations (ties: the lower rate)."""
+    if not runs:
+        raise ValueError("select_lr needs at least one run")
+    return min(runs, key=lambda lr: (_tail_mean(runs[lr].rows, k), lr))
+
+
+@dataclass
+class Study:
+    """``flops[model]`` per example, ``selection[model, lr]``, ``chosen[model]``, ``runs[model, seed]``
+    ``stops[model, seed]`` (the content of each run's ``stop.json``) and the real-vs-real ``baseline``."""
+
+    flops: dict[str, float] = field(default_factory=dict)
+    selection: dict[tuple[str, float], Record] = field(default_factory=dict)
+    chosen: dict[str, float] = field(default_factory=dict)
+    runs: dict[tuple[str, int], Record] = field(default_factory=dict)
+    stops: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None
+
+
+def _train(model: str, train_cfg, data, out: Path, tracker, device) -> Record:
+    train = gan.train_gan if model == "gan" else diffusion.train_diffusion
+    return continue_run(train, train_cfg, data, out, evaluate=tracker, device=device)
+
+
+def _fid(model: str, record: Record, cfg: Mapping[str, Any], device) -> None:
+    """Inception metrics of ``fid_samples`` samples of the run's current model, once per epoch reached."""
+    from .evaluation import evaluate_run
+
+    epoch = len(record.rows) - 1
+    name = f"fid-epoch{epoch:04d}.json"
+    if cfg["fid_samples"] <= 0 or (record.path / name).exists():
+        return
+    trained = (load_gan(record, device=device, checkpoint="last") if model == "gan"
+               else load_diffusion(record, device=device, checkpoint="last"))
+    steps = {} if model == "gan" else {"sampler": "ddim", "steps": record.params["track_steps"], "eta": 0.0}
+    evaluate_run(lambda n: trained.sample(n, **steps), cfg["dataset"], record.path,
+                 {"epoch": epoch, "checkpoint": "last", **steps}, name=name, device=device, split="train",
+                 n=cfg["fid_samples"], reference_n=cfg["fid_samples"], bootstrap=cfg["bootstrap"], progress=False)
+
+
+def real_baseline(cfg: Mapping[str, Any], root: Path, device) -> dict[str, Any] | None:
+    """What real test images score against the training split at the models' N and size (written once to
+    ``root/real-baseline.json``): the floor every model's FID and FD are read against."""
+    from .evaluation import evaluate_run
+
+    if cfg["fid_samples"] <= 0:
+        return None
+    path = root / "real-baseline.json"
+    if not path.exists():
+        images = load_dataset(cfg["dataset"], "test", image_size=cfg["image_size"], subset=cfg["fid_samples"]).images
+        evaluate_run(images, cfg["dataset"], root, {"real_split": "test", "n": cfg["fid_samples"]},
+                     name=path.name, device=device, split="train", n=cfg["fid_samples"],
+                     reference_n=cfg["fid_samples"], bootstrap=cfg["bootstrap"], progress=False)
+    return json.loads(path.read_text())["result"]
+
+
+def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, out: Path, flops: float,
+                tracker, device) -> tuple[Record, dict[str, Any]]:
+    """Train in chunks until the budget is spent or the FD curve has flattened; returns the record and
+    the stop note (written to ``out/stop.json``)."""
+    stop_file = out / "stop.json"
+    n = len(data)
+    budget = cfg["budget_pflop"] * 1e15
+    max_epochs = epochs_for_budget(budget, flops, n)
+    chunk = epochs_for_budget(budget * cfg["chunk_fraction"], flops, n)
+    if stop_file.exists():
+        return load_record(out), json.loads(stop_file.read_text())
+    epochs = min(chunk, max_epochs)
+    while True:
+        record = _train(model, config(model, cfg, lr, seed, epochs), data, out, tracker, device)
+        _fid(model, record, cfg, device)
+        if epochs >= max_epochs:
+            reason = "budget spent"
+            break
+        if flattened(record.rows, KEY, cfg["patience"], cfg["min_improvement"]):
+            reason = (f"flattened: the last {cfg['patience']} evaluations improved on the earlier best "
+                      f"by less than {cfg['min_improvement']:.0%}")
+            break
+        epochs = min(max_epochs, epochs + chunk)
+    note = {"flops_per_example": flops, "budget_flops": budget, "max_epochs": max_epochs, "epochs": epochs,
+            "reason": reason, "training_flops": record.rows[-1]["step"] * record.params["batch_size"] * flops}
+    atomic_write_json(stop_file, note)
+    return record, note
+
+
+def run(cfg: Mapping[str, Any]) -> Study:
+    """Selection and seeds of both models (see the module docstring)."""
+    from ..metrics import ClassifierTracker
+
+    device = pick_device(cfg["device"])
+    root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
+        Path(tempfile.mkdtemp(prefix="images-smoke-")) if cfg["profile"] == "smoke" else Path("runs") / cfg["profile"] / NOTEBOOK)
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=0)
+    tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
+    shape = tuple(data.images.shape[1:])
+    study = Study()
+    study.baseline = real_baseline(cfg, root, device)
+    for model in MODELS:
+        base = config(model, cfg, 1e-4, 0, 1)
+        if model == "gan":
+            base = replace(base, channels=shape[0])
+        flops = study.flops[model] = training_flops_per_example("gan" if model == "gan" else "diffusion", base, shape)
+        select_epochs = epochs_for_budget(cfg["budget_pflop"] * 1e15 * cfg["select_fraction"], flops, len(data))
+        for lr in cfg[f"{model}_lrs"]:
+            study.selection[model, lr] = _train(model, config(model, cfg, lr, 0, select_epochs), data,
+                                                root / model / "select" / f"lr{lr:g}", tracker, device)
+        lr = study.chosen[model] = select_lr({lr: rec for (m, lr), rec in study.selection.items() if m == model})
+        for seed in range(cfg[f"{model}_seeds"]):
+            study.runs[model, seed], study.stops[model, seed] = _until_flat(
+                model, cfg, lr, seed, data, root / model / f"lr{lr:g}-seed{seed}", flops, tracker, device)
+    return study
+
+
+def curves(study: Study) -> list[dict[str, Any]]:
+    """One row per (model, seed, epoch): training PFLOP and hours so far, and the tracked quality."""
+    rows = []
+    for (model, seed), rec in study.runs.items():
+        flops, batch, hours = study.flops[model], rec.params["batch_size"], 0.0
+        for r in rec.rows:
+            hours += float(r.get("epoch_time_s") or 0.0) / 3600
+            rows.append({"model": model, "seed": seed, "epoch": r["epoch"], "pflop": r["step"] * batch * flops / 1e15,
+                         "train_hours": hours, KEY: r.get(KEY), "classes_hit": r.get("classes_hit")})
+    return rows
+
+
+def _mean_sd(values: list[float]) -> str:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "—"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.3g}"
+    return f"{mean:.3g} ± {math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)):.2g}"
+
+
+def summary_rows(study: Study) -> list[dict[str, Any]]:
+    """Per model: the chosen rate, seeds, compute used, why the runs stopped, and the final quality as
+    mean ± standard deviation over seeds (Inception FID with its N); ``training_s`` is the seeds' mean
+    training wall time in seconds (a number, for the notebook to print apart from the table)."""
+    rows = []
+    for model in MODELS:
+        keys = sorted(s for m, s in study.runs if m == model)
+        if not keys:
+            continue
+        recs = [study.runs[model, s] for s in keys]
+        stops = [study.stops[model, s] for s in keys]
+        fids = []
+        for rec in recs:
+            files = sorted(rec.path.glob("fid-epoch*.json"))
+            if files:
+                fids.append(json.loads(files[-1].read_text())["result"])
+        rows.append({
+            "model": model.upper(), "lr": study.chosen[model], "seeds": len(recs),
+            "GFLOP per example": f"{study.flops[model] / 1e9:.3g}",
+            "training PFLOP": _mean_sd([s["training_flops"] / 1e15 for s in stops]),
+            "training_s": sum(sum(float(r.get("epoch_time_s") or 0) for r in rec.rows) for rec in recs) / len(recs),
+            "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
+            "stopped": "; ".join(sorted({s["reason"].split(":")[0] for s in stops})),
+            "FD (classifier)": _mean_sd([float(rec.rows[-1][KEY]) for rec in recs]),
+            "FID": _mean_sd([f.get("fid") for f in fids]) + (f" (N = {fids[0].get('n', '?')})" if fids else ""),
+        })
+    return rows
+
+
+def baseline_rows(study: Study) -> list[dict[str, Any]]:
+    """Real test images scored like the models, against the same reference at the same N: the floor."""
+    b = study.baseline
+    if b is None:
+        return []
+    return [{"samples": "real images, test split", "N": b["n"],
+             "reference": b["reference"], "FD (classifier)": f"{b['fd_classifier']:.3g}",
+             "FID": f"{b['fid']:.3g}{_interval(b, 'fid')}", "precision": f"{b['precision']:.3g}",
+             "recall": f"{b['recall']:.3g}"}]
+
+
+def _interval(result: Mapping[str, Any], key: str) -> str:
+    lo_hi = result.get(f"{key}_interval")
+    return f" [{lo_hi[0]:.3g}, {lo_hi[1]:.3g}]" if lo_hi else ""
+
+
+def runs_rows(study: Study) -> list[dict[str, Any]]:
+    """Every seed's run: epochs, compute, why it stopped, and its last FID with the bootstrap interval."""
+    rows = []
+    for (model, seed), rec in study.runs.items():
+        files = sorted(rec.path.glob("fid-epoch*.json"))
+        fid = json.loads(files[-1].read_text())["result"] if files else None
+        stop = study.stops[model, seed]
+        rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
+                     "training PFLOP": f"{stop['training_flops'] / 1e15:.3g}", "stopped": stop["reason"].split(":")[0],
+                     "FD (classifier)": f"{float(rec.rows[-1][KEY]):.3g}",
+                     "FID": "—" if fid is None else f"{fid['fid']:.3g}{_interval(fid, 'fid')} (N = {fid['n']})"})
+    return rows
+
+
+def selection_rows(study: Study) -> list[dict[str, Any]]:
+    """The learning-rate grid of each model on seed 0: what the selection rule compared."""
+    return [{"model": model.upper(), "lr": lr, "epochs": len(rec.rows),
+             f"FD mean of last {LAST_K}": round(_tail_mean(rec.rows), 3),
+             "chosen": "yes" if study.chosen.get(model) == lr else ""}
+            for (model, lr), rec in study.selection.items()]

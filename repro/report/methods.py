@@ -1,0 +1,98 @@
+"""The methods chapter's settings table, generated from the run manifests so that it cannot disagree
+with them, with each group's differences from the paper preset it follows.
+
+Runs whose settings agree except for the seed are one row: the study (the run folder's first parts),
+the model, the data, the training settings, the seeds and the epochs they trained. The last column
+names every setting where the runs differ from the paper's preset (``repro.train.gan.PRESETS``,
+``repro.train.diffusion.PRESETS``): the seed report's or DCGAN paper's for a DCGAN, PacGAN's for the
+2D GAN (or Metz et al.'s, for the ReLU discriminator), Ho et al.'s for a DDPM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..records import load_record
+from ..train import diffusion, gan
+
+__all__ = ["settings_rows", "settings_markdown"]
+
+GAN_KEYS = ("batch_size", "lr_G", "lr_D", "betas_G", "nz", "ngf", "ndf", "mlp_hidden", "update")
+DDPM_KEYS = ("model", "schedule", "num_timesteps", "loss_type", "batch_size", "lr", "warmup_steps", "ema_decay",
+             "grad_clip")
+VARYING = ("seed", "epochs")
+
+
+def _reference(kind: str, p: dict[str, Any]) -> tuple[str, Any] | None:
+    """The paper preset a run follows: its name and config."""
+    if kind == "gan":
+        name = ("mixture-pacgan" if p.get("d_arch") == "maxout" else "mixture-mlp") if p.get("arch") == "mlp" else (
+            "seed-report" if p.get("lr_D") != p.get("lr_G") else "dcgan-paper")
+        return name, gan.PRESETS[name]
+    if kind == "diffusion" and p.get("model") != "mlp":
+        return "ho-cifar10", diffusion.PRESETS["ho-cifar10"]
+    return None
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return str(v)
+
+
+def _settings(kind: str, p: dict[str, Any]) -> dict[str, Any]:
+    keys = GAN_KEYS if kind == "gan" else DDPM_KEYS
+    if kind == "gan":
+        keys = tuple(k for k in keys if not (p.get("arch") == "mlp" and k in ("ngf", "ndf"))
+                     and not (p.get("arch") == "dcgan" and k == "mlp_hidden"))
+    return {k: p.get(k) for k in keys if k in p}
+
+
+def settings_rows(results: str | Path) -> list[dict[str, Any]]:
+    """One row per group of runs with the same settings under ``results/runs`` (training runs only)."""
+    results = Path(results)
+    groups: dict[tuple, dict[str, Any]] = {}
+    for manifest in sorted(results.glob("runs/**/manifest.json")):
+        rec = load_record(manifest.parent)
+        kind, p = rec.manifest.get("kind"), rec.params
+        if kind not in ("gan", "diffusion"):
+            continue
+        run = manifest.parent.relative_to(results / "runs")
+        study = "/".join(run.parts[:-1]) or run.parts[0]
+        data = rec.manifest.get("data", {})
+        settings = _settings(kind, p)
+        key = (study, kind, data.get("label"), data.get("n"), tuple((k, _fmt(v)) for k, v in settings.items()))
+        g = groups.setdefault(key, {"seeds": set(), "epochs": set(), "kind": kind, "params": p})
+        g["seeds"].add(p.get("seed"))
+        g["epochs"].add(len(rec.rows))
+    rows = []
+    for (study, kind, label, n, settings), g in groups.items():
+        ref = _reference(kind, g["params"])
+        differs = "—"
+        if ref is not None:
+            name, preset = ref
+            diff = [f"{k} {_fmt(getattr(preset, k))} → {v}" for k, v in settings if hasattr(preset, k)
+                    and _fmt(getattr(preset, k)) != v]
+            differs = f"{name}: " + ("; ".join(diff) if diff else "none")
+        epochs = sorted(g["epochs"])
+        rows.append({"study": study, "model": "GAN" if kind == "gan" else "DDPM",
+                     "data": f"{label}, {n:,}" if n else str(label),
+                     "settings": ", ".join(f"{k} {v}" for k, v in settings),
+                     "seeds": ", ".join(str(s) for s in sorted(g["seeds"])),
+                     "epochs": str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}–{epochs[-1]}",
+                     "differs from the paper preset": differs})
+    return rows
+
+
+def settings_markdown(results: str | Path) -> str:
+    """:func:`settings_rows` as a Markdown table (empty string when there are no runs)."""
+    rows = settings_rows(results)
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]).replace("|", "\\|") for k in keys) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

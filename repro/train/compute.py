@@ -1,0 +1,72 @@
+"""Training compute: FLOPs per training example of each trainer's step, counted, not estimated.
+
+:func:`training_flops_per_example` runs one step of the trainer's own epoch function (``gan_epoch``:
+G forward, D on a real and a generated batch, both backward passes; ``ddpm_epoch``: the denoiser's
+forward and backward under the configured loss) on a fresh copy of its setup and a batch of random
+data of the run's shape, under torch's FlopCounterMode, with every global RNG left as it was. The
+count covers matrix multiplications, convolutions and attention (2 FLOPs per multiply-add; the CPU's
+fused attention kernel, which torch leaves uncounted, gets torch's attention formula), forward and
+backward; elementwise work, normalisation and the optimiser are not counted, for either model alike.
+A run's training compute after ``step`` steps is then ``step * batch_size * flops_per_example``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from ..data import DeviceBatches
+from .loop import isolated_rng
+
+__all__ = ["count_flops", "training_flops_per_example"]
+
+BATCH = 4  # convolutions and matmuls are linear in the batch: count on a small one
+
+
+def _cpu_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_attention_backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                            **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+# torch counts the GPU attention kernels; the CPU's fused kernel gets the same formula here
+_ATTENTION_CPU = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward,
+}
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call of ``fn`` as torch's FlopCounterMode counts them (matmuls, convolutions and
+    attention, forward and backward; 2 per multiply-add), the CPU's fused attention kernel included."""
+    counter = FlopCounterMode(display=False, custom_mapping=_ATTENTION_CPU)
+    with counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def training_flops_per_example(kind: str, config, data_shape: tuple[int, ...], batch: int = BATCH) -> float:
+    """FLOPs of one training step per example for a ``"gan"`` or ``"diffusion"`` config and data of
+    shape ``data_shape`` (C, H, W), counted on the CPU with ``batch`` random uint8 images."""
+    from . import diffusion, gan
+
+    if kind not in ("gan", "diffusion"):
+        raise ValueError(f"kind must be 'gan' or 'diffusion', got {kind!r}")
+    cfg = dataclasses.replace(config, compile=False, batch_size=batch, check_every=1)
+    cpu = torch.device("cpu")
+    images = torch.randint(0, 256, (batch, *data_shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    batches = DeviceBatches(images, None, batch, cpu, seed=0)
+    with isolated_rng():
+        if kind == "gan":
+            state = gan.setup_training(cfg, cpu)
+            flops = count_flops(lambda: gan.gan_epoch(state, batches, 0, 0))
+        else:
+            state = diffusion.setup_training(cfg, data_shape, cpu)
+            flops = count_flops(lambda: diffusion.ddpm_epoch(state, batches, 0, 0))
+    return flops / batch

@@ -1,0 +1,55 @@
+"""Bootstrap intervals of sample metrics, and the real-vs-real baseline at the models' N."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from repro.metrics import bootstrap_interval, fd_interval
+from repro.metrics.frechet import SampleSizeWarning, feature_statistics, frechet_distance_to
+
+
+def test_the_interval_of_a_mean_matches_its_standard_error():
+    """For the mean of N standard normal values the 95% interval is about +- 1.96 / sqrt(N)."""
+    n = 400
+    x = torch.randn(n, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    lo, hi = bootstrap_interval(x, lambda f: float(f.mean()), n_boot=2000, seed=0)
+    half = 1.96 / math.sqrt(n)
+    assert (hi - lo) / 2 == pytest.approx(half, rel=0.15)
+    assert lo < float(x.mean()) < hi
+
+
+def test_a_wider_spread_gives_a_wider_fd_interval_and_the_estimate_lies_inside():
+    g = torch.Generator().manual_seed(2)
+    ref = torch.randn(5000, 4, generator=g, dtype=torch.float64)
+    stats = feature_statistics(ref)
+    near = torch.randn(500, 4, generator=g, dtype=torch.float64) + 0.5
+    far = torch.randn(500, 4, generator=g, dtype=torch.float64) * 2 + 0.5
+    lo_n, hi_n = fd_interval(near, stats["mu"], stats["sigma"], n_boot=200)
+    lo_f, hi_f = fd_interval(far, stats["mu"], stats["sigma"], n_boot=200)
+    assert lo_n <= frechet_distance_to(near, stats["mu"], stats["sigma"]) <= hi_n
+    assert hi_f - lo_f > hi_n - lo_n and lo_f > hi_n
+
+
+def test_bad_bootstrap_settings_are_refused_before_any_work():
+    x = torch.randn(10, 2)
+    with pytest.raises(ValueError, match="at least 2 resamples"):
+        bootstrap_interval(x, lambda f: 0.0, n_boot=1)
+    with pytest.raises(ValueError, match="level = 95 must be in"):
+        bootstrap_interval(x, lambda f: 0.0, level=95)
+
+
+@pytest.mark.parametrize("n, dim", [(50, 8), (20, 64)])  # a full-rank and a singular covariance
+def test_the_fast_frechet_distance_equals_torch_fidelitys(n, dim):
+    from repro.metrics.bootstrap import FrechetToFixed
+
+    g = torch.Generator().manual_seed(n)
+    stats = feature_statistics(torch.randn(400, dim, generator=g, dtype=torch.float64) * 1.5)
+    x = torch.randn(n, dim, generator=g, dtype=torch.float64) + 0.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleSizeWarning)  # n <= dim: singular, as it should be here
+        exact = frechet_distance_to(x, stats["mu"], stats["sigma"])
+    assert FrechetToFixed(stats["mu"], stats["sigma"])(x) == pytest.approx(exact, rel=1e-6)

@@ -1,0 +1,80 @@
+"""Training compute: FLOP counts with closed forms, the CPU attention kernel counted, RNG untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+from repro.train import diffusion, gan
+from repro.train.compute import count_flops, training_flops_per_example
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_linear_layer_costs_six_flops_per_weight_and_example():
+    b, n_in, n_out = 3, 5, 7
+    layer = torch.nn.Linear(n_in, n_out)
+    x = torch.randn(b, n_in, requires_grad=True)
+    # forward 2 b n_in n_out; backward the same twice (gradients of the input and of the weight)
+    assert count_flops(lambda: layer(x).sum().backward()) == 6 * b * n_in * n_out
+
+
+def test_the_cpu_attention_kernel_is_counted_with_torchs_formula():
+    q = torch.randn(2, 4, 64, 8, requires_grad=True)
+    shape = tuple(q.shape)
+    expected = sdpa_flop_count(shape, shape, shape) + sdpa_backward_flop_count(shape, shape, shape, shape)
+    assert count_flops(lambda: F.scaled_dot_product_attention(q, q, q).sum().backward()) == expected > 0
+
+
+def test_flops_per_example_do_not_depend_on_the_batch_and_leave_the_rng_alone():
+    cfg = gan.preset("fashion-mnist-32-cpu", channels=1)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    two, four = (training_flops_per_example("gan", cfg, (1, 32, 32), batch=b) for b in (2, 4))
+    assert torch.equal(torch.rand(3), expected)
+    assert two == four > 0
+
+
+def test_the_dcgan_count_agrees_with_the_benchmark_record():
+    """bench/run.py counts the same step through its own harness; book/results/bench/cpu.json holds it."""
+    rows = json.loads((ROOT / "book" / "results" / "bench" / "cpu.json").read_text())["rows"]
+    bench = next(r["details"]["flops_per_image"] for r in rows if r["workload"].startswith("DCGAN training 32x32"))
+    cfg = gan.preset("dcgan-paper", image_size=32, channels=3)
+    assert training_flops_per_example("gan", cfg, (3, 32, 32)) == bench
+
+
+def test_the_ddpm_step_costs_more_than_the_gan_step_and_unknown_kinds_are_refused():
+    g = training_flops_per_example("gan", gan.preset("fashion-mnist-32-cpu", channels=1), (1, 32, 32))
+    d = training_flops_per_example("diffusion", diffusion.preset("fashion-mnist-32-cpu"), (1, 32, 32))
+    assert d > 10 * g
+    with pytest.raises(ValueError, match="'gan' or 'diffusion'"):
+        training_flops_per_example("vae", None, (1, 32, 32))
+
+
+def test_epochs_for_a_budget():
+    from repro.train.budget import epochs_for_budget
+
+    assert epochs_for_budget(1e15, 1e9, 60_000) == 16      # 1e15 / 6e13 = 16.7
+    assert epochs_for_budget(1e12, 1e9, 60_000) == 1       # less than one epoch: one
+    with pytest.raises(ValueError, match="must all be > 0"):
+        epochs_for_budget(0, 1e9, 60_000)
+
+
+@pytest.mark.parametrize("values, flat", [
+    ([10, 8, 6, 5, 4.5, 4.0], False),          # still improving by > 2%
+    ([10, 8, 6, 5, 4.99, 5.1, 5.0], True),     # three evaluations without a 2% gain
+    ([10, 8, 6], False),                       # too few to judge
+    ([10, 8, 6, 5, float("nan"), 5.0, 5.0, 5.0], True),
+])
+def test_a_curve_is_flat_when_the_last_evaluations_do_not_beat_the_earlier_best(values, flat):
+    from repro.train.budget import flattened
+
+    rows = [{"fd": v} for v in values] + [{"other": 1}]  # rows without the key are skipped
+    assert flattened(rows, "fd", patience=3, min_improvement=0.02) is flat
+    assert flattened([{"s": 1 / v} for v in values], "s", 3, 0.02, mode="max") is flat  # a score, rising

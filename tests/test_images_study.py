@@ -1,0 +1,68 @@
+"""The matched-compute image study: its selection rule, its stopping rule and runs that continue."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from repro.report import images
+from repro.report.params import ParameterError
+from repro.report.runs import continue_run
+
+
+def _run(*fds):
+    return SimpleNamespace(rows=[{"fd_classifier": v} for v in fds])
+
+
+def test_the_rate_with_the_lowest_recent_fd_is_chosen_ties_to_the_lower_rate():
+    runs = {1e-4: _run(9, 5, 5, 5), 3e-4: _run(3, 6, 6, 6), 1e-3: _run(9, 4, 4, float("nan"))}
+    assert images.select_lr(runs) == 1e-3          # last 3: 4, 4 and a NaN, which is skipped
+    runs[1e-3] = _run(9, 9, 9, 9)
+    assert images.select_lr(runs) == 1e-4          # 5 < 6 < 9; the early 3 of 3e-4 does not count
+    assert images.select_lr({2e-4: _run(5, 5, 5), 1e-4: _run(5, 5, 5)}) == 1e-4
+
+
+def test_bad_study_parameters_are_named():
+    with pytest.raises(ParameterError, match="'chunk_fraction' = 0.0 must be in"):
+        images.setup({"profile": "smoke", "chunk_fraction": 0.0})
+    with pytest.raises(ParameterError, match="'budget_pflop' = 0.0 must be > 0"):
+        images.setup({"profile": "smoke", "budget_pflop": 0.0})
+
+
+def test_continue_run_keeps_finished_runs_and_names_one_that_stopped_before_a_checkpoint(tmp_path):
+    calls = []
+
+    def train(config, data, out, resume, **kw):
+        calls.append(resume)
+        return "trained"
+
+    cfg = SimpleNamespace(epochs=2)
+    assert continue_run(train, cfg, None, tmp_path / "new") == "trained" and calls == [False]
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"status": "failed", "error": "KeyboardInterrupt: "}))
+    with pytest.raises(ParameterError, match=r"stopped before its first checkpoint \(status 'failed'"):
+        continue_run(train, cfg, None, run)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    assert continue_run(train, cfg, None, run) == "trained" and calls == [False, True]
+
+
+def test_the_real_baseline_is_scored_once_with_its_interval(tmp_path):
+    """Real test images against the training split at the models' N and size, with Inception (tiny N)."""
+    import warnings
+
+    from repro.metrics import SampleSizeWarning
+
+    cfg = {**images.setup({"profile": "smoke"}), "fid_samples": 6, "bootstrap": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleSizeWarning)  # N = 6: the point is the plumbing
+        first = images.real_baseline(cfg, tmp_path, "cpu")
+    saved = json.loads((tmp_path / "real-baseline.json").read_text())
+    assert saved["params"]["real_split"] == "test" and first["n"] == 6 and first["image_size"] == 32
+    lo, hi = first["fid_interval"]
+    assert lo <= first["fid"] <= hi
+    assert images.real_baseline(cfg, tmp_path, "cpu") == first  # read back, not measured again
+    (row,) = images.baseline_rows(images.Study(baseline=first))
+    assert row["N"] == 6 and row["FID"].startswith(f"{first['fid']:.3g} [")

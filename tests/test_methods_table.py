@@ -1,0 +1,43 @@
+"""The methods chapter's settings table is generated from the run manifests and agrees with them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from repro.report.methods import settings_markdown, settings_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "book" / "results"
+
+
+def test_the_committed_table_is_what_the_manifests_give():
+    assert (RESULTS / "methods.md").read_text() == settings_markdown(RESULTS), (
+        "book/results/methods.md is stale: run `python -m repro.report summary --out book/results`")
+
+
+def test_every_training_run_is_in_one_row_with_its_learning_rate_and_seed():
+    rows = settings_rows(RESULTS)
+    for manifest in RESULTS.glob("runs/**/manifest.json"):
+        m = json.loads(manifest.read_text())
+        if m["kind"] not in ("gan", "diffusion"):
+            continue
+        p = m["params"]
+        lr = f"lr_G {p['lr_G']:g}" if m["kind"] == "gan" else f"lr {p['lr']:g}"
+        parts = manifest.parent.relative_to(RESULTS / "runs").parts
+        study = "/".join(parts[:-1]) or parts[0]  # a notebook's single run is its folder
+        matches = [r for r in rows if r["study"] == study and lr in r["settings"]
+                   and str(p["seed"]) in r["seeds"].split(", ") and f"batch_size {p['batch_size']}" in r["settings"]]
+        assert len(matches) == 1, (manifest, matches)
+
+
+def test_differences_from_the_paper_preset_are_named(tmp_path):
+    run = tmp_path / "runs" / "study" / "gan-seed0"
+    run.mkdir(parents=True)
+    params = {"arch": "dcgan", "batch_size": 64, "lr_G": 2e-4, "lr_D": 2e-4, "betas_G": [0.5, 0.999], "nz": 100,
+              "ngf": 32, "ndf": 64, "update": "alternating", "seed": 0, "epochs": 2}
+    (run / "manifest.json").write_text(json.dumps({"kind": "gan", "params": params, "data": {"label": "x", "n": 10}}))
+    (run / "metrics.csv").write_text("epoch\n0\n1\n")
+    (row,) = settings_rows(tmp_path)
+    assert row["differs from the paper preset"] == "dcgan-paper: batch_size 128 → 64; ngf 64 → 32"
+    assert row["epochs"] == "2" and row["seeds"] == "0"
