@@ -26,7 +26,8 @@ def test_every_training_run_is_in_one_row_with_its_learning_rate_and_seed():
         lr = f"lr_G {p['lr_G']:g}" if m["kind"] == "gan" else f"lr {p['lr']:g}"
         parts = manifest.parent.relative_to(RESULTS / "runs").parts
         study = "/".join(parts[:-1]) or parts[0]  # a notebook's single run is its folder
-        matches = [r for r in rows if r["study"] == study and lr in r["settings"]
+        data = f"{m['data']['label']}, {m['data']['n']:,}"
+        matches = [r for r in rows if r["study"] == study and r["data"] == data and lr in r["settings"]
                    and str(p["seed"]) in r["seeds"].split(", ") and f"batch_size {p['batch_size']}" in r["settings"]]
         assert len(matches) == 1, (manifest, matches)
 
