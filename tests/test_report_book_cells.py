@@ -76,3 +76,14 @@ def test_markdown_table_links_are_rebased_once_onto_the_book_page(tmp_path):
     assert "[x](runs/x/evaluation.json)" in nb.cells[2].outputs[-1].data["text/markdown"]
     prepare_for_book(nb, **kw)
     assert "[x](runs/x/evaluation.json)" in nb.cells[2].outputs[-1].data["text/markdown"]
+
+
+def test_papermills_absolute_input_path_is_made_relative_to_the_checkout():
+    import nbformat
+
+    from repro.report.book_cells import prepare_for_book
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"input_path": "/home/someone/checkout/notebooks/x.ipynb"}
+    prepare_for_book(nb, root="/home/someone/checkout")
+    assert nb.metadata["papermill"]["input_path"] == "notebooks/x.ipynb"

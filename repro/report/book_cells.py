@@ -90,6 +90,9 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
                 set_caption(cell, _rebase_links(caption, cwd, out_dir))
             outputs.append(out)
         cell["outputs"] = outputs
+    run = nb.get("metadata", {}).get("papermill", {})
+    if root and str(run.get("input_path", "")).startswith(root):  # papermill records the absolute input
+        run["input_path"] = os.path.relpath(run["input_path"], root)
     return nb
 
 
