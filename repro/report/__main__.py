@@ -5,7 +5,8 @@
     ``pytest --nbval`` compares against.
 
 ``python -m repro.report summary --out book/results``
-    Rewrite ``OUT/summary.md`` and ``OUT/methods.md`` (the settings of every run, from the manifests).
+    Rewrite ``OUT/summary.md``, ``OUT/methods.md`` (the settings of every run, from the manifests) and
+    ``OUT/claims.md`` (the claims table, assessed from the run records).
 
 ``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...]``
     Execute notebooks with papermill under a profile, each into ``OUT/<name>.ipynb``, their runs into
@@ -33,10 +34,11 @@ from ..io import atomic_write, atomic_write_json
 from ..records import environment_info, git_info, utc_now
 from .book_cells import prepare_file
 from .params import PROFILES
+from .claims import claims_markdown
 from .methods import settings_markdown
 from .summary import summary_markdown
 
-ORDER = ["toy_modes", "train_gan", "train_ddpm", "sample_ddim", "images", "compare"]
+ORDER = ["toy_modes", "train_gan", "collapse", "train_ddpm", "sample_ddim", "images", "compare"]
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 # Run first, hidden from the book: every DataFrame the notebook displays goes through repro.report.tables.
@@ -44,9 +46,11 @@ BOOK_TABLES = "from repro.report.tables import use_book_tables\nuse_book_tables(
 
 
 def write_summaries(out: Path) -> None:
-    """``summary.md`` (wall times, run folders) and ``methods.md`` (every run's settings) of a results folder."""
+    """``summary.md`` (wall times, run folders), ``methods.md`` (every run's settings) and ``claims.md``
+    (the claims table) of a results folder."""
     atomic_write(out / "summary.md", summary_markdown(out))
     atomic_write(out / "methods.md", settings_markdown(out))
+    atomic_write(out / "claims.md", claims_markdown(out))
 
 
 def _names(given: list[str]) -> list[str]:
@@ -119,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--profile", default="cpu", choices=PROFILES)
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--timeout", type=int, default=4 * 3600)
-    m = sub.add_parser("summary", help="rewrite OUT/summary.md and OUT/methods.md from OUT/timings.json and the "
-                                       "run manifests")
+    m = sub.add_parser("summary", help="rewrite OUT/summary.md, OUT/methods.md and OUT/claims.md from "
+                                       "OUT/timings.json and the run records")
     m.add_argument("--out", type=Path, required=True)
     t = sub.add_parser("tidy", help="prepare stored executed notebooks for the book (no re-execution)")
     t.add_argument("paths", nargs="+", type=Path)

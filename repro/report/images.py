@@ -40,6 +40,7 @@ from ..train.budget import epochs_for_budget, flattened
 from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
 from .runs import DEVICE, continue_run, pick_device, positive
+from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
            "runs_rows", "baseline_rows", "selection_rows", "real_baseline"]
@@ -227,16 +228,6 @@ def curves(study: Study) -> list[dict[str, Any]]:
     return rows
 
 
-def _mean_sd(values: list[float]) -> str:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return "—"
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return f"{mean:.3g}"
-    return f"{mean:.3g} ± {math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)):.2g}"
-
-
 def summary_rows(study: Study) -> list[dict[str, Any]]:
     """Per model: the chosen rate, seeds, compute used, why the runs stopped, and the final quality as
     mean ± standard deviation over seeds (Inception FID with its N); ``training_s`` is the seeds' mean
@@ -256,12 +247,12 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
         rows.append({
             "model": model.upper(), "lr": study.chosen[model], "seeds": len(recs),
             "GFLOP per example": f"{study.flops[model] / 1e9:.3g}",
-            "training PFLOP": _mean_sd([s["training_flops"] / 1e15 for s in stops]),
+            "training PFLOP": mean_pm([s["training_flops"] / 1e15 for s in stops], "sd"),
             "training_s": sum(sum(float(r.get("epoch_time_s") or 0) for r in rec.rows) for rec in recs) / len(recs),
             "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
             "stopped": "; ".join(sorted({s["reason"].split(":")[0] for s in stops})),
-            "FD (classifier)": _mean_sd([float(rec.rows[-1][KEY]) for rec in recs]),
-            "FID": _mean_sd([f.get("fid") for f in fids]) + (f" (N = {fids[0].get('n', '?')})" if fids else ""),
+            "FD (classifier)": mean_pm([float(rec.rows[-1][KEY]) for rec in recs], "sd"),
+            "FID": mean_pm([f.get("fid") for f in fids], "sd") + (f" (N = {fids[0].get('n', '?')})" if fids else ""),
         })
     return rows
 

@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 MISSING = "—"
 
-__all__ = ["MISSING", "sig", "with_n", "format_frame", "to_html", "tidy_dataframe_html", "use_book_tables",
-           "to_markdown", "Table"]
+__all__ = ["MISSING", "sig", "with_n", "mean_se", "mean_pm", "format_frame", "to_html", "tidy_dataframe_html",
+           "use_book_tables", "to_markdown", "Table"]
 
 
 def _is_missing(x: Any) -> bool:
@@ -58,6 +58,30 @@ def with_n(value: Any, n: Any, digits: int = 3) -> str:
     if _is_missing(value):
         return MISSING
     return f"{sig(value, digits)} (N = {sig(n)})" if not _is_missing(n) else sig(value, digits)
+
+
+def mean_se(values: Any) -> tuple[float, float, int]:
+    """Mean, standard error of the mean (NaN for one value) and count of the finite ``values`` (None skipped)."""
+    values = [float(v) for v in values if not _is_missing(v) and math.isfinite(float(v))]
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, 0
+    mean = sum(values) / n
+    se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else math.nan
+    return mean, se, n
+
+
+def mean_pm(values: Any, spread: str = "se") -> str:
+    """Seeds' values as "mean ± spread": the standard error (``"se"``) or the standard deviation (``"sd"``);
+    the mean alone for one value, :data:`MISSING` for none."""
+    if spread not in ("se", "sd"):
+        raise ValueError(f"spread must be 'se' or 'sd', got {spread!r}")
+    mean, se, n = mean_se(values)
+    if n == 0:
+        return MISSING
+    if n < 2:
+        return f"{mean:.3g}"
+    return f"{mean:.3g} ± {se * (math.sqrt(n) if spread == 'sd' else 1):.2g}"
 
 
 def format_frame(df, digits: int = 3, units: Mapping[str, str] | None = None, missing: str = MISSING):

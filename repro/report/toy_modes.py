@@ -38,6 +38,7 @@ from ..records import Record
 from ..train import diffusion, gan, load_gan, load_run
 from .params import Rule, setup_for
 from .runs import DEVICE, continue_run, pick_device
+from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
            "study_rows", "selection_rows", "Study", "final_samples", "ddpm_config", "gan_config"]
@@ -189,18 +190,6 @@ def selection_rows(study: Study) -> list[dict[str, Any]]:
             for (mixture, model, lr), rec in study.selection.items()]
 
 
-def _mean_se(values: list[float]) -> str:
-    values = [v for v in values if math.isfinite(v)]
-    n = len(values)
-    if n == 0:
-        return "—"
-    mean = sum(values) / n
-    if n < 2:
-        return f"{mean:.3g}"
-    se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
-    return f"{mean:.3g} ± {se:.2g}"
-
-
 def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """PacGAN's table with our rows: per (mixture, model), the seeds' last epoch as mean ± standard error,
     beside PacGAN's vanilla GAN (Table 1)."""
@@ -212,10 +201,10 @@ def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
                 continue
             last = [rec.rows[-1] for rec in runs]
             rows.append({"mixture": mixture, "source": f"ours, {model.upper()}", "seeds": len(runs),
-                         "modes (>= 1)": _mean_se([float(r["modes_hit_any"]) for r in last]),
-                         "modes (>= 20 of 2,500)": _mean_se([float(r["modes_hit"]) for r in last]),
-                         "high quality %": _mean_se([100 * float(r["high_quality_fraction"]) for r in last]),
-                         "reverse KL": _mean_se([float(r["kl_to_uniform"]) for r in last
+                         "modes (>= 1)": mean_pm([float(r["modes_hit_any"]) for r in last]),
+                         "modes (>= 20 of 2,500)": mean_pm([float(r["modes_hit"]) for r in last]),
+                         "high quality %": mean_pm([100 * float(r["high_quality_fraction"]) for r in last]),
+                         "reverse KL": mean_pm([float(r["kl_to_uniform"]) for r in last
                                                  if r["kl_to_uniform"] is not None])})
         if mixture in PACGAN_TABLE1:
             p = PACGAN_TABLE1[mixture]

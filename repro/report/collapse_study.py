@@ -1,0 +1,150 @@
+"""The ``collapse`` notebook's experiment: the seed report's DCGAN setting against the equal-rate control.
+
+The seed report (Zena et al.) trains a DCGAN on CIFAR-10 with lr_D = 4 lr_G (lr_G 1e-4, lr_D 4e-4,
+Adam beta1 0.5, batch 128: preset ``seed-report``) and sees its samples degrade after epoch 50. This
+study trains that setting and a control that changes only the discriminator's rate (``ratios``:
+lr_D / lr_G, e.g. 4 and 1), ``seeds`` seeds each, for ``epochs`` epochs, and records per epoch the
+losses, D(x) and D(G(z)), the classifier-space Fréchet distance and the classes hit of
+``track_samples`` samples (:class:`repro.metrics.ClassifierTracker`), and a sample grid. The collapse
+rule of :mod:`repro.metrics.collapse` judges every run with the same settings.
+
+Runs train into ``out_dir/ratio<r>-seed<k>``; finished runs are kept and a killed run continues from
+its last checkpoint, so re-running the notebook only does the missing work.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..data import IMAGE_DATASETS, load_dataset
+from ..metrics.collapse import CollapseReport
+from ..records import Record
+from ..train import gan
+from .params import Rule, setup_for
+from .runs import DEVICE, continue_run, pick_device, positive
+from .tables import mean_pm
+from .train_gan import IMAGE_PRESETS, collapse
+
+__all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "summary_rows", "curves",
+           "grid_epochs"]
+
+NOTEBOOK = "collapse"
+RULES = {
+    "dataset": Rule(str, choices=IMAGE_DATASETS),
+    "image_size": Rule(int, choices=(32, 64)),
+    "preset": Rule(str, choices=IMAGE_PRESETS, help="the GAN preset whose lr_G, betas and batch are kept"),
+    "ngf": Rule(int, minimum=1, optional=True, help="None: the preset's width, for ndf too"),
+    "subset": Rule(int, minimum=1, optional=True),
+    "epochs": Rule(int, minimum=1),
+    "seeds": Rule(int, minimum=1),
+    "ratios": Rule(list, help="lr_D / lr_G of each setting, e.g. [4.0, 1.0]"),
+    "track_samples": Rule(int, minimum=100),
+    "out_dir": Rule(str, optional=True),
+    "device": DEVICE,
+}
+
+
+def _ratios(cfg: Mapping[str, Any]) -> str | None:
+    bad = [r for r in cfg["ratios"] if not isinstance(r, (int, float)) or isinstance(r, bool) or r <= 0]
+    if bad or not cfg["ratios"]:
+        return f"parameter 'ratios' = {cfg['ratios']!r} must be a non-empty list of numbers > 0, e.g. [4.0, 1.0]"
+    return None
+
+
+setup = setup_for(NOTEBOOK, RULES, (_ratios, positive("ngf")))  # experiment.setup(globals()) in the notebook
+
+Study = dict  # (ratio, seed) -> Record
+
+
+def config(cfg: Mapping[str, Any], ratio: float, seed: int) -> gan.GANTrainConfig:
+    """The preset with lr_D = ``ratio`` x its lr_G, the study's epochs, size, width and seed; the
+    tracked classifier FD picks the best checkpoint."""
+    base = gan.PRESETS[cfg["preset"]]
+    width = {"ngf": cfg["ngf"], "ndf": cfg["ngf"]} if cfg.get("ngf") else {}
+    return gan.preset(cfg["preset"], image_size=cfg["image_size"], epochs=cfg["epochs"], seed=seed,
+                      lr_D=ratio * base.lr_G, best_metric="fd_classifier", channels_last=True, **width)
+
+
+def _folder(ratio: float, seed: int) -> str:
+    return f"ratio{ratio:g}-seed{seed}"
+
+
+def run(cfg: Mapping[str, Any]) -> Study:
+    """Every (ratio, seed) run, trained or continued as needed."""
+    from ..metrics import ClassifierTracker
+
+    device = pick_device(cfg["device"])
+    root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
+        Path(tempfile.mkdtemp(prefix="collapse-smoke-")) if cfg["profile"] == "smoke"
+        else Path("runs") / cfg["profile"] / NOTEBOOK)
+    tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
+    study: Study = {}
+    for ratio in cfg["ratios"]:
+        for seed in range(cfg["seeds"]):
+            data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
+                                seed=seed)
+            study[float(ratio), seed] = continue_run(gan.train_gan, config(cfg, float(ratio), seed), data,
+                                                     root / _folder(ratio, seed), evaluate=tracker, device=device)
+    return study
+
+
+def _setting(rec: Record) -> str:
+    p = rec.params
+    r = p["lr_D"] / p["lr_G"]
+    return f"lr_D = {r:g} lr_G" if r != 1 else "lr_D = lr_G"
+
+
+def run_rows(study: Study) -> list[dict[str, Any]]:
+    """One row per run: the collapse rule's verdict and epoch, the best and last classifier FD, the
+    classes hit and the players' outputs at the last epoch."""
+    rows = []
+    for (ratio, seed), rec in study.items():
+        report: CollapseReport = collapse(rec)
+        last, fd = rec.rows[-1], [r.get("fd_classifier") for r in rec.rows]
+        scored = [(v, r["epoch"]) for v, r in zip(fd, rec.rows) if v is not None and v == v]
+        best, best_epoch = min(scored) if scored else (math.nan, None)
+        rows.append({"setting": _setting(rec), "lr_G": rec.params["lr_G"], "lr_D": rec.params["lr_D"], "seed": seed,
+                     "epochs": len(rec.rows), "steps": last["step"], "collapse rule": report.verdict,
+                     "at epoch": report.epoch if report.verdict == "collapse" else None,
+                     "best FD": best, "best epoch": best_epoch, "last FD": last.get("fd_classifier"),
+                     "classes hit (last)": last.get("classes_hit"), "D(x) (last)": last["D_x"],
+                     "D(G(z)) (last)": last["D_G_z"]})
+    return rows
+
+
+def summary_rows(study: Study) -> list[dict[str, Any]]:
+    """One row per setting: how many seeds collapsed and when, and the seeds' best and last FD
+    (mean ± standard error)."""
+    rows = run_rows(study)
+    out = []
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        mine = [r for r in rows if r["setting"] == setting]
+        fired = [r for r in mine if r["collapse rule"] == "collapse"]
+        out.append({"setting": setting, "seeds": len(mine), "epochs": max(r["epochs"] for r in mine),
+                    "collapsed": f"{len(fired)} of {len(mine)}"
+                                 + (" (epochs " + ", ".join(str(r["at epoch"]) for r in fired) + ")" if fired else ""),
+                    "best FD": mean_pm([r["best FD"] for r in mine]),
+                    "last FD": mean_pm([r["last FD"] for r in mine]),
+                    "classes hit (last)": mean_pm([r["classes hit (last)"] for r in mine])})
+    return out
+
+
+def curves(study: Study, key: str) -> dict[str, dict[int, tuple[list[float], list[float]]]]:
+    """``{setting: {seed: (epochs, values of key)}}``, the input of :func:`repro.plotting.plot_seed_band`."""
+    out: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
+    for (ratio, seed), rec in study.items():
+        out.setdefault(_setting(rec), {})[seed] = (rec.column("epoch"), rec.column(key))
+    return out
+
+
+def grid_epochs(rec: Record) -> list[int]:
+    """The epochs whose sample grids matter: the first, the best, where the collapse rule fired (if it
+    did), and the last."""
+    report = collapse(rec)
+    best = rec.manifest.get("summary", {}).get("best_epoch")
+    picks = [rec.rows[0]["epoch"], best, report.epoch if report.verdict == "collapse" else None,
+             rec.rows[-1]["epoch"]]
+    return sorted({int(e) for e in picks if e is not None})

@@ -1,0 +1,127 @@
+"""The claims table is generated from the run records, and its verdicts follow the stated rule."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from repro.report.claims import Finding, claims_markdown, compare_means, gan_collapse, mode_coverage
+from repro.report.tables import mean_pm, mean_se
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "book" / "results"
+
+
+def test_the_committed_table_is_what_the_records_give():
+    assert (RESULTS / "claims.md").read_text() == claims_markdown(RESULTS), (
+        "book/results/claims.md is stale: run `python -m repro.report summary --out book/results`")
+
+
+def test_the_book_shows_the_claims_table_at_the_top():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert "```{include} results/claims.md" in intro
+
+
+def test_mean_se_is_the_standard_error_of_the_mean():
+    mean, se, n = mean_se([1.0, 2.0, 3.0, float("nan")])
+    assert (mean, n) == (2.0, 3) and se == pytest.approx(1 / math.sqrt(3))
+    assert math.isnan(mean_se([4.0])[1])
+    assert mean_pm([1.0, 2.0, 3.0]) == "2 ± 0.58" and mean_pm([1.0, 2.0, 3.0], "sd") == "2 ± 1"
+    assert mean_pm([None]) == "—" and mean_pm([5.0]) == "5"
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    ((8.0, 0.1, 5), (6.0, 0.3, 5), "a"),        # 2.0 apart, 2 x 0.32 = 0.63 of noise
+    ((6.0, 0.3, 5), (8.0, 0.1, 5), "b"),
+    ((8.0, 0.5, 5), (7.5, 0.5, 5), "neither"),  # 0.5 apart, 2 x 0.71 = 1.41 of noise
+    ((8.0, float("nan"), 1), (6.0, 0.3, 5), "unknown"),
+])
+def test_compare_means_separates_only_beyond_two_standard_errors(a, b, expected):
+    assert compare_means(a, b) == expected
+
+
+def _run(results: Path, mixture: str, model: str, seed: int, modes: list[int]) -> None:
+    path = results / "runs" / "toy_modes" / mixture / f"{model}-lr0.001-seed{seed}"
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text(json.dumps({"kind": "gan" if model == "gan" else "diffusion",
+                                                    "status": "finished", "params": {"seed": seed}}))
+    with open(path / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "modes_hit"])
+        w.writerows([e, m] for e, m in enumerate(modes))
+
+
+def _study(tmp_path: Path, gan: dict[str, list[float]], ddpm: dict[str, list[float]]) -> Path:
+    for model, per_mixture in (("gan", gan), ("ddpm", ddpm)):
+        for mixture, finals in per_mixture.items():
+            for seed, final in enumerate(finals):
+                _run(tmp_path, mixture, model, seed, [1] * 5 + [final] * 10)
+    return tmp_path
+
+
+FIVE_DDPM = {"ring8_r1": [8, 8, 8, 8, 7], "grid25": [25, 25, 24, 25, 25]}
+
+
+def test_mode_verdict_supported_when_the_ddpm_is_ahead_beyond_the_noise_on_both_mixtures(tmp_path):
+    f = mode_coverage(_study(tmp_path, {"ring8_r1": [6, 5, 7, 6, 6], "grid25": [17, 16, 18, 17, 19]}, FIVE_DDPM))
+    assert f.verdict == "supported"
+    assert "5–5 seeds" in f.sure
+
+
+def test_mode_verdict_contradicted_when_the_gan_is_ahead(tmp_path):
+    f = mode_coverage(_study(tmp_path, {"ring8_r1": [8, 8, 8, 8, 8], "grid25": [25, 25, 25, 25, 25]},
+                             {"ring8_r1": [5, 6, 5, 6, 5], "grid25": [20, 21, 20, 19, 20]}))
+    assert f.verdict == "contradicted"
+
+
+def test_mode_verdict_not_separable_inside_the_noise(tmp_path):
+    f = mode_coverage(_study(tmp_path, {"ring8_r1": [8, 7, 8, 6, 8], "grid25": [25, 22, 25, 24, 25]}, FIVE_DDPM))
+    assert f.verdict == "not separable"
+
+
+def test_mode_verdict_is_provisional_with_fewer_seeds_than_planned(tmp_path):
+    f = mode_coverage(_study(tmp_path, {"ring8_r1": [6, 5], "grid25": [17, 16]}, FIVE_DDPM))
+    assert f.verdict == "provisional: supported so far"
+    assert "2–5 seeds" in f.sure
+
+
+def test_mode_verdict_not_yet_tested_without_gan_runs(tmp_path):
+    f = mode_coverage(_study(tmp_path, {}, FIVE_DDPM))
+    assert f.verdict == "not yet tested"
+
+
+def test_a_finding_refuses_an_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict must start with one of"):
+        Finding("x", "probably", "—", "—")
+
+
+def _collapse_run(results: Path, ratio: float, seed: int, fd: list[float]) -> None:
+    path = results / "runs" / "collapse" / f"ratio{ratio:g}-seed{seed}"
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text(json.dumps({
+        "kind": "gan", "status": "finished", "data": {"label": "Fashion-MNIST", "n": 60000},
+        "params": {"lr_G": 1e-4, "lr_D": ratio * 1e-4, "seed": seed, "best_metric": "fd_classifier"}}))
+    with open(path / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "step", "D_x", "D_G_z", "fd_classifier", "classes_hit"])
+        w.writerows([e, 469 * (e + 1), 0.7, 0.3, v, 10] for e, v in enumerate(fd))
+
+
+def test_collapse_verdict_reads_the_seed_setting_against_its_control(tmp_path):
+    rise = [30.0] * 5 + [10.0] * 50 + [40.0] * 5    # 60 epochs, lost after epoch 54
+    steady = [30.0] * 5 + [10.0] * 55
+    assert gan_collapse(tmp_path).verdict == "not yet tested"
+    for seed in (0, 1):
+        _collapse_run(tmp_path, 4.0, seed, rise)
+        _collapse_run(tmp_path, 1.0, seed, steady)
+    f = gan_collapse(tmp_path)
+    assert f.verdict == "supported"
+    assert "2 of 2 (epochs 55, 55) seeds of lr_D = 4 lr_G and 0 of 2 of the lr_D = lr_G control" in f.ours
+    short = tmp_path / "short"
+    for seed in (0, 1):
+        _collapse_run(short, 4.0, seed, steady[:40])
+    assert gan_collapse(short).verdict == "provisional: contradicted so far"   # 40 < 60 epochs

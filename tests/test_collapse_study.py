@@ -1,0 +1,69 @@
+"""The collapse study: the seed's setting and its control differ only in lr_D, and the tables say what
+the collapse rule found, run by run and per setting."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from repro.records import load_record
+from repro.report import collapse_study
+from repro.report.params import ParameterError
+from repro.train import gan
+
+
+def test_settings_differ_only_in_the_discriminators_rate():
+    cfg = collapse_study.setup({"profile": "cpu"})
+    seed, control = (collapse_study.config(cfg, r, 0) for r in cfg["ratios"])
+    base = gan.PRESETS["seed-report"]
+    assert (seed.lr_G, seed.lr_D) == (base.lr_G, 4 * base.lr_G) == (1e-4, 4e-4)  # the seed report's rates
+    assert (control.lr_G, control.lr_D) == (1e-4, 1e-4)
+    assert seed.betas_G == seed.betas_D == (0.5, 0.999) and seed.batch_size == 128
+    assert (seed.ngf, seed.ndf, seed.image_size, seed.epochs) == (32, 32, 32, 60)
+    differing = {k for k in vars(seed) if getattr(seed, k) != getattr(control, k)}
+    assert differing == {"lr_D"}
+
+
+@pytest.mark.parametrize("ratios", [[], [0.0], [4.0, -1.0], ["4"]])
+def test_bad_ratios_are_refused_with_the_fix(ratios):
+    with pytest.raises(ParameterError, match="ratios.*non-empty list of numbers > 0"):
+        collapse_study.setup({"profile": "smoke", "ratios": ratios})
+
+
+def _record(root: Path, ratio: float, seed: int, fd: list[float]) -> Path:
+    path = root / f"ratio{ratio:g}-seed{seed}"
+    (path / "grids").mkdir(parents=True)
+    best = min(range(len(fd)), key=fd.__getitem__)
+    (path / "manifest.json").write_text(json.dumps({
+        "kind": "gan", "status": "finished", "params": {"lr_G": 1e-4, "lr_D": ratio * 1e-4, "seed": seed,
+                                                        "best_metric": "fd_classifier", "best_mode": "min"},
+        "summary": {"best_epoch": best}}))
+    with open(path / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "step", "loss_D", "loss_G", "D_x", "D_G_z", "fd_classifier", "classes_hit"])
+        w.writerows([e, 10 * (e + 1), 1.0, 1.0, 0.7, 0.3, v, 10] for e, v in enumerate(fd))
+    return path
+
+
+RISE = [30.0, 20.0, 10.0, 9.0, 30.0, 40.0, 45.0, 50.0]   # best at epoch 3, then > 25 % worse from epoch 4
+STEADY = [30.0, 20.0, 10.0, 9.0, 8.5, 8.4, 8.3, 8.2]
+
+
+def test_tables_count_collapses_per_setting_and_date_them(tmp_path):
+    study = {(4.0, 0): load_record(_record(tmp_path, 4.0, 0, RISE)),
+             (4.0, 1): load_record(_record(tmp_path, 4.0, 1, STEADY)),
+             (1.0, 0): load_record(_record(tmp_path, 1.0, 0, STEADY))}
+    rows = collapse_study.run_rows(study)
+    assert [(r["setting"], r["collapse rule"], r["at epoch"]) for r in rows] == [
+        ("lr_D = 4 lr_G", "collapse", 4), ("lr_D = 4 lr_G", "no collapse", None), ("lr_D = lr_G", "no collapse", None)]
+    assert rows[0]["best FD"] == 9.0 and rows[0]["best epoch"] == 3 and rows[0]["last FD"] == 50.0
+    summary = {r["setting"]: r for r in collapse_study.summary_rows(study)}
+    assert summary["lr_D = 4 lr_G"]["collapsed"] == "1 of 2 (epochs 4)"
+    assert summary["lr_D = lr_G"]["collapsed"] == "0 of 1"
+    assert summary["lr_D = 4 lr_G"]["best FD"] == "8.6 ± 0.4"  # best 9.0 and 8.2
+    assert collapse_study.grid_epochs(study[4.0, 0]) == [0, 3, 4, 7]
+    bands = collapse_study.curves(study, "fd_classifier")
+    assert set(bands) == {"lr_D = 4 lr_G", "lr_D = lr_G"} and bands["lr_D = 4 lr_G"][0][1] == RISE
