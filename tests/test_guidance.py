@@ -206,3 +206,52 @@ def test_drop_labels_replaces_a_fraction_p_uncond_by_the_null_label():
     assert abs(frac - 0.2) < 4 * math.sqrt(0.2 * 0.8 / len(y))
     assert torch.equal(dropped[dropped != 10], y[dropped != 10])
     assert torch.equal(drop_labels(y, 0.0, 10), y)
+
+
+def test_trained_diffusion_samples_towards_requested_labels(mixture):
+    """``TrainedDiffusion.sample(y=..., classifier=..., scale=1)`` is Algorithm 2 over the full T steps:
+    the per-class moments of p(x | y), as the loop above; a flipped label set flips them."""
+    from repro.train.trained import TrainedDiffusion
+
+    d, den, clf = mixture
+    trained = TrainedDiffusion(den, d, (1,), clip_denoised=False)
+    y = torch.arange(N) % 2
+    x = trained.sample(N, sampler="ddim", steps=T, y=y, classifier=clf, scale=1.0, batch_size=N,
+                       generator=torch.Generator().manual_seed(3)).double()
+    for k, m in enumerate(MEANS):
+        mean, std = sampler_moments(d.alphas_cumprod, m, S, eta=0.0)
+        _check_class(x[y == k], mean, std)
+    flipped = trained.sample(N, sampler="ddim", steps=T, y=1 - y, classifier=clf, scale=1.0, batch_size=N,
+                             generator=torch.Generator().manual_seed(3)).double()
+    assert flipped[y == 0].mean().item() == pytest.approx(MEANS[1], abs=0.05)
+
+
+@pytest.mark.parametrize("guidance_weight", [None, 0.0])
+def test_trained_conditional_diffusion_samples_each_requested_class(mixture, guidance_weight):
+    """A class-conditional model sampled for labels y (eps(x_t, y), or classifier-free guidance with w = 0)
+    is the DDIM chain of component y."""
+    from repro.train.trained import TrainedDiffusion
+
+    d, den, _ = mixture
+    trained = TrainedDiffusion(den, d, (1,), clip_denoised=False, num_classes=2)
+    y = torch.arange(N) % 2
+    x = trained.sample(N, sampler="ddim", steps=T, y=y, guidance_weight=guidance_weight, batch_size=N,
+                       generator=torch.Generator().manual_seed(4)).double()
+    for k, m in enumerate(MEANS):
+        _check_class(x[y == k], *sampler_moments(d.alphas_cumprod, m, S, eta=0.0))
+
+
+def test_trained_diffusion_refuses_guidance_arguments_that_do_not_fit(mixture):
+    from repro.train.trained import TrainedDiffusion
+
+    d, den, clf = mixture
+    trained = TrainedDiffusion(den, d, (1,), clip_denoised=False)
+    y = torch.zeros(4, dtype=torch.long)
+    cases = [(dict(y=y, scale=2.0), "needs a noise-aware classifier"),
+             (dict(y=y, classifier=clf, guidance_weight=1.0), "needs a class-conditional model"),
+             (dict(y=y), "ignores y without a classifier"),
+             (dict(y=y[:3], classifier=clf, scale=1.0), "one label per sample"),
+             (dict(classifier=clf, scale=1.0), "needs the requested labels")]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            trained.sample(4, steps=10, **kwargs)

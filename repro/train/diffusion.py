@@ -212,7 +212,7 @@ def train_diffusion(config: DiffusionTrainConfig | Mapping[str, Any], dataset: I
         batches = DeviceBatches(data if cfg.point_scale is None else data / cfg.point_scale, labels,
                                 cfg.batch_size, device, cfg.seed, rank=world.rank, world_size=world.size)
         trained = TrainedDiffusion(s.ema.model, s.diffusion, data_shape, cfg.point_scale,
-                                   clip_denoised=cfg.decoder == "discretized")
+                                   clip_denoised=cfg.decoder == "discretized", num_classes=cfg.num_classes)
         tracking = dict(sampler=cfg.track_sampler, steps=cfg.track_steps, eta=cfg.track_eta,
                         batch_size=cfg.track_batch_size)
 

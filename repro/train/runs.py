@@ -52,7 +52,7 @@ def load_diffusion(run: Run, device: torch.device | str = "cpu", weights: str = 
     model.load_state_dict(ckpt["ema"]["model"] if weights == "ema" else ckpt["model"])
     model = model.to(device).eval().requires_grad_(False)
     return TrainedDiffusion(model, diffusion.build_diffusion(cfg), data_shape, cfg.point_scale,
-                            clip_denoised=cfg.decoder == "discretized")
+                            clip_denoised=cfg.decoder == "discretized", num_classes=cfg.num_classes)
 
 
 def load_run(run: Run, device: torch.device | str = "cpu") -> TrainedGAN | TrainedDiffusion:

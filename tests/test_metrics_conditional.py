@@ -1,0 +1,42 @@
+"""Scores of samples drawn for requested labels: real images score as real data, wrong labels and noise
+score as such."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from repro.data import to_float
+from repro.metrics.classifier import load_classifier
+from repro.metrics.conditional import conditional_scores, real_features
+
+
+@pytest.fixture(scope="module")
+def halves(real_dataset):
+    ds = real_dataset("fashion-mnist", "test", image_size=32, subset=1200)
+    x, y = to_float(ds.images), ds.labels.long()
+    return load_classifier("fashion-mnist"), (x[:600], y[:600]), (x[600:], y[600:])
+
+
+def test_real_images_with_their_labels_score_as_real_data(halves):
+    clf, (x_ref, _), (x, y) = halves
+    s = conditional_scores(x, clf, real_features(clf, x_ref), y)
+    assert s["label_accuracy"] >= 0.85 and s["classes_hit"] == 10 and s["n"] == 600
+    assert s["precision"] > 0.6 and s["recall"] > 0.6 and s["coverage"] > 0.6
+    assert s["fd_classifier"] < 2.0
+
+
+def test_wrong_labels_and_noise_are_scored_as_such(halves):
+    clf, (x_ref, _), (x, y) = halves
+    real = real_features(clf, x_ref)
+    assert conditional_scores(x, clf, real, (y + 1) % 10)["label_accuracy"] <= 0.15
+    noise = conditional_scores(torch.rand_like(x) * 2 - 1, clf, real, y)
+    assert noise["fd_classifier"] > 20 * conditional_scores(x, clf, real, y)["fd_classifier"]
+    assert noise["precision"] < 0.1
+    assert conditional_scores(x, clf, real)["label_accuracy"] is None  # no label requested
+
+
+def test_labels_must_match_the_samples(halves):
+    clf, (x_ref, _), (x, y) = halves
+    with pytest.raises(ValueError, match="one label per sample"):
+        conditional_scores(x, clf, real_features(clf, x_ref), y[:10])
