@@ -195,6 +195,33 @@ def plot_tradeoff(rows: Sequence[Mapping[str, Any]], x: str, y: str, group: str,
     return fig
 
 
+def plot_path(rows: Sequence[Mapping[str, Any]], x: str, y: str, group: str, order: str, ax=None,
+              xlabel: str | None = None, ylabel: str | None = None, title: str | None = None):
+    """One line per ``group`` value through its (``x``, ``y``) points in the order of ``order`` (e.g. a
+    guidance scale), each point labelled with its ``order`` value; rows whose ``order`` is None are
+    single points (e.g. a GAN or real data beside the guidance curves)."""
+    fig, ax = _axes(ax)
+    groups: dict[Any, list] = {}
+    for r in rows:
+        if r.get(x) is not None and r.get(y) is not None:
+            groups.setdefault(r[group], []).append(r)
+    for i, (g, pts) in enumerate(groups.items()):
+        pts.sort(key=lambda r: -1 if r.get(order) is None else r[order])
+        xs, ys = [r[x] for r in pts], [r[y] for r in pts]
+        single = all(r.get(order) is None for r in pts)
+        ax.plot(xs, ys, marker="*" if single else "o", ms=11 if single else 5, ls="none" if single else "-",
+                color=f"C{i}", label=str(g))
+        for r in pts:
+            if r.get(order) is not None:
+                ax.annotate(f"{r[order]:g}", (r[x], r[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
 def evenly_spaced(items: Sequence[Any], k: int) -> list[Any]:
     """At most ``k`` items, evenly spaced, always including the first and the last."""
     n = len(items)

@@ -38,7 +38,7 @@ from .claims import claims_markdown
 from .methods import settings_markdown
 from .summary import summary_markdown
 
-ORDER = ["toy_modes", "train_gan", "collapse", "train_ddpm", "sample_ddim", "images", "compare"]
+ORDER = ["toy_modes", "train_gan", "collapse", "train_ddpm", "sample_ddim", "images", "guidance", "compare"]
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 # Run first, hidden from the book: every DataFrame the notebook displays goes through repro.report.tables.
@@ -92,7 +92,7 @@ def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
         parameters = {"profile": profile}
         if name != "compare":
             parameters["out_dir"] = str(rel / name)
-        if name in ("sample_ddim", "compare"):
+        if name in ("sample_ddim", "compare", "guidance"):
             parameters["runs_dir"] = str(rel)
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         nb.cells.insert(0, nbformat.v4.new_code_cell(BOOK_TABLES, metadata={"tags": ["remove-cell"]}))

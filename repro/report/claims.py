@@ -242,6 +242,27 @@ def training_compute(results: Path) -> Finding:
                    "{doc}`results/train_gan`, {doc}`results/train_ddpm`; FLOPs per image in {doc}`reproducibility`")
 
 
+def guidance_tradeoff(results: Path) -> Finding:
+    """Precision (fidelity) and recall (diversity) along the classifier-guidance scale, from the
+    ``guidance`` sweep, and the DCGAN's precision beside the most guided point."""
+    path = results / "runs" / "guidance" / "sweep"
+    if not (path / "manifest.json").exists() or load_record(path).manifest.get("status") != "finished":
+        return Finding("The guidance sweep has not been run yet.", "not yet tested", "—", "—")
+    rows = load_record(path).rows
+    guided = sorted((r for r in rows if r["guidance"] == "classifier"), key=lambda r: r["scale"])
+    gan = [r for r in rows if r["guidance"] == "dcgan"]
+    if len(guided) < 2:
+        return Finding("The sweep has fewer than two guidance scales.", "not yet tested", "—", "{doc}`results/guidance`")
+    lo, hi = guided[0], guided[-1]
+    ours = (f"Fashion-MNIST, N = {hi['n']:,} per point, one seed: from s = {lo['scale']:g} to s = {hi['scale']:g}, "
+            f"precision {lo['precision']:.3g} → {hi['precision']:.3g}, recall {lo['recall']:.3g} → {hi['recall']:.3g}, "
+            f"label accuracy {lo['label_accuracy']:.3g} → {hi['label_accuracy']:.3g}"
+            + (f"; DCGAN precision {gan[0]['precision']:.3g}, recall {gan[0]['recall']:.3g}" if gan else ""))
+    trade = hi["precision"] > lo["precision"] and hi["recall"] < lo["recall"]
+    return Finding(ours, f"provisional: {'supported' if trade else 'contradicted'} so far",
+                   "one seed and no interval on precision/recall yet", "{doc}`results/guidance`")
+
+
 def seed_table1(results: Path) -> Finding:
     """The plausibility of the seed's Table 1 against published CIFAR-10 figures and against itself."""
     gan, diff = _SEED["DCGAN"], _SEED["diffusion"]
@@ -272,6 +293,11 @@ CLAIMS: list[Claim] = [
           "DDIM with 10-50 steps {cite:p}`song2021ddim`; ADM matches BigGAN-deep with 25 steps "
           "{cite:p}`dhariwal2021beat`",
           sampling_speed),
+    Claim("Classifier guidance trades diversity for fidelity",
+          "\"a simple, compute-efficient method for trading off diversity for fidelity\" {cite:p}`dhariwal2021beat`",
+          "ADM-G on ImageNet: precision up and recall down as the scale grows (Dhariwal & Nichol 2021, Fig. 4); the "
+          "same trade without a classifier {cite:p}`ho2022cfg`",
+          guidance_tradeoff),
     Claim("Diffusion models need more training compute",
           "{cite:p}`nvidia2022trilemma,dhariwal2021beat`",
           "DDPM: 800k steps of batch 128 on CIFAR-10 {cite:p}`ho2020ddpm`",
