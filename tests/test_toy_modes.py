@@ -31,7 +31,7 @@ def test_select_lr_breaks_near_ties_by_high_quality_fraction():
 
 
 def test_study_rows_give_mean_and_standard_error_over_seeds_beside_pacgan():
-    cfg = {"mixtures": ["ring8_r1"], "gan_epochs": 2, "ddpm_epochs": 2}
+    cfg = {"mixtures": ["ring8_r1"], "gan_epochs": 2, "ddpm_epochs": 2, "seeds": 2}
     study = toy_modes.Study(selection={("ring8_r1", "gan", 3e-4): _record([8], [1.0])},  # not in the table
                             chosen={("ring8_r1", "gan"): 1e-4},
                             runs={("ring8_r1", "gan", s): _record([m, m], [0.5, q], any_modes=m, kl=float("nan"))
@@ -41,3 +41,19 @@ def test_study_rows_give_mean_and_standard_error_over_seeds_beside_pacgan():
     assert ours["seeds"] == 2 and ours["modes (>= 20 of 2,500)"] == "5 ± 1" and ours["high quality %"] == "80 ± 10"
     assert ours["reverse KL"] == "—"  # no finite value: no NaN in the table
     assert paper["source"].startswith("PacGAN") and paper["modes (>= 1)"] == "6.3 ± 0.5"
+    assert toy_modes.study_rows(study, {**cfg, "seeds": 5})[0]["seeds"] == "2 of 5"  # a study still running
+
+
+def test_train_false_reports_finished_runs_and_names_a_missing_selection_run(tmp_path):
+    from repro.report.params import ParameterError
+
+    cfg = {**toy_modes.setup({"profile": "smoke"}), "out_dir": str(tmp_path), "train": False}
+    with pytest.raises(ParameterError, match="selection run .* has not finished; run the notebook with train=True"):
+        toy_modes.run(cfg)
+    trained = toy_modes.run({**cfg, "train": True})
+    seed_run = next(iter(trained.runs.values())).path
+    import shutil
+    shutil.rmtree(seed_run)  # one seed missing: reported without it
+    reported = toy_modes.run(cfg)
+    assert len(reported.runs) == len(trained.runs) - 1 and reported.chosen == trained.chosen
+    assert not seed_run.exists()  # nothing was trained

@@ -8,8 +8,9 @@
     Rewrite ``OUT/summary.md``, ``OUT/methods.md`` (the settings of every run, from the manifests) and
     ``OUT/claims.md`` (the claims table, assessed from the run records).
 
-``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...]``
-    Execute notebooks with papermill under a profile, each into ``OUT/<name>.ipynb``, their runs into
+``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...] [--set NAME=VALUE ...]``
+    Execute notebooks with papermill under a profile (``--set`` passes a parameter, its value read as
+    YAML, e.g. ``--set train=false``), each into ``OUT/<name>.ipynb``, their runs into
     ``OUT/runs/<name>``, record every notebook's wall time in ``OUT/timings.json`` and write
     ``OUT/summary.md`` (wall times and one row per run manifest) for the reproducibility chapter.
     DataFrames are displayed through ``repro.report.tables`` (significant figures, no index column,
@@ -76,7 +77,20 @@ def store(names: list[str], timeout: int) -> None:
         print(f"{name}: stored smoke outputs ({time.perf_counter() - t0:.0f} s)")
 
 
-def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
+def _settings(pairs: list[str]) -> dict:
+    """``NAME=VALUE`` pairs as notebook parameters, each value read as YAML (``false``, ``3``, ``[1, 2]``)."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            sys.exit(f"--set {pair!r}: expected NAME=VALUE, e.g. --set train=false")
+        out[name] = yaml.safe_load(value)
+    return out
+
+
+def run(names: list[str], profile: str, out: Path, timeout: int, settings: dict | None = None) -> None:
     import nbformat
     import papermill
 
@@ -89,7 +103,7 @@ def run(names: list[str], profile: str, out: Path, timeout: int) -> None:
         start = utc_now()
         runs = out.resolve() / "runs"
         rel = Path(os.path.relpath(runs, NOTEBOOKS))  # the notebooks run in notebooks/; keeps paths in the book short
-        parameters = {"profile": profile}
+        parameters = {"profile": profile, **(settings or {})}
         if name != "compare":
             parameters["out_dir"] = str(rel / name)
         if name in ("sample_ddim", "compare", "guidance"):
@@ -123,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--profile", default="cpu", choices=PROFILES)
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--timeout", type=int, default=4 * 3600)
+    r.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="a notebook parameter for this call, its value read as YAML (e.g. train=false)")
     m = sub.add_parser("summary", help="rewrite OUT/summary.md, OUT/methods.md and OUT/claims.md from "
                                        "OUT/timings.json and the run records")
     m.add_argument("--out", type=Path, required=True)
@@ -137,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.command == "summary":
         write_summaries(a.out)
     else:
-        run(_names(a.notebooks), a.profile, a.out, a.timeout)
+        run(_names(a.notebooks), a.profile, a.out, a.timeout, _settings(a.settings))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ Every epoch one :class:`repro.metrics.ModeCoverageTracker` scores 2,500 samples 
 same collapse rule (:mod:`repro.metrics.collapse`) judges both. Each run trains into
 ``out_dir/<mixture>/<model>-lr<lr>-seed<k>``; finished runs are kept and a killed run continues from
 its last checkpoint, so re-running the notebook only does the missing work; selection runs train into
-``out_dir/<mixture>/select/<model>-lr<lr>``.
+``out_dir/<mixture>/select/<model>-lr<lr>``. With ``train=False`` nothing is trained: the notebook
+reports the study as far as it has run (every selection run must be finished; seeds still missing are
+left out, and the tables say how many each row holds).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from ..data import load_dataset
 from ..data.mixtures import MIXTURES, mixture_centers
 from ..metrics.collapse import CollapseRule, detect_collapse
 from ..metrics.tracking import ModeCoverageTracker
-from ..records import Record
+from ..records import Record, load_record
 from ..train import diffusion, gan, load_gan, load_run
-from .params import Rule, setup_for
+from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, continue_run, pick_device
 from .tables import mean_pm
 
@@ -57,6 +59,7 @@ RULES = {
     "select_fraction": Rule(float, help="fraction of each model's epochs the selection runs train"),
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
+    "train": Rule(bool, help="False: report the finished runs only, train nothing"),
     "device": DEVICE,
 }
 
@@ -107,6 +110,14 @@ def _train_one(model: str, data, out: Path, epochs: int, seed: int, lr: float, e
                         device=device)
 
 
+def _finished(out: Path, epochs: int) -> Record | None:
+    """The run in ``out`` when it finished ``epochs`` epochs, else ``None``."""
+    if not (out / "manifest.json").exists():
+        return None
+    rec = load_record(out)
+    return rec if rec.manifest.get("status") == "finished" and len(rec.rows) >= epochs else None
+
+
 def _tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:
     values = [float(r[key]) for r in rows[-k:] if r.get(key) is not None]
     return sum(values) / len(values) if values else math.nan
@@ -141,19 +152,28 @@ def run(cfg: Mapping[str, Any]) -> Study:
         else Path("runs") / cfg["profile"] / NOTEBOOK)
     study = Study()
     for mixture in cfg["mixtures"]:
-        data = load_dataset(mixture, "train", subset=cfg["n_points"], seed=0)
+        data = load_dataset(mixture, "train", subset=cfg["n_points"], seed=0) if cfg["train"] else None
+
+        def get(model: str, out: Path, epochs: int, seed: int, lr: float) -> Record | None:
+            if cfg["train"]:
+                return _train_one(model, data, out, epochs, seed, lr, cfg["eval_samples"], device)
+            return _finished(out, epochs)
+
         for model in MODELS:
             short = _selection_epochs(cfg, model)
             for lr in cfg[f"{model}_lrs"]:
-                study.selection[mixture, model, lr] = _train_one(
-                    model, data, root / mixture / "select" / f"{model}-lr{lr:g}", short, 0, lr, cfg["eval_samples"],
-                    device)
+                out = root / mixture / "select" / f"{model}-lr{lr:g}"
+                rec = get(model, out, short, 0, lr)
+                if rec is None:
+                    raise ParameterError(f"train=False, but the selection run {out} has not finished; run the notebook "
+                                         "with train=True first")
+                study.selection[mixture, model, lr] = rec
             lr = study.chosen[mixture, model] = select_lr(
                 {lr: rec for (mix, mod, lr), rec in study.selection.items() if (mix, mod) == (mixture, model)})
             for seed in range(cfg["seeds"]):
-                study.runs[mixture, model, seed] = _train_one(
-                    model, data, root / mixture / f"{model}-lr{lr:g}-seed{seed}", cfg[f"{model}_epochs"], seed, lr,
-                    cfg["eval_samples"], device)
+                rec = get(model, root / mixture / f"{model}-lr{lr:g}-seed{seed}", cfg[f"{model}_epochs"], seed, lr)
+                if rec is not None:
+                    study.runs[mixture, model, seed] = rec
     return study
 
 
@@ -200,7 +220,8 @@ def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
             if not runs:
                 continue
             last = [rec.rows[-1] for rec in runs]
-            rows.append({"mixture": mixture, "source": f"ours, {model.upper()}", "seeds": len(runs),
+            rows.append({"mixture": mixture, "source": f"ours, {model.upper()}",
+                         "seeds": f"{len(runs)} of {cfg['seeds']}" if len(runs) < cfg["seeds"] else len(runs),
                          "modes (>= 1)": mean_pm([float(r["modes_hit_any"]) for r in last]),
                          "modes (>= 20 of 2,500)": mean_pm([float(r["modes_hit"]) for r in last]),
                          "high quality %": mean_pm([100 * float(r["high_quality_fraction"]) for r in last]),
@@ -216,6 +237,11 @@ def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def final_samples(record: Record, n: int = 2500) -> torch.Tensor:
-    """``n`` fresh samples of a run's final model (the GAN's last generator, the DDPM's EMA weights)."""
+    """Samples of a run's final model: the last epoch's snapshot (its ``grid_samples`` points from the
+    run's fixed noise, stored with the record), else ``n`` fresh samples from its last checkpoint (the
+    GAN's generator, the DDPM's EMA weights)."""
+    snapshot = record.path / "samples" / f"epoch{int(record.rows[-1]['epoch']):04d}.pt"
+    if snapshot.exists():
+        return torch.load(snapshot, map_location="cpu", weights_only=True)
     trained = load_gan(record, checkpoint="last") if record.manifest["kind"] == gan.KIND else load_run(record)
     return trained.sample(n, generator=torch.Generator().manual_seed(0))
