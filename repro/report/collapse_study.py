@@ -15,8 +15,6 @@ its last checkpoint, so re-running the notebook only does the missing work.
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 from typing import Any, Mapping
 
 from ..data import IMAGE_DATASETS, load_dataset
@@ -24,7 +22,7 @@ from ..metrics.collapse import CollapseReport
 from ..records import Record
 from ..train import gan
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, positive
+from .runs import DEVICE, continue_run, pick_device, positive, study_root
 from .tables import mean_pm
 from .train_gan import IMAGE_PRESETS, collapse
 
@@ -77,9 +75,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     from ..metrics import ClassifierTracker
 
     device = pick_device(cfg["device"])
-    root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
-        Path(tempfile.mkdtemp(prefix="collapse-smoke-")) if cfg["profile"] == "smoke"
-        else Path("runs") / cfg["profile"] / NOTEBOOK)
+    root = study_root(NOTEBOOK, cfg)
     tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
     study: Study = {}
     for ratio in cfg["ratios"]:

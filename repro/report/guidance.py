@@ -28,7 +28,6 @@ finished point.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from ..train import diffusion, load_run
 from ..train import noisy_classifier as nc
 from ..train.loop import as_config
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device
+from .runs import DEVICE, continue_run, pick_device, study_root
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "run", "Study", "sweep_rows", "accuracy_rows", "twin_config"]
 
@@ -114,14 +113,6 @@ class Study:
     gan: Record | None = None
 
 
-def _root(cfg: Mapping[str, Any]) -> Path:
-    if cfg.get("out_dir"):
-        return Path(cfg["out_dir"])
-    if cfg["profile"] == "smoke":
-        return Path(tempfile.mkdtemp(prefix="guidance-smoke-"))
-    return Path("runs") / cfg["profile"] / NOTEBOOK
-
-
 def twin_config(ddpm: Record, num_classes: int, p_uncond: float) -> diffusion.DiffusionTrainConfig:
     """The unconditional run's settings with class conditioning and label dropout added (nothing else)."""
     params = {k: v for k, v in ddpm.params.items() if k in {f.name for f in dataclasses.fields(
@@ -175,7 +166,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     from ..metrics.conditional import conditional_scores, real_features
 
     device = pick_device(cfg["device"])
-    root = _root(cfg)
+    root = study_root(NOTEBOOK, cfg)
     ddpm_rec, twin_rec, clf_rec = _train_models(cfg, root, device)
     gan_path = cfg.get("gan_run") or study_run(cfg.get("runs_dir"), "gan")
     gan_rec = load_record(gan_path) if gan_path else None

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,7 +38,7 @@ from ..train import diffusion, gan, load_diffusion, load_gan
 from ..train.budget import epochs_for_budget, flattened
 from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, positive
+from .runs import DEVICE, continue_run, pick_device, positive, study_root
 from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
@@ -193,8 +192,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     from ..metrics import ClassifierTracker
 
     device = pick_device(cfg["device"])
-    root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
-        Path(tempfile.mkdtemp(prefix="images-smoke-")) if cfg["profile"] == "smoke" else Path("runs") / cfg["profile"] / NOTEBOOK)
+    root = study_root(NOTEBOOK, cfg)
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=0)
     tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
     shape = tuple(data.images.shape[1:])

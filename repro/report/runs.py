@@ -16,7 +16,7 @@ import torch
 from ..records import Record, load_record
 from .params import ParameterError, Rule
 
-__all__ = ["DEVICE", "GPUS", "OVERRIDES", "continue_run", "output_dir", "pick_device", "positive"]
+__all__ = ["DEVICE", "GPUS", "OVERRIDES", "continue_run", "output_dir", "pick_device", "positive", "study_root"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
@@ -33,14 +33,21 @@ def positive(*names: str):
     return check
 
 
+def study_root(notebook: str, cfg: Mapping[str, Any]) -> Path:
+    """The folder a notebook writes its runs into: ``out_dir``, else a fresh temporary folder for the
+    smoke profile, else ``runs/<profile>/<notebook>``."""
+    if cfg.get("out_dir"):
+        return Path(cfg["out_dir"])
+    if cfg["profile"] == "smoke":
+        return Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-"))
+    return Path("runs") / cfg["profile"] / notebook
+
+
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:
     """The run folder for ``cfg`` (keys ``out_dir``, ``resume``, ``profile``), checked against ``resume``."""
-    if cfg.get("out_dir"):
-        out = Path(cfg["out_dir"])
-    elif cfg["profile"] == "smoke":
-        out = Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-")) / "run"
-    else:
-        out = Path("runs") / cfg["profile"] / notebook
+    out = study_root(notebook, cfg)
+    if not cfg.get("out_dir") and cfg["profile"] == "smoke":
+        out = out / "run"
     if out.exists() and not out.is_dir():
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} is a file, not a folder; choose a folder")
     has_run = (out / "manifest.json").exists()

@@ -25,7 +25,6 @@ left out, and the tables say how many each row holds).
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,7 +38,7 @@ from ..metrics.tracking import ModeCoverageTracker
 from ..records import Record, load_record
 from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device
+from .runs import DEVICE, continue_run, pick_device, study_root
 from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
@@ -147,9 +146,7 @@ class Study:
 def run(cfg: Mapping[str, Any]) -> Study:
     """The selection runs and the seeds of every (mixture, model)."""
     device = pick_device(cfg["device"])
-    root = Path(cfg["out_dir"]) if cfg.get("out_dir") else (
-        Path(tempfile.mkdtemp(prefix="toy_modes-smoke-")) if cfg["profile"] == "smoke"
-        else Path("runs") / cfg["profile"] / NOTEBOOK)
+    root = study_root(NOTEBOOK, cfg)
     study = Study()
     for mixture in cfg["mixtures"]:
         data = load_dataset(mixture, "train", subset=cfg["n_points"], seed=0) if cfg["train"] else None
