@@ -323,5 +323,14 @@ def claims_rows(results: str | Path) -> list[dict[str, Any]]:
 
 
 def claims_markdown(results: str | Path) -> str:
-    """:func:`claims_rows` as a Markdown table."""
-    return to_markdown(claims_rows(results))
+    """:func:`claims_rows` for readers: a headline table (claim, verdict, how sure, where), then each
+    claim's evidence (the seed's, ours, the literature's) as a definition list."""
+    rows = claims_rows(results)
+    head = to_markdown([{k: r[k] for k in ("claim", "verdict", "how sure", "where")} for r in rows])
+    parts = [head, "", "The evidence behind each verdict:", ""]
+    for r in rows:
+        parts += [f"**{r['claim']}**: {r['verdict']}"]
+        parts += [f": *{label}*: {r[key]}" for label, key in (("The seed's evidence", "seed's evidence"),
+                                                                ("Ours", "ours"), ("The literature", "literature"))]
+        parts.append("")
+    return "\n".join(parts)
