@@ -66,3 +66,20 @@ def test_the_real_baseline_is_scored_once_with_its_interval(tmp_path):
     assert images.real_baseline(cfg, tmp_path, "cpu") == first  # read back, not measured again
     (row,) = images.baseline_rows(images.Study(baseline=first))
     assert row["N"] == 6 and row["FID"].startswith(f"{first['fid']:.3g} [")
+
+
+def test_inception_fid_comes_after_chunks_one_two_four_eight():
+    assert [c for c in range(1, 17) if images.fid_due(c)] == [1, 2, 4, 8, 16]
+
+
+def test_bf16_rows_set_the_fp32_twin_beside_the_bf16_seeds_at_its_epoch(tmp_path):
+    def rec(values):
+        return SimpleNamespace(rows=[{"epoch": e, "fd_classifier": v} for e, v in enumerate(values)])
+
+    study = images.Study(fp32={"ddpm": rec([30.0, 20.0])},
+                         runs={("ddpm", 0): rec([31.0, 21.0, 15.0]), ("ddpm", 1): rec([29.0, 19.0, 14.0])})
+    (row,) = images.bf16_rows(study)
+    assert row["epoch"] == 1 and row["FD fp32 (seed 0)"] == "20" and row["FD bf16 (seeds)"] == "20 ± 1.4"
+    assert row["fp32 within the bf16 seeds' spread"] == "yes"
+    study.fp32["ddpm"] = rec([30.0, 26.0])
+    assert images.bf16_rows(study)[0]["fp32 within the bf16 seeds' spread"] == "no"

@@ -11,10 +11,15 @@ effort and stopping rule:
 2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
    ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
    (:func:`repro.train.budget.flattened`: the last ``patience`` evaluations beat the earlier best by
-   less than ``min_improvement``). After each chunk, ``fid_samples`` samples get Inception FID (with a
-   bootstrap interval of ``bootstrap`` resamples), KID, precision/recall and density/coverage
-   (``fid-epochNNNN.json`` beside the run); ``fid_samples`` real test images, scored the same way against
-   the same reference, give the floor at that N (``real-baseline.json``).
+   less than ``min_improvement``). After chunks 1, 2, 4, 8, ... (log-spaced in compute, as the curves
+   are drawn) and at the stop, ``fid_samples`` samples get Inception FID (with a bootstrap interval of
+   ``bootstrap`` resamples), KID, precision/recall and density/coverage (``fid-epochNNNN.json`` beside
+   the run); ``fid_samples`` real test images, scored the same way against the same reference, give the
+   floor at that N (``real-baseline.json``).
+3. **bf16.** With ``bf16`` the models train under bf16 autocast (matmuls and convolutions in bf16, on
+   the CPU too); ``bf16_check`` > 0 trains seed 0 of each model again in float32 for that share of the
+   budget (``lr<lr>-seed0-fp32``), so that :func:`bf16_rows` can set its quality beside the bf16 seeds'
+   at the same epoch.
 
 Every run records ``step`` and ``epoch_time_s`` per epoch, so its compute so far is
 ``step x batch_size x flops_per_example`` and its training time the sum of its epoch times; the study
@@ -39,10 +44,10 @@ from ..train.budget import epochs_for_budget, flattened
 from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
 from .runs import DEVICE, continue_run, pick_device, positive, study_root
-from .tables import mean_pm
+from .tables import mean_pm, mean_se
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
-           "runs_rows", "baseline_rows", "selection_rows", "real_baseline"]
+           "runs_rows", "baseline_rows", "selection_rows", "real_baseline", "bf16_rows", "fid_due"]
 
 NOTEBOOK = "images"
 MODELS = ("gan", "ddpm")
@@ -67,7 +72,8 @@ RULES = {
     "ddpm_track_steps": Rule(int, minimum=1, help="DDIM steps of the DDPM's tracking samples"),
     "fid_samples": Rule(int, minimum=0, help="Inception-evaluated samples after each chunk (0: none)"),
     "bootstrap": Rule(int, minimum=0, help="resamples behind each FID's 95% interval (0: none)"),
-    "bf16": Rule(bool),
+    "bf16": Rule(bool, help="bf16 autocast for both models' training"),
+    "bf16_check": Rule(float, minimum=0.0, help="share of the budget of a float32 twin of seed 0 (0: none)"),
     "out_dir": Rule(str, optional=True),
     "device": DEVICE,
 }
@@ -75,6 +81,7 @@ RULES = {
 
 def _fractions(cfg: Mapping[str, Any]) -> str | None:
     bad = [k for k in ("select_fraction", "chunk_fraction") if not 0 < cfg[k] <= 1]
+    bad += [k for k in ("bf16_check",) if not 0 <= cfg[k] <= 1]
     if bad:
         return "; ".join(f"parameter {k!r} = {cfg[k]} must be in (0, 1]" for k in bad)
     for name in ("gan_lrs", "ddpm_lrs"):
@@ -87,9 +94,11 @@ CONSTRAINTS = (_fractions, positive("budget_pflop"))
 setup = setup_for(NOTEBOOK, RULES, CONSTRAINTS)  # experiment.setup(globals()) in the notebook
 
 
-def config(model: str, cfg: Mapping[str, Any], lr: float, seed: int, epochs: int):
-    """The trainer config of ``model`` at learning rate ``lr``: the preset, tracked every epoch."""
-    common = dict(epochs=epochs, seed=seed, bf16=cfg["bf16"], best_metric=KEY, best_mode="min")
+def config(model: str, cfg: Mapping[str, Any], lr: float, seed: int, epochs: int, bf16: bool | None = None):
+    """The trainer config of ``model`` at learning rate ``lr``: the preset, tracked every epoch, in bf16
+    autocast when ``bf16`` (default: the study's ``bf16``)."""
+    common = dict(epochs=epochs, seed=seed, bf16=cfg["bf16"] if bf16 is None else bf16, best_metric=KEY,
+                  best_mode="min")
     if model == "gan":
         return gan.preset(cfg["gan_preset"], image_size=cfg["image_size"], lr_G=lr, lr_D=lr, **common)
     return diffusion.preset(cfg["ddpm_preset"], lr=lr, track_steps=cfg["ddpm_track_steps"], **common)
@@ -111,9 +120,11 @@ def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
 @dataclass
 class Study:
     """``flops[model]`` per example, ``selection[model, lr]``, ``chosen[model]``, ``runs[model, seed]``
-    ``stops[model, seed]`` (the content of each run's ``stop.json``) and the real-vs-real ``baseline``."""
+    ``stops[model, seed]`` (the content of each run's ``stop.json``), the real-vs-real ``baseline`` and
+    the float32 twin ``fp32[model]`` of seed 0 (with ``bf16_check``)."""
 
     flops: dict[str, float] = field(default_factory=dict)
+    fp32: dict[str, Record] = field(default_factory=dict)
     selection: dict[tuple[str, float], Record] = field(default_factory=dict)
     chosen: dict[str, float] = field(default_factory=dict)
     runs: dict[tuple[str, int], Record] = field(default_factory=dict)
@@ -158,6 +169,12 @@ def real_baseline(cfg: Mapping[str, Any], root: Path, device) -> dict[str, Any] 
     return json.loads(path.read_text())["result"]
 
 
+def fid_due(chunks: int) -> bool:
+    """Inception FID after chunks 1, 2, 4, 8, ...: a few points, evenly spaced on the log-compute axis
+    (the stop adds the last one)."""
+    return chunks >= 1 and chunks & (chunks - 1) == 0
+
+
 def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, out: Path, flops: float,
                 tracker, device) -> tuple[Record, dict[str, Any]]:
     """Train in chunks until the budget is spent or the FD curve has flattened; returns the record and
@@ -169,18 +186,20 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     chunk = epochs_for_budget(budget * cfg["chunk_fraction"], flops, n)
     if stop_file.exists():
         return load_record(out), json.loads(stop_file.read_text())
-    epochs = min(chunk, max_epochs)
+    epochs, chunks = min(chunk, max_epochs), 1
     while True:
         record = _train(model, config(model, cfg, lr, seed, epochs), data, out, tracker, device)
-        _fid(model, record, cfg, device)
+        reason = None
         if epochs >= max_epochs:
             reason = "budget spent"
-            break
-        if flattened(record.rows, KEY, cfg["patience"], cfg["min_improvement"]):
+        elif flattened(record.rows, KEY, cfg["patience"], cfg["min_improvement"]):
             reason = (f"flattened: the last {cfg['patience']} evaluations improved on the earlier best "
                       f"by less than {cfg['min_improvement']:.0%}")
+        if reason or fid_due(chunks):
+            _fid(model, record, cfg, device)
+        if reason:
             break
-        epochs = min(max_epochs, epochs + chunk)
+        epochs, chunks = min(max_epochs, epochs + chunk), chunks + 1
     note = {"flops_per_example": flops, "budget_flops": budget, "max_epochs": max_epochs, "epochs": epochs,
             "reason": reason, "training_flops": record.rows[-1]["step"] * record.params["batch_size"] * flops}
     atomic_write_json(stop_file, note)
@@ -211,7 +230,30 @@ def run(cfg: Mapping[str, Any]) -> Study:
         for seed in range(cfg[f"{model}_seeds"]):
             study.runs[model, seed], study.stops[model, seed] = _until_flat(
                 model, cfg, lr, seed, data, root / model / f"lr{lr:g}-seed{seed}", flops, tracker, device)
+        if cfg["bf16"] and cfg["bf16_check"] > 0:
+            epochs = min(epochs_for_budget(cfg["budget_pflop"] * 1e15 * cfg["bf16_check"], flops, len(data)),
+                         len(study.runs[model, 0].rows))
+            study.fp32[model] = _train(model, config(model, cfg, lr, 0, epochs, bf16=False), data,
+                                       root / model / f"lr{lr:g}-seed0-fp32", tracker, device)
     return study
+
+
+def bf16_rows(study: Study) -> list[dict[str, Any]]:
+    """Per model: the float32 twin of seed 0 beside the bf16 seeds at the twin's last epoch (classifier
+    FD), and whether the twin lies within the bf16 seeds' range widened by their spread."""
+    rows = []
+    for model, twin in study.fp32.items():
+        epoch = len(twin.rows) - 1
+        bf16 = [float(rec.rows[epoch][KEY]) for (m, _), rec in study.runs.items() if m == model and len(rec.rows) > epoch]
+        fp32 = float(twin.rows[-1][KEY])
+        mean, se, n = mean_se(bf16)
+        sd = se * math.sqrt(n) if n > 1 else math.nan
+        spread = max(bf16) - min(bf16) if n > 1 else math.nan  # speed is measured by make bench, not here
+        within = "—" if n < 2 else ("yes" if abs(fp32 - mean) <= max(2 * sd, spread) else "no")
+        rows.append({"model": model.upper(), "epoch": epoch, "FD fp32 (seed 0)": f"{fp32:.3g}",
+                     "FD bf16 (seeds)": mean_pm(bf16, "sd"), "bf16 seeds": n,
+                     "fp32 within the bf16 seeds' spread": within})
+    return rows
 
 
 def curves(study: Study) -> list[dict[str, Any]]:
