@@ -71,3 +71,22 @@ def test_sweep_table_has_one_row_per_sampler_and_a_dash_where_none_was_run(tmp_p
     assert rows == [{"classifier FD, N = 250": "gan", "K = 1": "2.85", "K = 5": MISSING, "K = 100": MISSING},
                     {"classifier FD, N = 250": "ancestral", "K = 1": MISSING, "K = 5": "26.7", "K = 100": "15.3"}]
     assert "No `sample_ddim` run" in compare.sweep_table(None)._repr_markdown_()
+
+
+def test_toy_rows_summarise_the_seeds_of_each_model_and_leave_out_selection_runs(tmp_path):
+    import csv
+    import json as _json
+
+    def run(path, modes, status="finished"):
+        path.mkdir(parents=True)
+        (path / "manifest.json").write_text(_json.dumps({"kind": "gan", "status": status, "params": {}}))
+        with open(path / "metrics.csv", "w", newline="") as f:
+            csv.writer(f).writerows([["epoch", "modes_hit", "high_quality_fraction"], [0, modes, 0.9]])
+
+    root = tmp_path / "toy_modes" / "ring8_r1"
+    run(root / "gan-lr3e-05-seed0", 8)
+    run(root / "gan-lr3e-05-seed1", 6)
+    run(root / "gan-lr3e-05-seed2", 1, status="running")   # unfinished: left out
+    run(root / "select" / "gan-lr0.0001", 2)                 # selection run: left out
+    (row,) = compare.toy_rows(tmp_path)
+    assert (row["model"], row["lr"], row["seeds"], row["modes hit (>= 20 of 2,500)"]) == ("GAN", "3e-05", 2, "7 ± 1")

@@ -15,7 +15,7 @@ from typing import Any
 from ..records import load_record
 from .evaluation import EVALUATION
 from .params import Rule, setup_for
-from .tables import MISSING, Table, sig, with_n
+from .tables import MISSING, Table, mean_pm, sig, with_n
 
 __all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "summary_rows", "summary_table",
            "ddim_steps_table", "sampling_rows", "sweep_table", "toy_rows"]
@@ -173,16 +173,20 @@ def sweep_table(runs_dir: str | Path | None) -> Table:
 
 
 def toy_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
-    """Last-epoch mode coverage of every ``toy_modes`` run in ``runs_dir``."""
-    rows: list[dict[str, Any]] = []
+    """Mode coverage of the ``toy_modes`` study's full-length seeds in ``runs_dir``, one row per
+    (mixture, model, learning rate): seeds, and the last epoch's modes hit and high-quality fraction as
+    mean ± standard error over them (selection runs are not seeds and are left out)."""
     root = Path(runs_dir) / "toy_modes" if runs_dir is not None else None
     if root is None or not root.is_dir():
-        return rows
-    for manifest in sorted(root.glob("*/*/manifest.json")):
+        return []
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for manifest in sorted(root.glob("*/*-seed*/manifest.json")):
         rec = load_record(manifest.parent)
-        if rec.rows:
-            mixture, (model, seed) = manifest.parent.parent.name, manifest.parent.name.split("-seed")
-            rows.append({"mixture": mixture, "model": model, "seed": int(seed),
-                         "modes_hit": rec.rows[-1]["modes_hit"],
-                         "high_quality_fraction": rec.rows[-1]["high_quality_fraction"]})
-    return rows
+        if rec.rows and rec.manifest.get("status") == "finished":
+            name = manifest.parent.name.rsplit("-seed", 1)[0]
+            model, _, lr = name.partition("-lr")
+            groups.setdefault((manifest.parent.parent.name, model, lr), []).append(rec.rows[-1])
+    return [{"mixture": mixture, "model": model.upper(), "lr": lr or MISSING, "seeds": len(last),
+             "modes hit (>= 20 of 2,500)": mean_pm([r["modes_hit"] for r in last]),
+             "high-quality fraction": mean_pm([r["high_quality_fraction"] for r in last])}
+            for (mixture, model, lr), last in groups.items()]
