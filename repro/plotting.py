@@ -222,6 +222,31 @@ def plot_path(rows: Sequence[Mapping[str, Any]], x: str, y: str, group: str, ord
     return fig
 
 
+def plot_image_rows(rows: Sequence[Any], row_labels: Sequence[str], columns: int | None = None,
+                    px_per_image: int = 48, dpi: int = 100, column_labels: Sequence[str] | None = None):
+    """Rows of images (each a tensor N x C x H x W in [-1, 1]) in one figure, each row labelled on the
+    left, every image drawn at ``px_per_image`` pixels (nearest-neighbour); a short row leaves blanks."""
+    columns = columns or max((len(r) for r in rows), default=1)
+    side = px_per_image / dpi
+    label_w = 1.6
+    fig = plt.figure(figsize=(label_w + side * columns * 1.04, side * len(rows) * 1.04 + 0.3), dpi=dpi)
+    width = fig.get_figwidth()
+    for i, (images, label) in enumerate(zip(rows, row_labels)):
+        for j in range(columns):
+            top = 1 - (0.3 + (i + 1) * side * 1.04) / fig.get_figheight()
+            ax = fig.add_axes([(label_w + j * side * 1.04) / width, top, side / width, side / fig.get_figheight()])
+            ax.axis("off")
+            if j < len(images):
+                img = ((images[j].detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+                ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=1,
+                          interpolation="nearest")
+            if i == 0 and column_labels and j < len(column_labels):
+                ax.set_title(column_labels[j], fontsize=8)
+        fig.text((label_w - 0.1) / width, 1 - (0.3 + (i + 0.5) * side * 1.04) / fig.get_figheight(), label,
+                 ha="right", va="center", fontsize=9)
+    return fig
+
+
 def evenly_spaced(items: Sequence[Any], k: int) -> list[Any]:
     """At most ``k`` items, evenly spaced, always including the first and the last."""
     n = len(items)

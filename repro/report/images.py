@@ -47,7 +47,8 @@ from .runs import DEVICE, continue_run, pick_device, positive, study_root
 from .tables import mean_pm, mean_se
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
-           "runs_rows", "baseline_rows", "selection_rows", "real_baseline", "bf16_rows", "fid_due"]
+           "runs_rows", "baseline_rows", "selection_rows", "real_baseline", "bf16_rows", "fid_due", "final_samples",
+           "memorization_rows"]
 
 NOTEBOOK = "images"
 MODELS = ("gan", "ddpm")
@@ -72,6 +73,8 @@ RULES = {
     "ddpm_track_steps": Rule(int, minimum=1, help="DDIM steps of the DDPM's tracking samples"),
     "fid_samples": Rule(int, minimum=0, help="Inception-evaluated samples after each chunk (0: none)"),
     "bootstrap": Rule(int, minimum=0, help="resamples behind each FID's 95% interval (0: none)"),
+    "view_samples": Rule(int, minimum=10, help="samples of each final model for the per-class view and the "
+                                               "nearest-neighbour check"),
     "bf16": Rule(bool, help="bf16 autocast for both models' training"),
     "bf16_check": Rule(float, minimum=0.0, help="share of the budget of a float32 twin of seed 0 (0: none)"),
     "out_dir": Rule(str, optional=True),
@@ -333,3 +336,39 @@ def selection_rows(study: Study) -> list[dict[str, Any]]:
              f"FD mean of last {LAST_K}": round(_tail_mean(rec.rows), 3),
              "chosen": "yes" if study.chosen.get(model) == lr else ""}
             for (model, lr), rec in study.selection.items()]
+
+
+def final_samples(study: Study, model: str, n: int, cfg: Mapping[str, Any], seed: int = 0):
+    """``n`` samples (images in [-1, 1], CPU) of seed ``seed``'s final model: the DCGAN's last generator, the
+    DDPM's EMA weights with the tracking sampler (DDIM, ``ddpm_track_steps`` steps); a fixed noise stream."""
+    import torch
+
+    device = pick_device(cfg["device"])
+    rec = study.runs[model, seed]
+    stream = torch.Generator(device).manual_seed(12345)
+    if model == "gan":
+        return load_gan(rec, device=device, checkpoint="last").sample(n, generator=stream).cpu()
+    trained = load_diffusion(rec, device=device, checkpoint="last")
+    return trained.sample(n, sampler="ddim", steps=rec.params["track_steps"], eta=0.0, generator=stream).cpu()
+
+
+def memorization_rows(samples: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per model: the median distance of its samples to their nearest training image, beside that of as
+    many real test images, in pixels and in the classifier's features (:mod:`repro.metrics.memorization`)."""
+    from ..data import to_float
+    from ..metrics.classifier import load_classifier
+    from ..metrics.memorization import memorization_scores
+
+    evaluator = load_classifier(cfg["dataset"])
+    features = lambda x: evaluator.probs_and_features(x)[1]  # noqa: E731
+    train = to_float(load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
+                                  seed=0).images)
+    rows = []
+    for model, x in samples.items():
+        test = to_float(load_dataset(cfg["dataset"], "test", image_size=cfg["image_size"], subset=len(x)).images)
+        m = memorization_scores(x, test, train, features=features)
+        rows.append({"model": model.upper(), "N": len(x), "training images": len(train),
+                     "pixels: samples": m["pixel_nn_samples"], "pixels: test images": m["pixel_nn_test"],
+                     "pixels: ratio": m["pixel_ratio"], "features: samples": m["feature_nn_samples"],
+                     "features: test images": m["feature_nn_test"], "features: ratio": m["feature_ratio"]})
+    return rows

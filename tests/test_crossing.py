@@ -1,0 +1,41 @@
+"""Where quality-against-compute curves cross: found in log compute, and no ordering read inside the noise."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from repro.report.crossing import crossing, mean_curve
+
+
+def _rows(model, pflop, values_by_seed):
+    return [{"model": model, "seed": s, "epoch": e, "pflop": pflop[e], "fd_classifier": v}
+            for s, values in enumerate(values_by_seed) for e, v in enumerate(values)]
+
+
+def test_mean_curve_averages_seeds_over_the_epochs_all_reached():
+    rows = _rows("gan", [0.1, 0.2, 0.4], [[10, 8, 6], [12, 10]])
+    xs, means, sds = mean_curve(rows, "gan")
+    assert xs == [0.1, 0.2] and means == [11, 9] and sds[0] == pytest.approx(math.sqrt(2))
+
+
+def test_a_fast_starter_overtaken_later_gives_one_crossing_and_the_later_model_ahead():
+    x = [0.01, 0.1, 1.0]
+    gan = _rows("gan", x, [[20, 10, 8], [20.2, 10.2, 8.2]])       # fast, then flat
+    ddpm = _rows("ddpm", x, [[100, 10, 2], [100.2, 10.2, 2.2]])   # slow, then better
+    c = crossing(gan + ddpm)
+    assert len(c["crossings"]) == 1 and c["crossings"][0] == pytest.approx(0.1, rel=1e-6)
+    assert c["ahead_at_end"] == "ddpm" and c["gap_at_end"] == pytest.approx(6.0)
+
+
+def test_no_ordering_is_read_inside_the_seeds_spread():
+    x = [0.1, 1.0]
+    c = crossing(_rows("gan", x, [[10, 5], [10, 9]]) + _rows("ddpm", x, [[12, 6], [12, 6]]))
+    assert c["crossings"] == [] or c["ahead_at_end"] is None
+    assert c["ahead_at_end"] is None   # gap 1.0 against a seed sd of 2.8
+
+
+def test_curves_without_a_shared_compute_range_are_not_compared():
+    c = crossing(_rows("gan", [0.1, 0.2], [[5, 4]]) + _rows("ddpm", [1.0, 2.0], [[5, 4]]))
+    assert c["range"] is None and c["ahead_at_end"] is None
