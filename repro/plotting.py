@@ -134,7 +134,8 @@ def protocol_caption(what: str, data: str, n: int | None = None, steps: str | No
 
 
 def record_caption(record, what: str, n: int | None = None, steps: str | None = None,
-                   features: str | None = None, seeds: Sequence[int] | int | None = None) -> str:
+                   features: str | None = None, seeds: Sequence[int] | int | None = None,
+                   extra: str | None = None) -> str:
     """:func:`protocol_caption` for a run record: data and seed from its manifest, and a link to
     its ``manifest.json`` (relative to the notebook; the book pipeline re-bases it)."""
     m = record.manifest
@@ -143,7 +144,7 @@ def record_caption(record, what: str, n: int | None = None, steps: str | None = 
     if data.get("n"):
         label += f", {data['n']:,} training {'points' if 'modes' in data else 'images'}"
     seed = m.get("params", {}).get("seed") if seeds is None else seeds
-    return protocol_caption(what, label, n=n, steps=steps, seeds=seed, features=features,
+    return protocol_caption(what, label, n=n, steps=steps, seeds=seed, features=features, extra=extra,
                             record=str(Path(record.path) / "manifest.json"))
 
 

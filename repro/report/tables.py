@@ -17,7 +17,7 @@ from typing import Any, Mapping
 MISSING = "—"
 
 __all__ = ["MISSING", "sig", "with_n", "mean_se", "mean_pm", "format_frame", "to_html", "tidy_dataframe_html",
-           "use_book_tables", "to_markdown", "Table"]
+           "use_book_tables", "to_markdown", "Table", "captioned"]
 
 
 def _is_missing(x: Any) -> bool:
@@ -126,21 +126,40 @@ def to_markdown(rows: list[Mapping[str, Any]]) -> str:
 
 class Table:
     """A finished table for a notebook to display: Markdown in the notebook and the book (links work,
-    cells wrap to the page), plain text in a terminal."""
+    cells wrap to the page), plain text in a terminal. With ``caption`` the book shows it as a numbered
+    table with that caption (MyST's ``table`` directive)."""
 
-    def __init__(self, rows: list[Mapping[str, Any]], empty: str = "(empty table)"):
+    def __init__(self, rows: list[Mapping[str, Any]], empty: str = "(empty table)", caption: str | None = None):
         self.rows = [dict(r) for r in rows]
         self.empty = empty  # what a reader sees instead of a table without rows
+        self.caption = caption
 
     def _repr_markdown_(self) -> str:
-        return to_markdown(self.rows) or self.empty
+        table = to_markdown(self.rows)
+        if not table:
+            return self.empty
+        if not self.caption:
+            return table
+        caption = " ".join(self.caption.split())
+        return f"```{{table}} {caption}\n\n{table}```\n"
 
     def __repr__(self) -> str:
-        if not self.rows:
-            return self.empty
-        import pandas as pd
+        text = self.empty
+        if self.rows:
+            import pandas as pd
 
-        return pd.DataFrame(self.rows).to_string(index=False)
+            text = pd.DataFrame(self.rows).to_string(index=False)
+        return f"{self.caption}\n{text}" if self.caption else text
+
+
+def captioned(table: Any, caption: str, digits: int = 3, units: Mapping[str, str] | None = None) -> Table:
+    """A DataFrame (or rows) for people, as :func:`format_frame` writes it, with its caption: the table
+    a notebook displays in the book (every table states its protocol and links its run record)."""
+    import pandas as pd
+
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    shown = format_frame(frame, digits=digits, units=units) if len(frame) else frame
+    return Table(shown.to_dict("records"), empty="(no rows)", caption=caption)
 
 
 _NA_CELL = re.compile(r"<td>\s*(NaN|nan|None|&lt;NA&gt;|<NA>|NaT)\s*</td>")

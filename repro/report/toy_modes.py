@@ -42,7 +42,7 @@ from .runs import DEVICE, continue_run, pick_device, study_root
 from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
-           "study_rows", "selection_rows", "Study", "final_samples", "ddpm_config", "gan_config"]
+           "study_rows", "selection_rows", "Study", "final_samples", "has_final_samples", "ddpm_config", "gan_config"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
@@ -233,11 +233,21 @@ def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _snapshot(record: Record) -> Path:
+    return record.path / "samples" / f"epoch{int(record.rows[-1]['epoch']):04d}.pt"
+
+
+def has_final_samples(record: Record) -> bool:
+    """Whether :func:`final_samples` can draw on the run: its last snapshot or last checkpoint is there
+    (records kept in the book carry the snapshot; checkpoints stay with the machine that trained)."""
+    return _snapshot(record).exists() or (record.path / "checkpoints" / "last.pt").exists()
+
+
 def final_samples(record: Record, n: int = 2500) -> torch.Tensor:
     """Samples of a run's final model: the last epoch's snapshot (its ``grid_samples`` points from the
     run's fixed noise, stored with the record), else ``n`` fresh samples from its last checkpoint (the
     GAN's generator, the DDPM's EMA weights)."""
-    snapshot = record.path / "samples" / f"epoch{int(record.rows[-1]['epoch']):04d}.pt"
+    snapshot = _snapshot(record)
     if snapshot.exists():
         return torch.load(snapshot, map_location="cpu", weights_only=True)
     trained = load_gan(record, checkpoint="last") if record.manifest["kind"] == gan.KIND else load_run(record)

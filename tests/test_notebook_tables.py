@@ -1,0 +1,46 @@
+"""Every table a notebook displays is captioned: its stored outputs show tables only as MyST ``table``
+directives with a caption (``repro.report.tables.captioned`` / ``Table(caption=...)``), which the book
+renders as numbered tables with ``<caption>``. Executed copies in the book inherit this when re-run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from repro.report.tables import Table, captioned
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+CAPTIONED = re.compile(r"^```\{table\} \S.*\n\n\|", re.S)
+
+
+def table_outputs(path: Path) -> list[tuple[int, str]]:
+    """(cell index, kind) of every output that shows a table, kind "captioned" or what it is instead."""
+    found = []
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            md = "".join(data.get("text/markdown", ""))
+            html = "".join(data.get("text/html", ""))
+            if "<table" in html:
+                found.append((i, "an HTML table (a DataFrame shown as it is)"))
+            elif md.lstrip().startswith("```{table}"):
+                found.append((i, "captioned" if CAPTIONED.match(md.lstrip()) else "a table directive without rows"))
+            elif re.search(r"^\|.*\|\s*$", md, re.M):
+                found.append((i, "a Markdown table without a caption"))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_table_a_notebook_shows_is_captioned(path):
+    bad = [f"cell {i}: {kind}" for i, kind in table_outputs(path) if kind != "captioned"]
+    assert not bad, f"{path.name} shows tables without a caption: {bad}"
+
+
+def test_captioned_tables_render_as_a_table_directive_with_formatted_numbers():
+    md = captioned([{"model": "GAN", "FID": 50.8123, "n": 1000}], "FID of the DCGAN. Data: x")._repr_markdown_()
+    assert md.startswith("```{table} FID of the DCGAN. Data: x\n\n| model | FID | n |")
+    assert "| GAN | 50.8 | 1,000 |" in md and md.rstrip().endswith("```")
+    assert Table([{"a": 1}])._repr_markdown_().startswith("| a |")  # no caption: a plain table
