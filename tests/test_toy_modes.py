@@ -57,3 +57,25 @@ def test_train_false_reports_finished_runs_and_names_a_missing_selection_run(tmp
     reported = toy_modes.run(cfg)
     assert len(reported.runs) == len(trained.runs) - 1 and reported.chosen == trained.chosen
     assert not seed_run.exists()  # nothing was trained
+
+
+def test_runs_trained_by_worker_processes_match_runs_trained_in_process(tmp_path):
+    import torch
+
+    from repro.records import load_record
+
+    base = {**toy_modes.setup({"profile": "smoke"}), "mixtures": ["ring8_r1"], "gan_lrs": [3e-4], "ddpm_lrs": [2e-3]}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what each worker uses
+    try:
+        alone = toy_modes.run({**base, "out_dir": str(tmp_path / "one"), "workers": 1})
+    finally:
+        torch.set_num_threads(threads)
+    pooled = toy_modes.run({**base, "out_dir": str(tmp_path / "two"), "workers": 2})
+    assert set(pooled.runs) == set(alone.runs) and pooled.chosen == alone.chosen
+    for key, rec in alone.runs.items():
+        other = load_record(pooled.runs[key].path)
+        assert [r["modes_hit"] for r in other.rows] == [r["modes_hit"] for r in rec.rows]
+        assert [r["loss_G" if key[1] == "gan" else "loss"] for r in other.rows] == \
+               [r["loss_G" if key[1] == "gan" else "loss"] for r in rec.rows]
+        assert other.manifest["hardware"]["torch_threads"] == 1

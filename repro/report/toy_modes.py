@@ -16,7 +16,8 @@ discriminator, Adam 1e-4 with beta1 0.8, batch 100, simultaneous updates). The D
 Every epoch one :class:`repro.metrics.ModeCoverageTracker` scores 2,500 samples of each model, and the
 same collapse rule (:mod:`repro.metrics.collapse`) judges both. Each run trains into
 ``out_dir/<mixture>/<model>-lr<lr>-seed<k>``; finished runs are kept and a killed run continues from
-its last checkpoint, so re-running the notebook only does the missing work; selection runs train into
+its last checkpoint, so re-running the notebook only does the missing work (``workers`` runs at once on a
+CPU, each in a process of its own with one thread); selection runs train into
 ``out_dir/<mixture>/select/<model>-lr<lr>``. With ``train=False`` nothing is trained: the notebook
 reports the study as far as it has run (every selection run must be finished; seeds still missing are
 left out, and the tables say how many each row holds).
@@ -59,6 +60,7 @@ RULES = {
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
     "train": Rule(bool, help="False: report the finished runs only, train nothing"),
+    "workers": Rule(int, minimum=1, help="runs trained at once on a CPU, one process and thread each"),
     "device": DEVICE,
 }
 
@@ -143,34 +145,65 @@ class Study:
     runs: dict[tuple[str, str, int], Record] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Job:
+    mixture: str
+    model: str
+    out: Path
+    epochs: int
+    seed: int
+    lr: float
+
+
+def _train_job(job: _Job, n_points: int, eval_samples: int, device: str) -> None:
+    """One run, in this process or a worker's (the data are generated again there, from seed 0)."""
+    data = load_dataset(job.mixture, "train", subset=n_points, seed=0)
+    _train_one(job.model, data, job.out, job.epochs, job.seed, job.lr, eval_samples, torch.device(device))
+
+
+def _execute(jobs: list[_Job], cfg: Mapping[str, Any], device: torch.device) -> dict[_Job, Record | None]:
+    """Finish ``jobs`` (with ``train``), ``workers`` at a time on a CPU, each worker a process with one
+    thread (tiny models run fastest that way, and two threads per run fight on two cores); longest
+    first. Returns each job's finished record (``None``: not finished and ``train`` is off)."""
+    if cfg["train"]:
+        todo = [j for j in jobs if _finished(j.out, j.epochs) is None]
+        todo.sort(key=lambda j: (j.model != "gan", -j.epochs))
+        args = (cfg["n_points"], cfg["eval_samples"], str(device))
+        if cfg["workers"] > 1 and device.type == "cpu" and len(todo) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(cfg["workers"], len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                for done in [pool.submit(_train_job, j, *args) for j in todo]:
+                    done.result()
+        else:
+            for j in todo:
+                _train_job(j, *args)
+    return {j: _finished(j.out, j.epochs) for j in jobs}
+
+
 def run(cfg: Mapping[str, Any]) -> Study:
-    """The selection runs and the seeds of every (mixture, model)."""
+    """The selection runs of every (mixture, model), then the seeds at each chosen rate."""
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
     study = Study()
+    selection = [_Job(mixture, model, root / mixture / "select" / f"{model}-lr{lr:g}", _selection_epochs(cfg, model),
+                      0, lr) for mixture in cfg["mixtures"] for model in MODELS for lr in cfg[f"{model}_lrs"]]
+    for job, rec in _execute(selection, cfg, device).items():
+        if rec is None:
+            raise ParameterError(f"train=False, but the selection run {job.out} has not finished; run the notebook "
+                                 "with train=True first")
+        study.selection[job.mixture, job.model, job.lr] = rec
     for mixture in cfg["mixtures"]:
-        data = load_dataset(mixture, "train", subset=cfg["n_points"], seed=0) if cfg["train"] else None
-
-        def get(model: str, out: Path, epochs: int, seed: int, lr: float) -> Record | None:
-            if cfg["train"]:
-                return _train_one(model, data, out, epochs, seed, lr, cfg["eval_samples"], device)
-            return _finished(out, epochs)
-
         for model in MODELS:
-            short = _selection_epochs(cfg, model)
-            for lr in cfg[f"{model}_lrs"]:
-                out = root / mixture / "select" / f"{model}-lr{lr:g}"
-                rec = get(model, out, short, 0, lr)
-                if rec is None:
-                    raise ParameterError(f"train=False, but the selection run {out} has not finished; run the notebook "
-                                         "with train=True first")
-                study.selection[mixture, model, lr] = rec
-            lr = study.chosen[mixture, model] = select_lr(
+            study.chosen[mixture, model] = select_lr(
                 {lr: rec for (mix, mod, lr), rec in study.selection.items() if (mix, mod) == (mixture, model)})
-            for seed in range(cfg["seeds"]):
-                rec = get(model, root / mixture / f"{model}-lr{lr:g}-seed{seed}", cfg[f"{model}_epochs"], seed, lr)
-                if rec is not None:
-                    study.runs[mixture, model, seed] = rec
+    seeds = [_Job(mixture, model, root / mixture / f"{model}-lr{lr:g}-seed{seed}", cfg[f"{model}_epochs"], seed, lr)
+             for (mixture, model), lr in study.chosen.items() for seed in range(cfg["seeds"])]
+    for job, rec in _execute(seeds, cfg, device).items():
+        if rec is not None:
+            study.runs[job.mixture, job.model, job.seed] = rec
     return study
 
 
