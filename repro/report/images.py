@@ -317,7 +317,8 @@ def _interval(result: Mapping[str, Any], key: str) -> str:
 
 
 def runs_rows(study: Study) -> list[dict[str, Any]]:
-    """Every seed's run: epochs, compute, why it stopped, and its last FID with the bootstrap interval."""
+    """Every seed's run: epochs, compute, why it stopped, and its last FID and classifier FD with their
+    bootstrap intervals and N (the per-epoch track's FD, with its N, when no evaluation was made)."""
     rows = []
     for (model, seed), rec in study.runs.items():
         files = sorted(rec.path.glob("fid-epoch*.json"))
@@ -325,7 +326,9 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
         stop = study.stops[model, seed]
         rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
                      "training PFLOP": f"{stop['training_flops'] / 1e15:.3g}", "stopped": stop["reason"].split(":")[0],
-                     "FD (classifier)": f"{float(rec.rows[-1][KEY]):.3g}",
+                     "FD (classifier)": (f"{float(rec.rows[-1][KEY]):.3g} (N = {int(rec.rows[-1]['n_eval']):,})"
+                                         if fid is None or fid.get(KEY) is None else
+                                         f"{fid[KEY]:.3g}{_interval(fid, KEY)} (N = {fid['n']})"),
                      "FID": "—" if fid is None else f"{fid['fid']:.3g}{_interval(fid, 'fid')} (N = {fid['n']})"})
     return rows
 
