@@ -45,7 +45,8 @@ def test_compare_means_separates_only_beyond_two_standard_errors(a, b, expected)
 
 
 def _run(results: Path, mixture: str, model: str, seed: int, modes: list[int]) -> None:
-    path = results / "runs" / "toy_modes" / mixture / f"{model}-lr0.001-seed{seed}"
+    lr = "3e-05" if model == "gan" else "0.002"  # as the study names its folders (f"{lr:g}")
+    path = results / "runs" / "toy_modes" / mixture / f"{model}-lr{lr}-seed{seed}"
     path.mkdir(parents=True)
     (path / "manifest.json").write_text(json.dumps({"kind": "gan" if model == "gan" else "diffusion",
                                                     "status": "finished", "params": {"seed": seed}}))

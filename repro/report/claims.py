@@ -39,7 +39,7 @@ MIN_SEEDS = 5    # seeds per model the 2D protocol asks for
 SEED_RATIO = 4.0  # the seed report's lr_D / lr_G
 MIN_EPOCHS = 60   # past the seed's "after epoch 50"
 VERDICTS = ("supported", "contradicted", "not separable", "provisional", "not yet tested", "implausible as reported")
-_FINAL = re.compile(r"^(gan|ddpm)-lr[^-]+-seed\d+$")  # the 2D study's full-length runs (toy_modes.run)
+_FINAL = re.compile(r"^(gan|ddpm)-lr.+-seed\d+$")  # the 2D study's full-length runs (toy_modes.run)
 
 # Published CIFAR-10 figures for the plausibility note on the seed's Table 1.
 IS_REAL_CIFAR10 = (11.24, "Real data, Salimans et al. 2016, Table 2", "salimans2016improved")
