@@ -87,3 +87,23 @@ def test_papermills_absolute_input_path_is_made_relative_to_the_checkout():
     nb.metadata["papermill"] = {"input_path": "/home/someone/checkout/notebooks/x.ipynb"}
     prepare_for_book(nb, root="/home/someone/checkout")
     assert nb.metadata["papermill"]["input_path"] == "notebooks/x.ipynb"
+
+
+def test_each_of_several_figures_in_a_cell_keeps_its_own_caption(tmp_path):
+    nb = _notebook()
+    code = nb.cells[2]
+    second = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"},
+                                    metadata={"image/png": {"caption": "Run record: [../book/results/runs/y/m.json]"
+                                                                       "(../book/results/runs/y/m.json)."}})
+    code.outputs.append(second)
+    prepare_for_book(nb, cwd=tmp_path / "notebooks", out_dir=tmp_path / "book" / "results")
+    assert [c.get("id", "").endswith("-fig1") for c in nb.cells].count(True) == 1
+    first, split = nb.cells[2], nb.cells[3]
+    assert first.metadata["mystnb"]["figure"]["caption"] == "Fashion-MNIST, N = 64"
+    assert split.metadata["mystnb"]["figure"]["caption"] == "Run record: [runs/y/m.json](runs/y/m.json)."
+    assert split.metadata["tags"] == ["remove-input"] and split.source == ""
+    assert sum("image/png" in o.get("data", {}) for o in first.outputs) == 1
+    assert [o.get("data", {}).get("image/png") for o in split.outputs] == ["iVBOR"]
+    nbformat.validate(nb)
+    prepare_for_book(nb)  # preparing again changes nothing more
+    assert len(nb.cells) == 5 and split.metadata["mystnb"]["figure"]["caption"].startswith("Run record")

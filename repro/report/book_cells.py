@@ -50,11 +50,46 @@ def _rebase_links(caption: str, cwd: Path | None, out_dir: Path | None, existing
         return caption
 
     def one(m: re.Match) -> str:
-        target = m.group(2)
+        text, target = m.group(1), m.group(2)
         if "://" in target or target.startswith(("/", "#")) or (existing_only and not (Path(cwd) / target).exists()):
             return m.group(0)
-        return f"]({os.path.relpath(Path(cwd) / target, out_dir)})"
-    return re.sub(r"\]\((([^)]+))\)", one, caption)
+        new = os.path.relpath(Path(cwd) / target, out_dir)
+        return f"[{new if text == target else text}]({new})"  # a link that shows its target shows the new one
+    return re.sub(r"\[([^\]]*)\]\(([^)]+)\)", one, caption)
+
+
+def _node(d: dict, like: Any) -> Any:
+    """``d`` as the kind of mapping ``like`` is (nbformat's NotebookNode inside a notebook)."""
+    if type(like) is dict:
+        return d
+    import nbformat
+
+    return nbformat.from_dict(d)
+
+
+def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
+    """myst-nb gives all figures of a cell the cell's one caption: a cell that drew several captioned
+    figures keeps its first (and the outputs before the second) and hands each further one, with the
+    outputs after it, to a new output-only cell of its own caption. Returns the new cells."""
+    groups: list[list[dict]] = [[]]
+    for out in outputs:
+        if "repro-caption" in out.get("metadata", {}) and any("repro-caption" in o.get("metadata", {})
+                                                              for o in groups[-1]):
+            groups.append([])
+        groups[-1].append(out)
+    extra = []
+    for k, group in enumerate(groups):
+        target = cell if k == 0 else _node({"cell_type": "code", "execution_count": None, "source": "",
+                                            "id": f"{cell.get('id', 'cell')}-fig{k}", "outputs": [],
+                                            "metadata": {"tags": ["remove-input"]}}, like=cell)
+        target["outputs"] = group
+        for out in group:
+            caption = out.get("metadata", {}).pop("repro-caption", None)
+            if caption:
+                set_caption(target, caption)
+        if k:
+            extra.append(target)
+    return extra
 
 
 def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | None = None,
@@ -63,7 +98,9 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
     ``cwd`` (where the kernel ran) and ``out_dir`` (where the copy is stored) re-base caption links."""
     root = str(root) if root else None
     cwd, out_dir = cwd and Path(cwd), out_dir and Path(out_dir)
+    cells = []
     for cell in nb["cells"]:
+        cells.append(cell)
         if cell["cell_type"] != "code":
             continue
         tags = cell["metadata"].setdefault("tags", [])
@@ -87,9 +124,10 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
                 data["text/html"] = tidy_dataframe_html(_scrub(html, root))
             caption = out.get("metadata", {}).get("image/png", {}).pop("caption", None)
             if caption and "image/png" in data:
-                set_caption(cell, _rebase_links(caption, cwd, out_dir))
+                out.setdefault("metadata", {})["repro-caption"] = _rebase_links(caption, cwd, out_dir)
             outputs.append(out)
-        cell["outputs"] = outputs
+        cells.extend(_one_figure_per_cell(cell, outputs))
+    nb["cells"] = cells
     run = nb.get("metadata", {}).get("papermill", {})
     if root and str(run.get("input_path", "")).startswith(root):  # papermill records the absolute input
         run["input_path"] = os.path.relpath(run["input_path"], root)
