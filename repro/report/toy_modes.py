@@ -218,12 +218,12 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
     rows = []
     for (mixture, model, seed), rec in study.runs.items():
         last = rec.rows[-1]
-        rows.append({"mixture": mixture, "model": model, "lr": study.chosen[mixture, model], "seed": seed,
-                     "epochs": len(rec.rows), "modes_hit_last": last["modes_hit"],
-                     "modes_hit_any_last": last.get("modes_hit_any"),
-                     f"modes_hit_last{LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
-                     "high_quality_last": round(last["high_quality_fraction"], 3),
-                     "collapse_rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
+        rows.append({"mixture": mixture, "model": model.upper(), "lr": study.chosen[mixture, model], "seed": seed,
+                     "epochs": len(rec.rows), "modes hit (>= 20), last epoch": last["modes_hit"],
+                     "modes hit (>= 1), last epoch": last.get("modes_hit_any"),
+                     f"modes hit (>= 20), mean of last {LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
+                     "high-quality fraction, last epoch": round(last["high_quality_fraction"], 3),
+                     "collapse rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
     return rows
 
 
@@ -233,9 +233,9 @@ def _selection_epochs(cfg: Mapping[str, Any], model: str) -> int:
 
 def selection_rows(study: Study) -> list[dict[str, Any]]:
     """The learning-rate grid of each (mixture, model) on seed 0: what the selection rule compared."""
-    return [{"mixture": mixture, "model": model, "lr": lr, "epochs": len(rec.rows),
-             f"modes_hit_mean_last{LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
-             f"high_quality_mean_last{LAST_K}": round(_tail_mean(rec.rows, "high_quality_fraction"), 3),
+    return [{"mixture": mixture, "model": model.upper(), "lr": lr, "epochs": len(rec.rows),
+             f"modes hit (>= 20), mean of last {LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
+             f"high-quality fraction, mean of last {LAST_K}": round(_tail_mean(rec.rows, "high_quality_fraction"), 3),
              "chosen": "yes" if study.chosen.get((mixture, model)) == lr else ""}
             for (mixture, model, lr), rec in study.selection.items()]
 
