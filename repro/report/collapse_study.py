@@ -8,21 +8,26 @@ losses, D(x) and D(G(z)), the classifier-space Fréchet distance and the classes
 ``track_samples`` samples (:class:`repro.metrics.ClassifierTracker`), and a sample grid. The collapse
 rule of :mod:`repro.metrics.collapse` judges every run with the same settings.
 
-Runs train into ``out_dir/ratio<r>-seed<k>``; finished runs are kept and a killed run continues from
-its last checkpoint, so re-running the notebook only does the missing work.
+Runs train into ``out_dir/ratio<r>-seed<k>``, ``workers`` at a time on a CPU (one process and thread
+each); finished runs are kept and a killed run continues from its last checkpoint, so re-running the
+notebook only does the missing work.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Mapping
+
+import torch
 
 from ..data import IMAGE_DATASETS, load_dataset
 from ..metrics.collapse import CollapseReport
-from ..records import Record
+from ..records import Record, load_record
 from ..train import gan
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, positive, study_root
+from .runs import (DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive,
+                   study_root)
 from .tables import mean_pm
 from .train_gan import IMAGE_PRESETS, collapse
 
@@ -40,6 +45,7 @@ RULES = {
     "seeds": Rule(int, minimum=1),
     "ratios": Rule(list, help="lr_D / lr_G of each setting, e.g. [4.0, 1.0]"),
     "track_samples": Rule(int, minimum=100),
+    "workers": WORKERS,
     "out_dir": Rule(str, optional=True),
     "device": DEVICE,
 }
@@ -70,21 +76,24 @@ def _folder(ratio: float, seed: int) -> str:
     return f"ratio{ratio:g}-seed{seed}"
 
 
-def run(cfg: Mapping[str, Any]) -> Study:
-    """Every (ratio, seed) run, trained or continued as needed."""
+def _train_job(cfg: Mapping[str, Any], ratio: float, seed: int, out: Path, device: str) -> None:
+    """One run, in this process or a worker's."""
     from ..metrics import ClassifierTracker
 
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=seed)
+    tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
+    continue_run(gan.train_gan, config(cfg, ratio, seed), data, out, evaluate=tracker, device=torch.device(device))
+
+
+def run(cfg: Mapping[str, Any]) -> Study:
+    """Every (ratio, seed) run, trained or continued as needed, ``workers`` at a time on a CPU."""
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
-    tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
-    study: Study = {}
-    for ratio in cfg["ratios"]:
-        for seed in range(cfg["seeds"]):
-            data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
-                                seed=seed)
-            study[float(ratio), seed] = continue_run(gan.train_gan, config(cfg, float(ratio), seed), data,
-                                                     root / _folder(ratio, seed), evaluate=tracker, device=device)
-    return study
+    runs = {(float(ratio), seed): root / _folder(ratio, seed) for ratio in cfg["ratios"] for seed in range(cfg["seeds"])}
+    todo = [(dict(cfg), ratio, seed, out, str(device)) for (ratio, seed), out in runs.items()
+            if finished_run(out, cfg["epochs"]) is None]
+    in_workers(_train_job, todo, cfg["workers"], device)
+    return {key: load_record(out) for key, out in runs.items()}
 
 
 def _setting(rec: Record) -> str:

@@ -16,11 +16,14 @@ import torch
 from ..records import Record, load_record
 from .params import ParameterError, Rule
 
-__all__ = ["DEVICE", "GPUS", "OVERRIDES", "continue_run", "output_dir", "pick_device", "positive", "study_root"]
+__all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir", "pick_device", "positive",
+           "study_root", "in_workers", "finished_run"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
 GPUS = Rule(int, minimum=1, help="processes, one per GPU (gloo workers on a CPU); 1: train in this process")
+# a study's ``workers``: runs trained at once on a CPU (see in_workers)
+WORKERS = Rule(int, minimum=1, help="runs trained at once on a CPU, one process and thread each")
 # the training notebooks' ``overrides``: settings a resume may change, recorded in the manifest
 OVERRIDES = Rule(list, help="names of settings a resume may change, e.g. [lr]")
 
@@ -68,6 +71,14 @@ def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpo
     return out
 
 
+def finished_run(out: Path, epochs: int) -> Record | None:
+    """The run in ``out`` when it has finished ``epochs`` epochs, else ``None``."""
+    if not (out / "manifest.json").exists():
+        return None
+    record = load_record(out)
+    return record if record.manifest.get("status") == "finished" and len(record.rows) >= epochs else None
+
+
 def continue_run(train: Callable[..., Record], config: Any, data: Any, out: Path, **kw: Any) -> Record:
     """A finished run of ``config.epochs`` epochs in ``out``: the record as it is when it has them, else
     ``train(config, data, out, resume=..., **kw)``, continuing from the last checkpoint when there is one
@@ -102,3 +113,21 @@ def pick_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ParameterError(f"parameter 'device' = {name!r}, but no CUDA GPU is visible; use 'auto' or 'cpu'")
     return torch.device(name)
+
+
+def in_workers(fn: Callable[..., Any], calls: list[tuple], workers: int, device: torch.device) -> None:
+    """``fn(*args)`` for each tuple of ``calls``, in order. With ``workers`` > 1 on a CPU they run
+    ``workers`` at a time, each in a process of its own with one thread (spawned; ``fn`` must be a
+    module-level function): small models train fastest that way, and runs with two threads each fight
+    on two cores. A failure in any call is raised here once the others are done or cancelled."""
+    if workers <= 1 or device.type != "cpu" or len(calls) <= 1:
+        for args in calls:
+            fn(*args)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(workers, len(calls)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        for done in [pool.submit(fn, *args) for args in calls]:
+            done.result()

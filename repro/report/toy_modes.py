@@ -36,10 +36,10 @@ from ..data import load_dataset
 from ..data.mixtures import MIXTURES, mixture_centers
 from ..metrics.collapse import CollapseRule, detect_collapse
 from ..metrics.tracking import ModeCoverageTracker
-from ..records import Record, load_record
+from ..records import Record
 from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, study_root
+from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
 from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
@@ -60,7 +60,7 @@ RULES = {
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
     "train": Rule(bool, help="False: report the finished runs only, train nothing"),
-    "workers": Rule(int, minimum=1, help="runs trained at once on a CPU, one process and thread each"),
+    "workers": WORKERS,
     "device": DEVICE,
 }
 
@@ -111,14 +111,6 @@ def _train_one(model: str, data, out: Path, epochs: int, seed: int, lr: float, e
                         device=device)
 
 
-def _finished(out: Path, epochs: int) -> Record | None:
-    """The run in ``out`` when it finished ``epochs`` epochs, else ``None``."""
-    if not (out / "manifest.json").exists():
-        return None
-    rec = load_record(out)
-    return rec if rec.manifest.get("status") == "finished" and len(rec.rows) >= epochs else None
-
-
 def _tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:
     values = [float(r[key]) for r in rows[-k:] if r.get(key) is not None]
     return sum(values) / len(values) if values else math.nan
@@ -162,25 +154,14 @@ def _train_job(job: _Job, n_points: int, eval_samples: int, device: str) -> None
 
 
 def _execute(jobs: list[_Job], cfg: Mapping[str, Any], device: torch.device) -> dict[_Job, Record | None]:
-    """Finish ``jobs`` (with ``train``), ``workers`` at a time on a CPU, each worker a process with one
-    thread (tiny models run fastest that way, and two threads per run fight on two cores); longest
-    first. Returns each job's finished record (``None``: not finished and ``train`` is off)."""
+    """Finish ``jobs`` (with ``train``), ``workers`` at a time on a CPU (:func:`in_workers`), the GAN's long
+    runs first. Returns each job's finished record (``None``: not finished and ``train`` is off)."""
     if cfg["train"]:
-        todo = [j for j in jobs if _finished(j.out, j.epochs) is None]
-        todo.sort(key=lambda j: (j.model != "gan", -j.epochs))
-        args = (cfg["n_points"], cfg["eval_samples"], str(device))
-        if cfg["workers"] > 1 and device.type == "cpu" and len(todo) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(min(cfg["workers"], len(todo)), mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=torch.set_num_threads, initargs=(1,)) as pool:
-                for done in [pool.submit(_train_job, j, *args) for j in todo]:
-                    done.result()
-        else:
-            for j in todo:
-                _train_job(j, *args)
-    return {j: _finished(j.out, j.epochs) for j in jobs}
+        todo = sorted((j for j in jobs if finished_run(j.out, j.epochs) is None),
+                      key=lambda j: (j.model != "gan", -j.epochs))
+        in_workers(_train_job, [(j, cfg["n_points"], cfg["eval_samples"], str(device)) for j in todo],
+                   cfg["workers"], device)
+    return {j: finished_run(j.out, j.epochs) for j in jobs}
 
 
 def run(cfg: Mapping[str, Any]) -> Study:
