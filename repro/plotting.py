@@ -157,14 +157,21 @@ def show(fig, caption: str) -> None:
     plt.close(fig)
 
 
-def plot_scatter_2d(points, centers=None, ax=None, title: str | None = None, lim: float | None = None):
-    """Samples of a 2D model as dots, mixture centres as crosses."""
+def plot_scatter_2d(points, centers=None, ax=None, title: str | None = None, lim: float | None = None,
+                    radius: float | None = None):
+    """Samples of a 2D model as dots over the mixture's modes: with ``radius`` (e.g. 3 standard
+    deviations, the high-quality region) each mode is an open circle of that radius, else a cross."""
+    from matplotlib.patches import Circle
+
     fig, ax = _axes(ax)
     p = points.detach().cpu().numpy() if hasattr(points, "detach") else points
-    ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.35, lw=0)
     if centers is not None:
         c = centers.cpu().numpy() if hasattr(centers, "cpu") else centers
-        ax.scatter(c[:, 0], c[:, 1], marker="x", s=30, color="crimson", lw=1.2)
+        if radius is None:
+            ax.scatter(c[:, 0], c[:, 1], marker="x", s=30, color="crimson", lw=1.2)
+        for x, y in (c if radius is not None else []):
+            ax.add_patch(Circle((x, y), radius, fill=False, color="crimson", lw=0.8, zorder=3))
+    ax.scatter(p[:, 0], p[:, 1], s=3, alpha=0.5, lw=0, zorder=2)
     if lim is not None:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
