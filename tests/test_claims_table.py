@@ -90,6 +90,12 @@ def test_mode_verdict_is_provisional_with_fewer_seeds_than_planned(tmp_path):
     assert "2–5 seeds" in f.sure
 
 
+def test_mode_verdict_says_where_each_mixture_leans_while_a_model_has_one_seed(tmp_path):
+    f = mode_coverage(_study(tmp_path, {"ring8_r1": [8], "grid25": [21]}, FIVE_DDPM))
+    # ring: GAN 8 (one seed) vs DDPM 7.8 ± 0.2, a tie; grid: 21 vs 24.8 ± 0.2
+    assert f.verdict == "provisional: tied within the known spread on ring8_r1, DDPM ahead on grid25 so far"
+
+
 def test_mode_verdict_not_yet_tested_without_gan_runs(tmp_path):
     f = mode_coverage(_study(tmp_path, {}, FIVE_DDPM))
     assert f.verdict == "not yet tested"

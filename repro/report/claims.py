@@ -111,9 +111,17 @@ def _collapse_verdict(rec: Record, mixture: str) -> str:
     return detect_collapse(rec.rows, rule).verdict
 
 
+def _lean(ddpm: tuple[float, float, int], gan: tuple[float, float, int]) -> str:
+    """Which way a comparison leans while a side has too few seeds for :func:`compare_means`: the
+    spread that is known (a side with one seed adds none) decides what counts as a tie."""
+    noise = Z * math.hypot(*(se for _, se, _ in (ddpm, gan) if math.isfinite(se)))
+    gap = ddpm[0] - gan[0]
+    return "DDPM ahead" if gap > noise else "GAN ahead" if -gap > noise else "tied within the known spread"
+
+
 def mode_coverage(results: Path) -> Finding:
     """Modes hit (>= 20 of 2,500 samples, mean of the last evaluations) of the 2D study's seeds."""
-    parts, outcomes, seeds = [], [], []
+    parts, outcomes, seeds, leads = [], [], [], []
     for mixture in PACGAN_TABLE1:
         gan = [_tail(r, "modes_hit") for r in _final_2d_runs(results, mixture, "gan")]
         ddpm = [_tail(r, "modes_hit") for r in _final_2d_runs(results, mixture, "ddpm")]
@@ -123,6 +131,7 @@ def mode_coverage(results: Path) -> Finding:
         g, d = mean_se(gan), mean_se(ddpm)
         seeds += [g[2], d[2]]
         outcomes.append(compare_means(d, g))
+        leads.append(f"{_lean(d, g)} on {mixture}")
         parts.append(f"{mixture}: GAN {_fmt(g)}, DDPM {_fmt(d)}")
     ours = ("2D mixtures, PacGAN's protocol; modes hit (>= 20 of 2,500 samples, mean of the last "
             f"{LAST_K} epochs), mean ± standard error over seeds: " + "; ".join(parts))
@@ -136,9 +145,11 @@ def mode_coverage(results: Path) -> Finding:
     elif all(o == "neither" for o in outcomes):
         verdict = "not separable"
     else:
-        verdict = "provisional"
+        verdict = None  # mixed, or a model with one seed (no spread yet): say where each mixture leans
     short = min(seeds) < MIN_SEEDS or len(outcomes) < len(PACGAN_TABLE1)
-    if short and verdict != "provisional":
+    if verdict is None:
+        verdict = "provisional: " + ", ".join(leads) + (" so far" if short else "")
+    elif short:
         verdict = f"provisional: {verdict} so far"
     sure = (f"{min(seeds)}–{max(seeds)} seeds per model of the {MIN_SEEDS} planned; "
             f"separated by > {Z:g} standard errors on {sum(o in 'ab' for o in outcomes)} of {len(outcomes)} mixtures")
