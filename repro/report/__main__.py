@@ -10,7 +10,7 @@
 
 ``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...] [--set NAME=VALUE ...]``
     Execute notebooks with papermill under a profile (``--set`` passes a parameter, its value read as
-    YAML, e.g. ``--set train=false``), each into ``OUT/<name>.ipynb``, their runs into
+    YAML, e.g. ``--set train=false``, to the notebooks that take it), each into ``OUT/<name>.ipynb``, their runs into
     ``OUT/runs/<name>``, record every notebook's wall time in ``OUT/timings.json`` and write
     ``OUT/summary.md`` (wall times and one row per run manifest) for the reproducibility chapter.
     DataFrames are displayed through ``repro.report.tables`` (significant figures, no index column,
@@ -90,6 +90,20 @@ def _settings(pairs: list[str]) -> dict:
     return out
 
 
+def _check_settings(names: list[str], settings: dict) -> None:
+    """Every ``--set`` parameter is taken by at least one of the notebooks named."""
+    unused = [k for k in settings if not any(k in _taken(n, {k: None}) for n in names)]
+    if unused:
+        sys.exit(f"--set {', '.join(unused)}: no notebook of {', '.join(names)} takes it")
+
+
+def _taken(name: str, settings: dict) -> dict:
+    """The ``--set`` parameters that notebook ``name`` declares (the others are for other notebooks)."""
+    from .params import load_profiles
+
+    return {k: v for k, v in settings.items() if k in load_profiles().get(name, {}).get("defaults", {})}
+
+
 def run(names: list[str], profile: str, out: Path, timeout: int, settings: dict | None = None) -> None:
     import nbformat
     import papermill
@@ -103,7 +117,7 @@ def run(names: list[str], profile: str, out: Path, timeout: int, settings: dict 
         start = utc_now()
         runs = out.resolve() / "runs"
         rel = Path(os.path.relpath(runs, NOTEBOOKS))  # the notebooks run in notebooks/; keeps paths in the book short
-        parameters = {"profile": profile, **(settings or {})}
+        parameters = {"profile": profile, **_taken(name, settings or {})}
         if name != "compare":
             parameters["out_dir"] = str(rel / name)
         if name in ("sample_ddim", "compare", "guidance"):
@@ -153,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     elif a.command == "summary":
         write_summaries(a.out)
     else:
-        run(_names(a.notebooks), a.profile, a.out, a.timeout, _settings(a.settings))
+        names, settings = _names(a.notebooks), _settings(a.settings)
+        _check_settings(names, settings)
+        run(names, a.profile, a.out, a.timeout, settings)
 
 
 if __name__ == "__main__":
