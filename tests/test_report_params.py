@@ -258,3 +258,14 @@ def test_learning_rates_must_be_positive():
     with pytest.raises(ParameterError, match="'lr_D' = 0.0 must be > 0"):
         train_gan.setup({"profile": "smoke", "lr_D": 0.0})
     assert train_gan.setup({"profile": "smoke"})["lr_D"] == 2e-4  # the preset's
+
+
+def test_report_run_set_goes_to_the_notebooks_that_take_the_parameter():
+    from repro.report.__main__ import _check_settings, _settings, _taken
+
+    settings = _settings(["train=false", "workers=2"])
+    assert settings == {"train": False, "workers": 2}
+    assert _taken("toy_modes", settings) == settings and _taken("compare", settings) == {}
+    _check_settings(["toy_modes", "compare"], settings)
+    with pytest.raises(SystemExit, match="--set train: no notebook of compare takes it"):
+        _check_settings(["compare"], {"train": False})

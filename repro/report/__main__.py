@@ -101,7 +101,8 @@ def _taken(name: str, settings: dict) -> dict:
     """The ``--set`` parameters that notebook ``name`` declares (the others are for other notebooks)."""
     from .params import load_profiles
 
-    return {k: v for k, v in settings.items() if k in load_profiles().get(name, {}).get("defaults", {})}
+    declared = next(iter(load_profiles().get(name, {}).values()), {})  # every profile lists every parameter
+    return {k: v for k, v in settings.items() if k in declared}
 
 
 def run(names: list[str], profile: str, out: Path, timeout: int, settings: dict | None = None) -> None:
