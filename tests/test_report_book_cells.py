@@ -101,7 +101,7 @@ def test_each_of_several_figures_in_a_cell_keeps_its_own_caption(tmp_path):
     first, split = nb.cells[2], nb.cells[3]
     assert first.metadata["mystnb"]["figure"]["caption"] == "Fashion-MNIST, N = 64"
     assert split.metadata["mystnb"]["figure"]["caption"] == "Run record: [runs/y/m.json](runs/y/m.json)."
-    assert split.metadata["tags"] == ["remove-input"] and split.source == ""
+    assert split.metadata["tags"] == ["remove-input"] and split.source.startswith("#")  # myst-nb drops empty cells
     assert sum("image/png" in o.get("data", {}) for o in first.outputs) == 1
     assert [o.get("data", {}).get("image/png") for o in split.outputs] == ["iVBOR"]
     nbformat.validate(nb)

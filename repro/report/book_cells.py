@@ -79,7 +79,9 @@ def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
         groups[-1].append(out)
     extra = []
     for k, group in enumerate(groups):
-        target = cell if k == 0 else _node({"cell_type": "code", "execution_count": None, "source": "",
+        # myst-nb drops a code cell without source: the split cell says where its figure came from
+        target = cell if k == 0 else _node({"cell_type": "code", "execution_count": None,
+                                            "source": "# drawn by the cell above",
                                             "id": f"{cell.get('id', 'cell')}-fig{k}", "outputs": [],
                                             "metadata": {"tags": ["remove-input"]}}, like=cell)
         target["outputs"] = group
