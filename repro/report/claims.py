@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.mixtures import mixture_centers
-from ..metrics.collapse import CollapseRule, detect_collapse
 from ..records import Record, load_record
 from .compare import ANCHORS
 from .tables import mean_se, to_markdown
-from .toy_modes import LAST_K, PACGAN_TABLE1
+from .toy_modes import LAST_K, PACGAN_TABLE1, collapse_report, tail_mean
 
 __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "Z", "MIN_SEEDS", "compare_means",
            "claims_rows", "claims_markdown"]
@@ -90,11 +88,6 @@ def _fmt(stat: tuple[float, float, int]) -> str:
     return f"{mean:.3g} ± {se:.2g} (n = {n})" if math.isfinite(se) else f"{mean:.3g} (n = {n})"
 
 
-def _tail(rec: Record, key: str) -> float:
-    values = [float(r[key]) for r in rec.rows[-LAST_K:] if r.get(key) is not None]
-    return sum(values) / len(values) if values else math.nan
-
-
 def _final_2d_runs(results: Path, mixture: str, model: str) -> list[Record]:
     folder = results / "runs" / "toy_modes" / mixture
     runs = []
@@ -104,11 +97,6 @@ def _final_2d_runs(results: Path, mixture: str, model: str) -> list[Record]:
             if rec.manifest.get("status") == "finished":
                 runs.append(rec)
     return runs
-
-
-def _collapse_verdict(rec: Record, mixture: str) -> str:
-    rule = CollapseRule.for_mixture(num_modes=len(mixture_centers(mixture)), diversity=None, win=None)
-    return detect_collapse(rec.rows, rule).verdict
 
 
 def _lean(ddpm: tuple[float, float, int], gan: tuple[float, float, int]) -> str:
@@ -123,8 +111,8 @@ def mode_coverage(results: Path) -> Finding:
     """Modes hit (>= 20 of 2,500 samples, mean of the last evaluations) of the 2D study's seeds."""
     parts, outcomes, seeds, leads = [], [], [], []
     for mixture in PACGAN_TABLE1:
-        gan = [_tail(r, "modes_hit") for r in _final_2d_runs(results, mixture, "gan")]
-        ddpm = [_tail(r, "modes_hit") for r in _final_2d_runs(results, mixture, "ddpm")]
+        gan = [tail_mean(r.rows, "modes_hit") for r in _final_2d_runs(results, mixture, "gan")]
+        ddpm = [tail_mean(r.rows, "modes_hit") for r in _final_2d_runs(results, mixture, "ddpm")]
         if not gan or not ddpm:
             parts.append(f"{mixture}: GAN {len(gan)}, DDPM {len(ddpm)} seeds finished")
             continue
@@ -174,7 +162,7 @@ def gan_collapse(results: Path) -> Finding:
     counts = []
     for mixture in PACGAN_TABLE1:
         for model in ("gan", "ddpm"):
-            verdicts = [_collapse_verdict(r, mixture) for r in _final_2d_runs(results, mixture, model)]
+            verdicts = [collapse_report(r, mixture).verdict for r in _final_2d_runs(results, mixture, model)]
             if verdicts:
                 counts.append(f"{mixture} {model.upper()} {sum(v == 'collapse' for v in verdicts)} of {len(verdicts)}")
     two_d = ("2D seeds where the collapse rule fires (quality reached, then lost): " + ", ".join(counts)) if counts \

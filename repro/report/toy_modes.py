@@ -43,7 +43,7 @@ from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_
 from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
-           "study_rows", "selection_rows", "Study", "final_samples", "has_final_samples", "ddpm_config", "gan_config"]
+           "study_rows", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
@@ -111,7 +111,7 @@ def _train_one(model: str, data, out: Path, epochs: int, seed: int, lr: float, e
                         device=device)
 
 
-def _tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:
+def tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:
     values = [float(r[key]) for r in rows[-k:] if r.get(key) is not None]
     return sum(values) / len(values) if values else math.nan
 
@@ -121,10 +121,10 @@ def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
     evaluations; runs within half a mode of the best are ranked by their mean high-quality fraction."""
     if not runs:
         raise ValueError("select_lr needs at least one run")
-    modes = {lr: _tail_mean(rec.rows, "modes_hit", k) for lr, rec in runs.items()}
+    modes = {lr: tail_mean(rec.rows, "modes_hit", k) for lr, rec in runs.items()}
     top = max(modes.values())
     close = [lr for lr, m in modes.items() if m >= top - 0.5]
-    return max(close, key=lambda lr: (_tail_mean(runs[lr].rows, "high_quality_fraction", k), -lr))
+    return max(close, key=lambda lr: (tail_mean(runs[lr].rows, "high_quality_fraction", k), -lr))
 
 
 @dataclass
@@ -188,9 +188,14 @@ def run(cfg: Mapping[str, Any]) -> Study:
     return study
 
 
-def _verdict(rec: Record, mixture: str) -> str:
+def collapse_report(rec: Record, mixture: str):
+    """What the collapse rule, set for the mixture's number of modes, says of a 2D run."""
     rule = CollapseRule.for_mixture(num_modes=len(mixture_centers(mixture)), diversity=None, win=None)
-    return str(detect_collapse(rec.rows, rule)).split(":")[0]
+    return detect_collapse(rec.rows, rule)
+
+
+def _verdict(rec: Record, mixture: str) -> str:
+    return str(collapse_report(rec, mixture)).split(":")[0]
 
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
@@ -202,7 +207,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
         rows.append({"mixture": mixture, "model": model.upper(), "lr": study.chosen[mixture, model], "seed": seed,
                      "epochs": len(rec.rows), "modes hit (>= 20), last epoch": last["modes_hit"],
                      "modes hit (>= 1), last epoch": last.get("modes_hit_any"),
-                     f"modes hit (>= 20), mean of last {LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
+                     f"modes hit (>= 20), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit"), 2),
                      "high-quality fraction, last epoch": round(last["high_quality_fraction"], 3),
                      "collapse rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
     return rows
@@ -215,8 +220,8 @@ def _selection_epochs(cfg: Mapping[str, Any], model: str) -> int:
 def selection_rows(study: Study) -> list[dict[str, Any]]:
     """The learning-rate grid of each (mixture, model) on seed 0: what the selection rule compared."""
     return [{"mixture": mixture, "model": model.upper(), "lr": lr, "epochs": len(rec.rows),
-             f"modes hit (>= 20), mean of last {LAST_K}": round(_tail_mean(rec.rows, "modes_hit"), 2),
-             f"high-quality fraction, mean of last {LAST_K}": round(_tail_mean(rec.rows, "high_quality_fraction"), 3),
+             f"modes hit (>= 20), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit"), 2),
+             f"high-quality fraction, mean of last {LAST_K}": round(tail_mean(rec.rows, "high_quality_fraction"), 3),
              "chosen": "yes" if study.chosen.get((mixture, model)) == lr else ""}
             for (mixture, model, lr), rec in study.selection.items()]
 
