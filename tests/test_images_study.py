@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -83,3 +84,53 @@ def test_bf16_rows_set_the_fp32_twin_beside_the_bf16_seeds_at_its_epoch(tmp_path
     assert row["fp32 within the bf16 seeds' spread"] == "yes"
     study.fp32["ddpm"] = rec([30.0, 26.0])
     assert images.bf16_rows(study)[0]["fp32 within the bf16 seeds' spread"] == "no"
+
+
+def test_every_selection_run_comes_first_then_every_seed_and_twin_in_workers(monkeypatch, tmp_path):
+    """The study's schedule: one pool for the selection runs of both models, one for the seeds (seed by
+    seed across the models) and the float32 twins; what is finished is not given to the workers again."""
+    cfg = {**images.setup({"profile": "smoke"}), "gan_seeds": 2, "ddpm_seeds": 1, "gan_lrs": [1e-4, 2e-4],
+           "ddpm_lrs": [5e-4], "out_dir": str(tmp_path), "workers": 2}
+    fd = {"lr0.0001": 5.0, "lr0.0002": 3.0}  # the rule must pick 2e-4 for the DCGAN
+    monkeypatch.setattr(images, "load_record",
+                        lambda out: SimpleNamespace(path=out, rows=[{"fd_classifier": fd.get(out.name, 1.0)}]))
+    pools = []
+
+    def pool(fn, calls, workers, device):
+        pools.append([(c[0].__name__, c[1][0], c[1][4]) if fn is images._call else (fn.__name__, c[0], c[4])
+                      for c in calls])
+        for c in calls:
+            if fn is images._call and c[0] is images._seed_job:
+                Path(c[1][4]).mkdir(parents=True)
+                Path(c[1][4], "stop.json").write_text("{}")
+        assert workers == 2
+
+    monkeypatch.setattr(images, "in_workers", pool)
+    study = images.run(cfg)
+    select, seeds = pools
+    root = str(tmp_path)
+    assert select == [("_select_job", "gan", f"{root}/gan/select/lr0.0001"), ("_select_job", "gan", f"{root}/gan/select/lr0.0002"),
+                      ("_select_job", "ddpm", f"{root}/ddpm/select/lr0.0005")]
+    assert study.chosen == {"gan": 2e-4, "ddpm": 5e-4}
+    assert seeds == [("_seed_job", "gan", f"{root}/gan/lr0.0002-seed0"), ("_seed_job", "ddpm", f"{root}/ddpm/lr0.0005-seed0"),
+                     ("_seed_job", "gan", f"{root}/gan/lr0.0002-seed1"),
+                     ("_twin_job", "gan", f"{root}/gan/lr0.0002-seed0-fp32"),
+                     ("_twin_job", "ddpm", f"{root}/ddpm/lr0.0005-seed0-fp32")]
+    assert sorted(study.runs) == [("ddpm", 0), ("gan", 0), ("gan", 1)] and set(study.fp32) == {"gan", "ddpm"}
+    pools.clear()
+    images.run(cfg)  # the seeds have their stop.json now: only the (fake, unfinished) other runs are left
+    assert [name for name, _, _ in pools[1]] == ["_twin_job", "_twin_job"]
+
+
+def test_the_float32_twin_must_fit_in_the_first_chunk():
+    with pytest.raises(ParameterError, match=r"'bf16_check' = 0.5 must be in \[0, chunk_fraction = 0.25\]"):
+        images.setup({"profile": "smoke", "chunk_fraction": 0.25, "bf16_check": 0.5})
+
+
+def test_the_selection_rules_average_skips_missing_and_non_finite_values():
+    from repro.report.selection import tail_mean
+
+    rows = [{"m": 1.0}, {"m": 9.0}, {"m": float("nan")}, {}, {"m": 3.0}]
+    assert tail_mean(rows, "m", 4) == 6.0 and tail_mean(rows, "m", 1) == 3.0
+    assert tail_mean(rows[2:4], "m", 2) != tail_mean(rows[2:4], "m", 2)  # NaN: nothing to average
+    assert images.select_lr({1e-4: _run(float("inf")), 2e-4: _run(7.0)}) == 2e-4

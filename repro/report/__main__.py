@@ -105,7 +105,7 @@ def _taken(name: str, settings: dict) -> dict:
     return {k: v for k, v in settings.items() if k in declared}
 
 
-def run(names: list[str], profile: str, out: Path, timeout: int, settings: dict | None = None) -> None:
+def run(names: list[str], profile: str, out: Path, timeout: int | None, settings: dict | None = None) -> None:
     import nbformat
     import papermill
 
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("notebooks", nargs="*")
     r.add_argument("--profile", default="cpu", choices=PROFILES)
     r.add_argument("--out", type=Path, required=True)
-    r.add_argument("--timeout", type=int, default=4 * 3600)
+    r.add_argument("--timeout", type=int, default=None,
+                   help="seconds a cell may run (default: no limit; a study's training cell runs for hours)")
     r.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="a notebook parameter for this call, its value read as YAML (e.g. train=false)")
     m = sub.add_parser("summary", help="rewrite OUT/summary.md, OUT/methods.md and OUT/claims.md from "

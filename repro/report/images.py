@@ -24,8 +24,9 @@ effort and stopping rule:
 Every run records ``step`` and ``epoch_time_s`` per epoch, so its compute so far is
 ``step x batch_size x flops_per_example`` and its training time the sum of its epoch times; the study
 writes ``stop.json`` beside each run (FLOPs per example, epochs allowed by the budget, why it stopped).
-Runs train into ``out_dir/<model>/select/lr<lr>`` and ``out_dir/<model>/lr<lr>-seed<k>``; finished
-runs are kept and killed ones continue from their last checkpoint.
+Runs train into ``out_dir/<model>/select/lr<lr>`` and ``out_dir/<model>/lr<lr>-seed<k>``, ``workers`` at
+a time on a CPU (one process and thread each): first every selection run of both models, then every
+seed and twin. Finished runs are kept and killed ones continue from their last checkpoint.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+import torch
+
 from ..data import IMAGE_DATASETS, load_dataset
 from ..io import atomic_write_json
 from ..records import Record, load_record
@@ -43,7 +46,8 @@ from ..train import diffusion, gan, load_diffusion, load_gan
 from ..train.budget import epochs_for_budget, flattened
 from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, positive, study_root
+from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
+from .selection import tail_mean
 from .tables import mean_pm, mean_se
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
@@ -77,6 +81,7 @@ RULES = {
                                                "nearest-neighbour check"),
     "bf16": Rule(bool, help="bf16 autocast for both models' training"),
     "bf16_check": Rule(float, minimum=0.0, help="share of the budget of a float32 twin of seed 0 (0: none)"),
+    "workers": WORKERS,
     "out_dir": Rule(str, optional=True),
     "device": DEVICE,
 }
@@ -84,9 +89,11 @@ RULES = {
 
 def _fractions(cfg: Mapping[str, Any]) -> str | None:
     bad = [k for k in ("select_fraction", "chunk_fraction") if not 0 < cfg[k] <= 1]
-    bad += [k for k in ("bf16_check",) if not 0 <= cfg[k] <= 1]
     if bad:
         return "; ".join(f"parameter {k!r} = {cfg[k]} must be in (0, 1]" for k in bad)
+    if not 0 <= cfg["bf16_check"] <= cfg["chunk_fraction"]:
+        return (f"parameter 'bf16_check' = {cfg['bf16_check']} must be in [0, chunk_fraction = {cfg['chunk_fraction']}]: "
+                "the float32 twin is compared with seed 0 within the first chunk, which every seed trains")
     for name in ("gan_lrs", "ddpm_lrs"):
         if not cfg[name] or not all(isinstance(v, (int, float)) and v > 0 for v in cfg[name]):
             return f"parameter {name!r} = {cfg[name]!r} must be a non-empty list of positive learning rates"
@@ -108,8 +115,9 @@ def config(model: str, cfg: Mapping[str, Any], lr: float, seed: int, epochs: int
 
 
 def _tail_mean(rows: list[dict[str, Any]], k: int = LAST_K) -> float:
-    values = [float(r[KEY]) for r in rows[-k:] if r.get(KEY) is not None and math.isfinite(float(r[KEY]))]
-    return sum(values) / len(values) if values else math.inf
+    """``fd_classifier`` averaged over the last ``k`` evaluations (inf when none is finite: ranked last)."""
+    mean = tail_mean(rows, KEY, k)
+    return math.inf if math.isnan(mean) else mean
 
 
 def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
@@ -209,36 +217,84 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     return record, note
 
 
-def run(cfg: Mapping[str, Any]) -> Study:
-    """Selection and seeds of both models (see the module docstring)."""
+def _inputs(cfg: Mapping[str, Any], device: torch.device):
+    """The training images and the per-epoch tracker, as every run of the study uses them."""
     from ..metrics import ClassifierTracker
 
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=0)
+    return data, ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
+
+
+def _select_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out: str, device: str) -> None:
+    """One selection run, in this process or a worker's."""
+    data, tracker = _inputs(cfg, torch.device(device))
+    _train(model, config(model, cfg, lr, 0, epochs), data, Path(out), tracker, torch.device(device))
+
+
+def _seed_job(model: str, cfg: Mapping[str, Any], lr: float, seed: int, out: str, flops: float, device: str) -> None:
+    """One seed at the chosen rate, trained until flat (writes ``stop.json``), in this process or a worker's."""
+    data, tracker = _inputs(cfg, torch.device(device))
+    _until_flat(model, cfg, lr, seed, data, Path(out), flops, tracker, torch.device(device))
+
+
+def _twin_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out: str, device: str) -> None:
+    """The float32 twin of seed 0, in this process or a worker's."""
+    data, tracker = _inputs(cfg, torch.device(device))
+    _train(model, config(model, cfg, lr, 0, epochs, bf16=False), data, Path(out), tracker, torch.device(device))
+
+
+def _flops(model: str, cfg: Mapping[str, Any], shape: tuple[int, ...]) -> float:
+    base = config(model, cfg, 1e-4, 0, 1)
+    if model == "gan":
+        base = replace(base, channels=shape[0])
+    return training_flops_per_example("gan" if model == "gan" else "diffusion", base, shape)
+
+
+def run(cfg: Mapping[str, Any]) -> Study:
+    """Selection and seeds of both models (see the module docstring): first every selection run, then
+    every seed and float32 twin, ``workers`` runs at a time on a CPU (:func:`repro.report.runs.in_workers`)."""
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
-    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=0)
-    tracker = ClassifierTracker(cfg["dataset"], n_samples=cfg["track_samples"], device=device)
-    shape = tuple(data.images.shape[1:])
+    n, shape = _training_size(cfg)
     study = Study()
     study.baseline = real_baseline(cfg, root, device)
+    budget = cfg["budget_pflop"] * 1e15
+    jobs = []
     for model in MODELS:
-        base = config(model, cfg, 1e-4, 0, 1)
-        if model == "gan":
-            base = replace(base, channels=shape[0])
-        flops = study.flops[model] = training_flops_per_example("gan" if model == "gan" else "diffusion", base, shape)
-        select_epochs = epochs_for_budget(cfg["budget_pflop"] * 1e15 * cfg["select_fraction"], flops, len(data))
-        for lr in cfg[f"{model}_lrs"]:
-            study.selection[model, lr] = _train(model, config(model, cfg, lr, 0, select_epochs), data,
-                                                root / model / "select" / f"lr{lr:g}", tracker, device)
+        study.flops[model] = _flops(model, cfg, shape)
+        epochs = epochs_for_budget(budget * cfg["select_fraction"], study.flops[model], n)
+        jobs += [(model, dict(cfg), lr, epochs, str(root / model / "select" / f"lr{lr:g}"), str(device))
+                 for lr in cfg[f"{model}_lrs"]]
+    in_workers(_select_job, [j for j in jobs if finished_run(Path(j[4]), j[3]) is None], cfg["workers"], device)
+    study.selection = {(model, lr): load_record(Path(out)) for model, _, lr, _, out, _ in jobs}
+    seeds, twins = [], []
+    for model in MODELS:
         lr = study.chosen[model] = select_lr({lr: rec for (m, lr), rec in study.selection.items() if m == model})
-        for seed in range(cfg[f"{model}_seeds"]):
-            study.runs[model, seed], study.stops[model, seed] = _until_flat(
-                model, cfg, lr, seed, data, root / model / f"lr{lr:g}-seed{seed}", flops, tracker, device)
+        seeds += [(model, dict(cfg), lr, seed, str(root / model / f"lr{lr:g}-seed{seed}"), study.flops[model], str(device))
+                  for seed in range(cfg[f"{model}_seeds"])]
         if cfg["bf16"] and cfg["bf16_check"] > 0:
-            epochs = min(epochs_for_budget(cfg["budget_pflop"] * 1e15 * cfg["bf16_check"], flops, len(data)),
-                         len(study.runs[model, 0].rows))
-            study.fp32[model] = _train(model, config(model, cfg, lr, 0, epochs, bf16=False), data,
-                                       root / model / f"lr{lr:g}-seed0-fp32", tracker, device)
+            epochs = epochs_for_budget(budget * cfg["bf16_check"], study.flops[model], n)
+            twins.append((model, dict(cfg), lr, epochs, str(root / model / f"lr{lr:g}-seed0-fp32"), str(device)))
+    # seed by seed across the models, so that each model's first seeds are in before either's last one
+    todo = [(_seed_job, j) for j in sorted(seeds, key=lambda j: j[3]) if not (Path(j[4]) / "stop.json").exists()]
+    todo += [(_twin_job, j) for j in twins if finished_run(Path(j[4]), j[3]) is None]
+    in_workers(_call, todo, cfg["workers"], device)
+    for model, _, lr, seed, out, _, _ in seeds:
+        study.runs[model, seed] = load_record(Path(out))
+        study.stops[model, seed] = json.loads((Path(out) / "stop.json").read_text())
+    study.fp32 = {model: load_record(Path(out)) for model, _, _, _, out, _ in twins}
     return study
+
+
+def _call(fn, args: tuple) -> None:
+    """``fn(*args)``: lets one pool of workers run jobs of several kinds."""
+    fn(*args)
+
+
+def _training_size(cfg: Mapping[str, Any]) -> tuple[int, tuple[int, ...]]:
+    """The number of training images and the shape of one, without loading them twice."""
+    data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=0)
+    return len(data), tuple(data.images.shape[1:])
 
 
 def bf16_rows(study: Study) -> list[dict[str, Any]]:
@@ -344,8 +400,6 @@ def selection_rows(study: Study) -> list[dict[str, Any]]:
 def final_samples(study: Study, model: str, n: int, cfg: Mapping[str, Any], seed: int = 0):
     """``n`` samples (images in [-1, 1], CPU) of seed ``seed``'s final model: the DCGAN's last generator, the
     DDPM's EMA weights with the tracking sampler (DDIM, ``ddpm_track_steps`` steps); a fixed noise stream."""
-    import torch
-
     device = pick_device(cfg["device"])
     rec = study.runs[model, seed]
     stream = torch.Generator(device).manual_seed(12345)

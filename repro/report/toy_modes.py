@@ -40,6 +40,7 @@ from ..records import Record
 from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
+from .selection import tail_mean as _tail_mean
 from .tables import mean_pm
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "setup", "run", "select_lr", "summary_rows",
@@ -112,8 +113,8 @@ def _train_one(model: str, data, out: Path, epochs: int, seed: int, lr: float, e
 
 
 def tail_mean(rows: list[dict[str, Any]], key: str, k: int = LAST_K) -> float:
-    values = [float(r[key]) for r in rows[-k:] if r.get(key) is not None]
-    return sum(values) / len(values) if values else math.nan
+    """``key`` averaged over the last ``k`` (default ``LAST_K``) evaluations."""
+    return _tail_mean(rows, key, k)
 
 
 def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
