@@ -67,3 +67,16 @@ def test_tables_count_collapses_per_setting_and_date_them(tmp_path):
     assert collapse_study.grid_epochs(study[4.0, 0]) == [0, 3, 4, 7]
     bands = collapse_study.curves(study, "fd_classifier")
     assert set(bands) == {"lr_D = 4 lr_G", "lr_D = lr_G"} and bands["lr_D = 4 lr_G"][0][1] == RISE
+
+
+def test_runs_go_to_the_workers_seed_by_seed_and_finished_ones_are_kept(monkeypatch, tmp_path):
+    cfg = {**collapse_study.setup({"profile": "smoke"}), "seeds": 2, "ratios": [4.0, 1.0], "out_dir": str(tmp_path),
+           "workers": 2}
+    _record(tmp_path, 1.0, 1, [3.0, 2.0])  # finished with the smoke profile's 2 epochs
+    given = []
+    monkeypatch.setattr(collapse_study, "in_workers", lambda fn, calls, workers, device: given.extend(
+        (ratio, seed) for _, ratio, seed, _, _ in calls))
+    monkeypatch.setattr(collapse_study, "load_record", lambda out: out.name)
+    study = collapse_study.run(cfg)
+    assert given == [(4.0, 0), (1.0, 0), (4.0, 1)]
+    assert list(study) == [(4.0, 0), (4.0, 1), (1.0, 0), (1.0, 1)]  # the tables keep setting by setting

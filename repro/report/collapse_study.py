@@ -92,6 +92,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     runs = {(float(ratio), seed): root / _folder(ratio, seed) for ratio in cfg["ratios"] for seed in range(cfg["seeds"])}
     todo = [(dict(cfg), ratio, seed, out, str(device)) for (ratio, seed), out in runs.items()
             if finished_run(out, cfg["epochs"]) is None]
+    todo.sort(key=lambda job: job[2])  # seed by seed: every setting's seed 0 is in before any seed 1
     in_workers(_train_job, todo, cfg["workers"], device)
     return {key: load_record(out) for key, out in runs.items()}
 
