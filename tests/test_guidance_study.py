@@ -11,6 +11,7 @@ import pytest
 from repro.records import load_record
 from repro.report import guidance
 from repro.report.params import ParameterError
+from repro.report.runs import study_run
 from repro.train import diffusion
 
 
@@ -21,9 +22,10 @@ def test_outside_smoke_the_study_needs_the_cpu_studys_ddpm(tmp_path):
         guidance.setup({"profile": "cpu", "runs_dir": str(tmp_path)})  # no images study in it
     (tmp_path / "images" / "ddpm" / "lr0.0005-seed0").mkdir(parents=True)
     (tmp_path / "images" / "ddpm" / "lr0.0005-seed1").mkdir(parents=True)
+    (tmp_path / "images" / "ddpm" / "lr0.0005-seed0-fp32").mkdir(parents=True)  # the float32 twin is not a seed
     assert guidance.setup({"profile": "cpu", "runs_dir": str(tmp_path)})["runs_dir"] == str(tmp_path)
-    assert guidance.study_run(tmp_path, "ddpm").name == "lr0.0005-seed0"
-    assert guidance.study_run(tmp_path, "gan") is None
+    assert study_run(tmp_path, "ddpm").name == "lr0.0005-seed0"
+    assert study_run(tmp_path, "gan") is None
 
 
 @pytest.mark.parametrize("change, message", [

@@ -39,7 +39,7 @@ from .claims import claims_markdown
 from .methods import settings_markdown
 from .summary import summary_markdown
 
-ORDER = ["toy_modes", "train_gan", "collapse", "train_ddpm", "sample_ddim", "images", "guidance", "compare"]
+ORDER = ["toy_modes", "train_gan", "collapse", "train_ddpm", "images", "sample_ddim", "guidance", "compare"]
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 # Run first, hidden from the book: every DataFrame the notebook displays goes through repro.report.tables.

@@ -41,7 +41,7 @@ from ..train import diffusion, load_run
 from ..train import noisy_classifier as nc
 from ..train.loop import as_config
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, study_root
+from .runs import DEVICE, continue_run, pick_device, study_root, study_run
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "run", "Study", "sweep_rows", "accuracy_rows", "twin_config"]
 
@@ -83,15 +83,6 @@ def _lists(cfg: Mapping[str, Any]) -> str | None:
     if not all(isinstance(t, int) and t >= 0 for t in cfg["accuracy_ts"]):
         return f"parameter 'accuracy_ts' = {cfg['accuracy_ts']!r} must be a list of timesteps >= 0"
     return None
-
-
-def study_run(runs_dir: str | Path | None, model: str) -> Path | None:
-    """The seed-0 run of ``model`` ("ddpm" or "gan") at the learning rate the ``images`` study chose
-    (the only one it trains seeds of), under ``runs_dir/images``; ``None`` when there is none."""
-    if runs_dir is None:
-        return None
-    found = sorted((Path(runs_dir) / "images" / model).glob("lr*-seed0"))
-    return found[0] if len(found) == 1 else None
 
 
 def _models_given(cfg: Mapping[str, Any]) -> str | None:

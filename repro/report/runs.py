@@ -17,7 +17,7 @@ from ..records import Record, load_record
 from .params import ParameterError, Rule
 
 __all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir", "pick_device", "positive",
-           "study_root", "in_workers", "finished_run"]
+           "study_root", "study_run", "in_workers", "finished_run"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
@@ -44,6 +44,15 @@ def study_root(notebook: str, cfg: Mapping[str, Any]) -> Path:
     if cfg["profile"] == "smoke":
         return Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-"))
     return Path("runs") / cfg["profile"] / notebook
+
+
+def study_run(runs_dir: str | Path | None, model: str) -> Path | None:
+    """The seed-0 run of ``model`` ("ddpm" or "gan") at the learning rate the ``images`` study chose
+    (the only one it trains seeds of), under ``runs_dir/images``; ``None`` when there is none."""
+    if runs_dir is None:
+        return None
+    found = sorted((Path(runs_dir) / "images" / model).glob("lr*-seed0"))
+    return found[0] if len(found) == 1 else None
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:

@@ -1,14 +1,16 @@
 """The ``sample_ddim`` notebook's experiment: sample quality against sampling cost.
 
-For the trained DDPM of ``train_ddpm`` (its EMA weights) and each number of steps K, three samplers
+For a trained DDPM (its EMA weights; the ``images`` study's seed 0 when ``runs_dir`` holds that study,
+else the run of ``train_ddpm``) and each number of steps K, three samplers
 draw ``n_samples`` images: iDDPM's *respaced ancestral* sampler (learned variances on K steps,
 Nichol & Dhariwal 2021 sec. 4), DDIM with eta = 0 (deterministic) and DDIM with eta = 1 (Song et al.
-2021). The trained DCGAN of ``train_gan`` is the one-step point. Each row of the sweep's
+2021). The trained DCGAN (the study's seed 0, else ``train_gan``'s) is the one-step point. Each row of the sweep's
 ``metrics.csv`` holds the sampler, K (network evaluations per image), wall seconds per image and the
 classifier-space quality of the samples; a grid of each setting is saved.
 
-Parameters (``None`` takes the profile's value): ``runs_dir`` (folder holding the ``train_ddpm`` and
-``train_gan`` runs; ``None`` trains seconds-long stand-ins, for the smoke profile only), ``steps``,
+Parameters (``None`` takes the profile's value): ``runs_dir`` (folder holding the ``images`` study or the
+``train_ddpm`` and ``train_gan`` runs, see :func:`model_runs`; ``None`` trains seconds-long stand-ins, for
+the smoke profile only), ``steps``,
 ``samplers``, ``n_samples``, ``batch_size``, ``seed``, ``out_dir``, ``device``.
 """
 
@@ -26,14 +28,14 @@ import torch
 from ..records import Record, RunRecord, load_record
 from ..train import TrainedDiffusion, TrainedGAN, load_run
 from .params import Rule, load_profiles, resolve, setup_for
-from .runs import DEVICE, output_dir, pick_device
+from .runs import DEVICE, output_dir, pick_device, study_run
 
-__all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "load_models", "sweep"]
+__all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "model_runs", "load_models", "sweep"]
 
 NOTEBOOK = "sample_ddim"
 SAMPLERS = {"ancestral": ("ancestral", 1.0), "ddim-eta0": ("ddim", 0.0), "ddim-eta1": ("ddim", 1.0)}
 RULES = {
-    "runs_dir": Rule(str, optional=True, help="the folder holding train_ddpm/ and train_gan/ runs"),
+    "runs_dir": Rule(str, optional=True, help="the folder holding images/, or train_ddpm/ and train_gan/ runs"),
     "steps": Rule(list),
     "samplers": Rule(list),
     "n_samples": Rule(int, minimum=2),
@@ -53,19 +55,27 @@ def _check_lists(cfg: Mapping[str, Any]) -> str | None:
     return None
 
 
+def model_runs(runs_dir: str | Path) -> dict[str, Path]:
+    """The DDPM and DCGAN runs the sweep samples from ``runs_dir``: the ``images`` study's seed-0 runs
+    (trained at matched compute until their quality flattened) when it holds them, else ``train_ddpm/``
+    and ``train_gan/``."""
+    return {model: study_run(runs_dir, model) or Path(runs_dir) / f"train_{model}" for model in ("ddpm", "gan")}
+
+
 def _runs_exist(cfg: Mapping[str, Any]) -> str | None:
     if cfg["runs_dir"] is None:
         return None if cfg["profile"] == "smoke" else "parameter 'runs_dir' is required outside the smoke profile"
-    missing = [n for n in ("train_ddpm", "train_gan") if not (Path(cfg["runs_dir"]) / n / "checkpoints").exists()]
-    return (f"parameter 'runs_dir' = {cfg['runs_dir']!r} lacks trained runs {missing}; run those notebooks with "
-            f"out_dir={cfg['runs_dir']}/<name> first") if missing else None
+    missing = [p.relative_to(cfg["runs_dir"]).as_posix() for p in model_runs(cfg["runs_dir"]).values()
+               if not (p / "checkpoints").exists()]
+    return (f"parameter 'runs_dir' = {cfg['runs_dir']!r} lacks trained runs {missing}; run the images notebook "
+            f"(or train_ddpm and train_gan) with out_dir={cfg['runs_dir']}/<name> first") if missing else None
 
 
 def _steps_within_process(cfg: Mapping[str, Any]) -> str | None:
     """No sampler takes more steps than the trained process has (T): a larger K would run T steps
     while the sweep recorded K network evaluations."""
     if cfg["runs_dir"] is not None:
-        manifest = Path(cfg["runs_dir"]) / "train_ddpm" / "manifest.json"
+        manifest = model_runs(cfg["runs_dir"])["ddpm"] / "manifest.json"
         try:
             T, where = int(json.loads(manifest.read_text())["params"]["num_timesteps"]), str(manifest)
         except (OSError, ValueError, KeyError, TypeError):
@@ -100,8 +110,8 @@ def _train_stand_ins() -> Path:
 def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, TrainedGAN, Record, Record]:
     """The DDPM (EMA weights) and the GAN generator (best checkpoint, else last), with their records."""
     device = pick_device(cfg["device"])
-    runs = Path(cfg["runs_dir"]) if cfg["runs_dir"] else _train_stand_ins()
-    ddpm_rec, gan_rec = load_record(runs / "train_ddpm"), load_record(runs / "train_gan")
+    runs = model_runs(cfg["runs_dir"] or _train_stand_ins())
+    ddpm_rec, gan_rec = load_record(runs["ddpm"]), load_record(runs["gan"])
     return load_run(ddpm_rec, device=device), load_run(gan_rec, device=device), ddpm_rec, gan_rec
 
 
