@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
+import json
 import pickle
 import struct
 import zipfile
@@ -89,3 +91,28 @@ def _make_imagefolder_zip(path: Path, split: str, classes=("cat", "dog"), per_cl
 def imagefolder_zip():
     """A function writing an ImageFolder zip of random PNGs; it returns the images in read order."""
     return _make_imagefolder_zip
+
+
+@pytest.fixture
+def images_run():
+    """``images_run(path, kind, lr, fds, stop=None, fid=None, status="finished", data=None)`` writes the
+    records of one run of the ``images`` study: manifest, per-epoch ``fd_classifier`` (step 100 per
+    epoch, batch 64), ``stop.json`` and a last ``fid-epochNNNN.json`` when given."""
+    return _images_run
+
+
+def _images_run(path: Path, kind: str, lr: float, fds: list[float], stop: dict | None = None, fid: dict | None = None,
+                status: str = "finished", data: dict | None = None) -> Path:
+    path.mkdir(parents=True)
+    params = {"lr_G": lr, "lr_D": lr} if kind == "gan" else {"lr": lr}
+    (path / "manifest.json").write_text(json.dumps({"kind": kind, "status": status, "data": data or {},
+                                                    "params": {**params, "batch_size": 64}}))
+    with open(path / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "step", "fd_classifier", "n_eval"])
+        w.writerows([e, 100 * (e + 1), v, 1000] for e, v in enumerate(fds))
+    if stop is not None:
+        (path / "stop.json").write_text(json.dumps(stop))
+    if fid is not None:
+        (path / f"fid-epoch{len(fds) - 1:04d}.json").write_text(json.dumps({"result": fid}))
+    return path

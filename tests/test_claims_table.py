@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repro.report.claims import Finding, claims_markdown, compare_means, gan_collapse, mode_coverage
+from repro.report.claims import Finding, claims_markdown, compare_means, gan_collapse, mode_coverage, training_compute
 from repro.report.tables import mean_pm, mean_se
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,3 +132,57 @@ def test_collapse_verdict_reads_the_seed_setting_against_its_control(tmp_path):
     for seed in (0, 1):
         _collapse_run(short, 4.0, seed, steady[:40])
     assert gan_collapse(short).verdict == "provisional: contradicted so far"   # 40 < 60 epochs
+
+
+DATA = {"label": "Fashion-MNIST", "n": 60000}
+
+
+def _image_study(results: Path, images_run, gan: list[list[float]], ddpm: list[list[float]],
+                 gan_fid: list[dict] | None = None, ddpm_fid: list[dict] | None = None) -> Path:
+    """An ``images`` study's records: each seed's per-epoch FD (a DCGAN epoch is 0.64 TFLOP here, a DDPM
+    epoch 9.6 TFLOP) and optionally its last Inception result."""
+    root = results / "runs" / "images"
+    for model, kind, lr, flops, series, fids in (("gan", "gan", 2e-4, 1e8, gan, gan_fid),
+                                                  ("ddpm", "diffusion", 5e-4, 1.5e9, ddpm, ddpm_fid)):
+        for seed, fds in enumerate(series):
+            stop = {"flops_per_example": flops, "budget_flops": 2e13, "reason": "budget spent",
+                    "training_flops": len(fds) * 100 * 64 * flops}
+            images_run(root / model / f"lr{lr:g}-seed{seed}", kind, lr, fds, stop,
+                       fid=fids[seed] if fids else None, data=DATA)
+    return results
+
+
+def test_compute_verdict_supported_when_the_gan_is_ahead_at_every_compute(tmp_path, images_run):
+    gan = [[5.0 + 0.1 * s] * 30 for s in range(3)]
+    f = training_compute(_image_study(tmp_path, images_run, gan, [[20.0, 15.0], [21.0, 14.0]]))
+    assert f.verdict == "supported" and "do not cross" in f.ours and "3 DCGAN and 2 DDPM seeds" in f.sure
+    assert "Fashion-MNIST, 60,000 training images, the same budget of 0.02 training PFLOP" in f.ours
+
+
+def test_compute_verdict_mixed_when_the_curves_cross(tmp_path, images_run):
+    gan = [[10.0 + 0.1 * s] * 30 for s in range(3)]
+    f = training_compute(_image_study(tmp_path, images_run, gan, [[20.0, 5.0], [21.0, 5.2]]))
+    assert f.verdict == "mixed: the GAN is ahead below 0.0153 PFLOP, the DDPM above"
+    assert "curves cross at 0.0153 PFLOP on the 0.0096–0.0192 PFLOP both covered" in f.ours
+
+
+def test_compute_verdict_is_provisional_with_one_ddpm_seed_and_not_separable_in_the_noise(tmp_path, images_run):
+    gan = [[5.0 + 0.1 * s] * 30 for s in range(3)]
+    assert training_compute(_image_study(tmp_path / "a", images_run, gan, [[20.0, 15.0]])).verdict == \
+        "provisional: supported so far"
+    noisy = [[10.0, 10.0], [4.0, 6.0]]  # the DDPM's seeds: 8 ± 2.8 at the end, the GAN 10: inside the spread
+    gan = [[10.0] * 30 for _ in range(3)]
+    assert training_compute(_image_study(tmp_path / "b", images_run, gan, noisy)).verdict == "not separable"
+
+
+def test_mode_verdict_adds_the_image_studys_recall_and_coverage(tmp_path, images_run):
+    results = _study(tmp_path, {"ring8_r1": [6, 5, 7, 6, 6], "grid25": [17, 16, 18, 17, 19]}, FIVE_DDPM)
+    fid = lambda r, c: {"recall": r, "coverage": c, "n": 1000}  # noqa: E731
+    _image_study(results, images_run, [[5.0]] * 3, [[9.0]] * 2,
+                 [fid(0.30, 0.50), fid(0.32, 0.52), fid(0.31, 0.51)], [fid(0.30, 0.70), fid(0.32, 0.72)])
+    f = mode_coverage(results)
+    assert "recall GAN 0.31 ± 0.0058 (n = 3), DDPM 0.31 ± 0.01 (n = 2)" in f.ours and "N = 1,000" in f.ours
+    # ahead on both mixtures and on image coverage, tied on image recall
+    assert f.verdict == ("mixed: DDPM ahead on ring8_r1, DDPM ahead on grid25, tied within the known spread on "
+                         "image recall, DDPM ahead on image coverage")
+    assert "3 and 2 image seeds" in f.sure and "{doc}`results/images`" in f.where

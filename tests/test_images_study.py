@@ -134,3 +134,24 @@ def test_the_selection_rules_average_skips_missing_and_non_finite_values():
     assert tail_mean(rows, "m", 4) == 6.0 and tail_mean(rows, "m", 1) == 3.0
     assert tail_mean(rows[2:4], "m", 2) != tail_mean(rows[2:4], "m", 2)  # NaN: nothing to average
     assert images.select_lr({1e-4: _run(float("inf")), 2e-4: _run(7.0)}) == 2e-4
+
+
+def test_the_study_is_read_back_from_its_records_alone(tmp_path, images_run):
+    assert images.load_study(tmp_path) is None
+    stop = {"flops_per_example": 1e8, "training_flops": 1e13, "reason": "budget spent"}
+    images_run(tmp_path / "gan" / "select" / "lr0.0002", "gan", 2e-4, [9.0, 8.0])
+    images_run(tmp_path / "gan" / "select" / "lr0.0006", "gan", 6e-4, [9.0], status="running")  # not finished
+    images_run(tmp_path / "gan" / "lr0.0002-seed0", "gan", 2e-4, [9.0, 7.0], stop, fid={"fid": 50.0, "n": 1000})
+    images_run(tmp_path / "gan" / "lr0.0002-seed1", "gan", 2e-4, [9.0, 6.0], stop, fid={"fid": 40.0, "n": 1000})
+    images_run(tmp_path / "gan" / "lr0.0002-seed2", "gan", 2e-4, [9.0])  # still training: no stop.json
+    images_run(tmp_path / "gan" / "lr0.0002-seed0-fp32", "gan", 2e-4, [9.0])
+    images_run(tmp_path / "ddpm" / "lr0.0005-seed0", "diffusion", 5e-4, [30.0, 20.0, 10.0],
+                {**stop, "flops_per_example": 1.5e9})
+    study = images.load_study(tmp_path)
+    assert list(study.selection) == [("gan", 2e-4)] and study.chosen == {"gan": 2e-4, "ddpm": 5e-4}
+    assert sorted(study.runs) == [("ddpm", 0), ("gan", 0), ("gan", 1)] and set(study.fp32) == {"gan"}
+    assert study.flops == {"gan": 1e8, "ddpm": 1.5e9} and study.baseline is None
+    assert [r["fid"] for r in images.final_results(study, "gan")] == [50.0, 40.0]
+    assert images.final_results(study, "ddpm") == []
+    (row_gan, row_ddpm) = images.summary_rows(study)
+    assert row_gan["FID"] == "45 ± 7.1 (N = 1000)" and row_ddpm["FID"] == "—"

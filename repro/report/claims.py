@@ -7,6 +7,8 @@ the records and returns a :class:`Finding`. A verdict is one of :data:`VERDICTS`
 - ``supported`` / ``contradicted``: our numbers separate the two models in the claimed / the opposite
   direction by more than :data:`Z` combined standard errors of the seeds' means;
 - ``not separable``: the difference is inside that noise;
+- ``mixed: ...``: the comparisons behind one claim do not all agree (data sets or measurements that
+  go different ways, or either side of the point where two quality curves cross);
 - ``provisional: ...``: a direction is seen but the evidence is short of the protocol (fewer than
   :data:`MIN_SEEDS` seeds, or only one of the measurements the claim needs);
 - ``not yet tested``: no run of this repository measures it yet;
@@ -36,7 +38,9 @@ Z = 2.0          # combined standard errors that separate two means
 MIN_SEEDS = 5    # seeds per model the 2D protocol asks for
 SEED_RATIO = 4.0  # the seed report's lr_D / lr_G
 MIN_EPOCHS = 60   # past the seed's "after epoch 50"
-VERDICTS = ("supported", "contradicted", "not separable", "provisional", "not yet tested", "implausible as reported")
+VERDICTS = ("supported", "contradicted", "not separable", "mixed", "provisional", "not yet tested",
+            "implausible as reported")
+MIN_IMAGE_SEEDS = 2  # seeds per model before an image comparison has a spread
 _FINAL = re.compile(r"^(gan|ddpm)-lr.+-seed\d+$")  # the 2D study's full-length runs (toy_modes.run)
 
 # Published CIFAR-10 figures for the plausibility note on the seed's Table 1.
@@ -107,9 +111,39 @@ def _lean(ddpm: tuple[float, float, int], gan: tuple[float, float, int]) -> str:
     return "DDPM ahead" if gap > noise else "GAN ahead" if -gap > noise else "tied within the known spread"
 
 
+def _verdict(comparisons: list[tuple[str, tuple[float, float, int], tuple[float, float, int]]], short: bool) -> str:
+    """The verdict on comparisons ``(where, DDPM stat, GAN stat)``, higher being what the claim expects of
+    the DDPM: *supported*, *contradicted* or *not separable* when every comparison says so, else *mixed*
+    with where each leans; *provisional* while ``short`` of the planned seeds or while a side has one
+    seed (no spread to judge a gap by)."""
+    outcomes = {compare_means(d, g) for _, d, g in comparisons}
+    verdict = {frozenset("a"): "supported", frozenset("b"): "contradicted",
+               frozenset(["neither"]): "not separable"}.get(frozenset(outcomes))
+    if verdict is None:
+        leads = ", ".join(f"{_lean(d, g)} on {where}" for where, d, g in comparisons)
+        pending = short or "unknown" in outcomes
+        return ("provisional: " if pending else "mixed: ") + leads + (" so far" if short else "")
+    return f"provisional: {verdict} so far" if short else verdict
+
+
+def _images_study(results: Path):
+    """The ``images`` study as its records stand, when both models have a seed that stopped; else ``None``."""
+    from .images import load_study
+
+    study = load_study(results / "runs" / "images")
+    return study if study is not None and {m for m, _ in study.runs} == {"gan", "ddpm"} else None
+
+
+def _image_seeds(study) -> dict[str, int]:
+    return {model: sum(m == model for m, _ in study.runs) for model in ("gan", "ddpm")}
+
+
 def mode_coverage(results: Path) -> Finding:
-    """Modes hit (>= 20 of 2,500 samples, mean of the last evaluations) of the 2D study's seeds."""
-    parts, outcomes, seeds, leads = [], [], [], []
+    """Modes hit (>= 20 of 2,500 samples, mean of the last evaluations) of the 2D study's seeds, and,
+    once the ``images`` study has stopped seeds, their final Inception recall and coverage."""
+    from .images import final_results
+
+    parts, comparisons, seeds = [], [], []
     for mixture in PACGAN_TABLE1:
         gan = [tail_mean(r.rows, "modes_hit") for r in _final_2d_runs(results, mixture, "gan")]
         ddpm = [tail_mean(r.rows, "modes_hit") for r in _final_2d_runs(results, mixture, "ddpm")]
@@ -118,30 +152,34 @@ def mode_coverage(results: Path) -> Finding:
             continue
         g, d = mean_se(gan), mean_se(ddpm)
         seeds += [g[2], d[2]]
-        outcomes.append(compare_means(d, g))
-        leads.append(f"{_lean(d, g)} on {mixture}")
+        comparisons.append((mixture, d, g))
         parts.append(f"{mixture}: GAN {_fmt(g)}, DDPM {_fmt(d)}")
     ours = ("2D mixtures, PacGAN's protocol; modes hit (>= 20 of 2,500 samples, mean of the last "
             f"{LAST_K} epochs), mean ± standard error over seeds: " + "; ".join(parts))
     where = "{doc}`results/toy_modes` (PacGAN's table with ours)"
-    if not outcomes:
+    short = bool(seeds) and min(seeds) < MIN_SEEDS or len(comparisons) < len(PACGAN_TABLE1)
+    sure = f"{min(seeds, default=0)}–{max(seeds, default=0)} seeds per model of the {MIN_SEEDS} planned"
+    study = _images_study(results)
+    if study is not None:
+        finals = {m: final_results(study, m) for m in ("gan", "ddpm")}
+        if finals["gan"] and finals["ddpm"]:
+            label = study.runs["gan", min(s for m, s in study.runs if m == "gan")].manifest.get("data", {}).get("label", "images")
+            image_parts = []
+            for key in ("recall", "coverage"):
+                g, d = (mean_se([r[key] for r in finals[m]]) for m in ("gan", "ddpm"))
+                comparisons.append((f"image {key}", d, g))
+                image_parts.append(f"{key} GAN {_fmt(g)}, DDPM {_fmt(d)}")
+            n = finals["gan"][0].get("n")
+            ours += (f". {label}, the matched-compute study's final models, Inception features, N = {n:,} per seed: "
+                     + "; ".join(image_parts))
+            short = short or min(len(v) for v in finals.values()) < MIN_IMAGE_SEEDS
+            sure += f"; {len(finals['gan'])} and {len(finals['ddpm'])} image seeds (DCGAN, DDPM)"
+            where += "; {doc}`results/images`"
+    if not comparisons:
         return Finding(ours, "not yet tested", "—", where)
-    if all(o == "a" for o in outcomes):
-        verdict = "supported"
-    elif any(o == "b" for o in outcomes) and not any(o == "a" for o in outcomes):
-        verdict = "contradicted"
-    elif all(o == "neither" for o in outcomes):
-        verdict = "not separable"
-    else:
-        verdict = None  # mixed, or a model with one seed (no spread yet): say where each mixture leans
-    short = min(seeds) < MIN_SEEDS or len(outcomes) < len(PACGAN_TABLE1)
-    if verdict is None:
-        verdict = "provisional: " + ", ".join(leads) + (" so far" if short else "")
-    elif short:
-        verdict = f"provisional: {verdict} so far"
-    sure = (f"{min(seeds)}–{max(seeds)} seeds per model of the {MIN_SEEDS} planned; "
-            f"separated by > {Z:g} standard errors on {sum(o in 'ab' for o in outcomes)} of {len(outcomes)} mixtures")
-    return Finding(ours, verdict, sure, where)
+    separated = sum(compare_means(d, g) in "ab" for _, d, g in comparisons)
+    sure += f"; separated by > {Z:g} standard errors on {separated} of {len(comparisons)} comparisons"
+    return Finding(ours, _verdict(comparisons, short), sure, where)
 
 
 def _collapse_study(results: Path) -> dict[tuple[float, int], Record]:
@@ -218,6 +256,52 @@ def sampling_speed(results: Path) -> Finding:
 
 
 def training_compute(results: Path) -> Finding:
+    """Quality against training compute from the ``images`` study (the seeds' mean classifier-FD
+    curves on one PFLOP axis, :func:`repro.report.crossing.crossing`); before it has seeds of both
+    models, the two CPU previews."""
+    from .crossing import crossing
+    from .images import curves
+
+    study = _images_study(results)
+    if study is None:
+        return _preview_compute(results)
+    seeds = _image_seeds(study)
+    first = study.runs["gan", min(s for m, s in study.runs if m == "gan")]
+    data = first.manifest.get("data", {})
+    budget = next(iter(study.stops.values()))["budget_flops"] / 1e15
+    parts = []
+    for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM")):
+        recs = [rec for (m, _), rec in sorted(study.runs.items()) if m == model]
+        used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items() if m == model])
+        fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
+        parts.append(f"{label} FD {_fmt(fd)} after {used[0]:.3g} PFLOP")
+    c = crossing(curves(study))
+    n_eval = int(first.rows[-1].get("n_eval") or 0)
+    where_cross = (f"the seeds' mean curves cross at {', '.join(f'{v:.3g}' for v in c['crossings'])} PFLOP"
+                   if c["crossings"] else "the seeds' mean curves do not cross")
+    span = "" if c["range"] is None else f" on the {c['range'][0]:.3g}–{c['range'][1]:.3g} PFLOP both covered"
+    ours = (f"{data.get('label', 'images')}, {data.get('n', 0):,} training images, the same budget of {budget:.3g} "
+            f"training PFLOP per run; classifier-space FD (N = {n_eval:,}), mean ± standard error over seeds, at "
+            f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}")
+    ahead, last = c["ahead_at_end"], (c["crossings"] or [None])[-1]
+    if c["range"] is None:
+        verdict = "not yet tested"
+    elif ahead is None:
+        verdict = "not separable"
+    elif last is None:
+        verdict = "supported" if ahead == "gan" else "contradicted"
+    else:
+        before, after = ("DDPM", "GAN") if ahead == "gan" else ("GAN", "DDPM")
+        verdict = f"mixed: the {before} is ahead below {last:.3g} PFLOP, the {after} above"
+    if min(seeds.values()) < MIN_IMAGE_SEEDS and verdict != "not yet tested":
+        verdict = f"provisional: {verdict.replace('mixed: ', '')} so far"
+    sure = (f"{seeds['gan']} DCGAN and {seeds['ddpm']} DDPM seeds; an ordering needs the gap at the end of the shared "
+            f"range beyond twice the seeds' standard deviation there (gap {c['gap_at_end']:.3g}, sd "
+            f"{c['sd_at_end']:.2g}); one data set and size, CPU scale")
+    return Finding(ours, verdict, sure, "{doc}`results/images` (quality against training compute)")
+
+
+def _preview_compute(results: Path) -> Finding:
     """Training cost per image of the two CPU-preview models and the quality each reached."""
     recs = {}
     for name in ("train_gan", "train_ddpm"):

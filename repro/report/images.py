@@ -50,8 +50,8 @@ from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_
 from .selection import tail_mean
 from .tables import mean_pm, mean_se
 
-__all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "select_lr", "Study", "curves", "summary_rows",
-           "runs_rows", "baseline_rows", "selection_rows", "real_baseline", "bf16_rows", "fid_due", "final_samples",
+__all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "load_study", "select_lr", "Study", "curves", "summary_rows",
+           "runs_rows", "baseline_rows", "selection_rows", "final_results", "real_baseline", "bf16_rows", "fid_due", "final_samples",
            "memorization_rows"]
 
 NOTEBOOK = "images"
@@ -297,6 +297,45 @@ def _training_size(cfg: Mapping[str, Any]) -> tuple[int, tuple[int, ...]]:
     return len(data), tuple(data.images.shape[1:])
 
 
+def _lr(rec: Record) -> float:
+    return float(rec.params["lr_G"] if rec.manifest.get("kind") == "gan" else rec.params["lr"])
+
+
+def load_study(root: str | Path) -> Study | None:
+    """The study as its records left it under ``root`` (no model is built or trained): the finished
+    selection runs, the seeds that stopped (``stop.json``; their rate is the chosen one) and the
+    float32 twins; ``None`` when no seed has stopped yet."""
+    root, study = Path(root), Study()
+    for model in MODELS:
+        for path in sorted((root / model / "select").glob("lr*")):
+            if (rec := finished_run(path, 1)) is not None:
+                study.selection[model, _lr(rec)] = rec
+        for path in sorted((root / model).glob("lr*-seed*")):
+            if path.name.endswith("-fp32"):
+                if (rec := finished_run(path, 1)) is not None:
+                    study.fp32[model] = rec
+            elif (path / "stop.json").exists():
+                rec, seed = load_record(path), int(path.name.rsplit("-seed", 1)[1])
+                study.runs[model, seed], study.stops[model, seed] = rec, json.loads((path / "stop.json").read_text())
+                study.chosen[model] = _lr(rec)
+                study.flops[model] = study.stops[model, seed]["flops_per_example"]
+    if (root / "real-baseline.json").exists():
+        study.baseline = json.loads((root / "real-baseline.json").read_text())["result"]
+    return study if study.runs else None
+
+
+def _last_fid(rec: Record) -> dict[str, Any] | None:
+    """The result of a run's last Inception evaluation (``fid-epochNNNN.json``), if any."""
+    files = sorted(rec.path.glob("fid-epoch*.json"))
+    return json.loads(files[-1].read_text())["result"] if files else None
+
+
+def final_results(study: Study, model: str) -> list[dict[str, Any]]:
+    """The last Inception evaluation of each of ``model``'s seeds that has one, in seed order."""
+    found = (_last_fid(rec) for (m, _), rec in sorted(study.runs.items()) if m == model)
+    return [r for r in found if r is not None]
+
+
 def bf16_rows(study: Study) -> list[dict[str, Any]]:
     """Per model: the float32 twin of seed 0 beside the bf16 seeds at the twin's last epoch (classifier
     FD), and whether the twin lies within the bf16 seeds' range widened by their spread."""
@@ -338,11 +377,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
             continue
         recs = [study.runs[model, s] for s in keys]
         stops = [study.stops[model, s] for s in keys]
-        fids = []
-        for rec in recs:
-            files = sorted(rec.path.glob("fid-epoch*.json"))
-            if files:
-                fids.append(json.loads(files[-1].read_text())["result"])
+        fids = final_results(study, model)
         rows.append({
             "model": model.upper(), "lr": study.chosen[model], "seeds": len(recs),
             "GFLOP per example": f"{study.flops[model] / 1e9:.3g}",
@@ -377,8 +412,7 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
     bootstrap intervals and N (the per-epoch track's FD, with its N, when no evaluation was made)."""
     rows = []
     for (model, seed), rec in study.runs.items():
-        files = sorted(rec.path.glob("fid-epoch*.json"))
-        fid = json.loads(files[-1].read_text())["result"] if files else None
+        fid = _last_fid(rec)
         stop = study.stops[model, seed]
         rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
                      "training PFLOP": f"{stop['training_flops'] / 1e15:.3g}", "stopped": stop["reason"].split(":")[0],
