@@ -90,3 +90,27 @@ def test_toy_rows_summarise_the_seeds_of_each_model_and_leave_out_selection_runs
     run(root / "select" / "gan-lr0.0001", 2)                 # selection run: left out
     (row,) = compare.toy_rows(tmp_path)
     assert (row["model"], row["lr"], row["seeds"], row["modes hit (>= 20 of 2,500)"]) == ("GAN", "3e-05", 2, "7 ± 1")
+
+
+def test_the_images_studys_models_are_rows_over_their_seeds_beside_the_real_floor(tmp_path, images_run):
+    fid = {"n": 1000, "n_reference": 1000, "reference": "Fashion-MNIST, train split", "precision": 0.6,
+           "recall": 0.5, "density": 0.9, "coverage": 0.7, "classifier_score": 8.0, "classes_hit": 10,
+           "extractor": "inception-v3-tf-2015-12-05 (offline TorchScript default_1.pt)"}
+    stop = {"flops_per_example": 1e8, "budget_flops": 1e15, "training_flops": 1e15, "reason": "budget spent"}
+    data = {"label": "Fashion-MNIST", "n": 60000}
+    root = tmp_path / "images"
+    for seed, value in enumerate((40.0, 44.0, 48.0)):
+        images_run(root / "gan" / f"lr0.0002-seed{seed}", "gan", 2e-4, [9.0], stop, {**fid, "fid": value}, data=data)
+    ddpm = images_run(root / "ddpm" / "lr0.0005-seed0", "diffusion", 5e-4, [9.0], stop, {**fid, "fid": 30.0}, data=data)
+    manifest = json.loads((ddpm / "manifest.json").read_text())
+    manifest["params"]["track_steps"] = 20
+    (ddpm / "manifest.json").write_text(json.dumps(manifest))
+    (root / "real-baseline.json").write_text(json.dumps({"result": {**fid, "fid": 2.5}}))
+    rows = [{k: v.replace("\u00a0", " ") for k, v in r.items()} for r in compare.summary_rows(tmp_path)]
+    gan, ddpm_row, real = rows[-3:]
+    assert gan["model"] == "DCGAN (ours, matched compute)" and gan["FID"] == "44 ± 4 (N = 1,000, 3 seeds)"
+    assert gan["data"] == "Fashion-MNIST, 60,000 training images"
+    assert "mean over 3 seeds" in gan["source and protocol"] and "images/gan/lr0.0002-seed0" in gan["source and protocol"]
+    assert ddpm_row["model"].endswith("DDIM 20 steps, η = 0)") and ddpm_row["FID"] == "30 (N = 1,000)"
+    assert real["FID"] == "2.5 (N = 1,000)" and real["data"] == "Fashion-MNIST, test split"
+    assert "[real-baseline.json]" in real["source and protocol"]

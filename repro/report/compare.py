@@ -15,9 +15,9 @@ from typing import Any
 from ..records import load_record
 from .evaluation import EVALUATION
 from .params import Rule, setup_for
-from .tables import MISSING, Table, mean_pm, sig, with_n
+from .tables import MISSING, Table, mean_pm, mean_se, sig, with_n
 
-__all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "summary_rows", "summary_table",
+__all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "study_rows", "summary_rows", "summary_table",
            "ddim_steps_table", "sampling_rows", "sweep_table", "toy_rows"]
 
 NOTEBOOK = "compare"
@@ -91,6 +91,48 @@ def our_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
     return rows
 
 
+def study_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
+    """The ``images`` study of ``runs_dir``: per model, its seeds' last Inception evaluations as the mean
+    over seeds (``FID_over_seeds``: mean, standard error and count), and real test images scored
+    the same way at the same N, the floor."""
+    from .images import final_results, load_study
+
+    study = load_study(Path(runs_dir) / "images") if runs_dir is not None else None
+    if study is None:
+        return []
+    rows = []
+    for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM, hybrid loss")):
+        finals = final_results(study, model)
+        if not finals:
+            continue
+        first = study.runs[model, min(s for m, s in study.runs if m == model)]
+        sampler = f", DDIM {first.params['track_steps']} steps, η = 0" if model == "ddpm" else ""
+        mean = {k: mean_se([r.get(k) for r in finals])[0] for k in ("fid", "precision", "recall", "density",
+                                                                    "coverage", "classifier_score", "classes_hit")}
+        r = finals[0]
+        rows.append({
+            "model": f"{label} (ours, matched compute{sampler})", "data": _training_data(first.manifest["data"]),
+            "FID": mean["fid"], "FID_over_seeds": mean_se([f["fid"] for f in finals]), "n": r["n"],
+            "classifier score": mean["classifier_score"], "classes hit": mean["classes_hit"],
+            "precision": mean["precision"], "recall": mean["recall"], "density": mean["density"],
+            "coverage": mean["coverage"],
+            "protocol": f"mean over {len(finals)} seeds of the last evaluation; {r['n']:,} samples vs "
+                        f"{r['n_reference']:,} real images ({r['reference']}); features: "
+                        f"{_short_extractor(str(r.get('extractor')))}",
+            "record": str(first.path / "manifest.json"), "record_label": f"images/{model}/{first.path.name}",
+            "record_name": "manifest.json"})
+    b = study.baseline
+    if b is not None:
+        label = next(iter(study.runs.values())).manifest.get("data", {}).get("label", MISSING)
+        rows.append({"model": "Real images (the floor at this N)", "data": f"{label}, test split", "FID": b["fid"],
+                     "n": b["n"], "precision": b.get("precision"), "recall": b.get("recall"),
+                     "density": b.get("density"), "coverage": b.get("coverage"),
+                     "protocol": f"{b['n']:,} test images vs {b['n_reference']:,} training images ({b['reference']})",
+                     "record": str(Path(runs_dir) / "images" / "real-baseline.json"), "record_label": "images",
+                     "record_name": "real-baseline.json"})
+    return rows
+
+
 def _pair(a: Any, b: Any) -> str:
     """Two fractions of N samples to two decimals ("0.41 / 0.47"): at N <= 1,000 their sampling error
     is about 0.01-0.02, so a third decimal would be noise."""
@@ -99,11 +141,15 @@ def _pair(a: Any, b: Any) -> str:
     return " / ".join(MISSING if x is None else f"{x:.2f}" for x in (a, b))
 
 
-def _fid(fid: float | None, n: int | None) -> str:
-    """FID with its N, kept on one line ("50.8 (N = 1,000)" with no-break spaces)."""
+def _fid(fid: float | None, n: int | None, spread: tuple[float, float, int] | None = None) -> str:
+    """FID with its N, kept on one line ("50.8 (N = 1,000)" with no-break spaces); over seeds, with
+    their standard deviation and count ("50.8 ± 2.1 (N = 1,000, 3 seeds)")."""
     if fid is None:
         return MISSING
     text = with_n(fid, n) if n else f"{sig(fid)} (N not stated)"
+    if spread is not None and spread[2] > 1:
+        mean, se, k = spread
+        text = f"{sig(mean)} ± {sig(se * k ** 0.5, 2)} (N = {sig(n)}, {k} seeds)"
     return text.replace(" = ", "\u00a0=\u00a0").replace("(N ", "(N\u00a0")
 
 
@@ -117,7 +163,7 @@ def summary_rows(runs_dir: str | Path | None) -> list[dict[str, str]]:
     the source (a paper's table, or our run's record, linked) and the protocol.
     """
     rows = []
-    for a in ANCHORS + our_rows(runs_dir):
+    for a in ANCHORS + our_rows(runs_dir) + study_rows(runs_dir):
         if a.get("IS") is not None:
             score = f"IS {sig(a['IS'])}"
         elif a.get("classifier score") is not None:
@@ -126,12 +172,12 @@ def summary_rows(runs_dir: str | Path | None) -> list[dict[str, str]]:
                 score += f"; {sig(a['classes hit'])} classes hit"
         else:
             score = MISSING
-        source = a["source"]
+        source = a.get("source", "")
         if "record" in a:
-            source = f"our run {a['record_label']}, [{EVALUATION}]({a['record']})"
+            source = f"our run {a['record_label']}, [{a.get('record_name', EVALUATION)}]({a['record']})"
         elif "cite" in a:  # authors and year come from the bibliography
             source = f"{source} {{cite:p}}`{a['cite']}`"
-        rows.append({"model": a["model"], "data": a["data"], "FID": _fid(a.get("FID"), a.get("n")),
+        rows.append({"model": a["model"], "data": a["data"], "FID": _fid(a.get("FID"), a.get("n"), a.get("FID_over_seeds")),
                      "precision / recall": _pair(a.get("precision"), a.get("recall")),
                      "density / coverage": _pair(a.get("density"), a.get("coverage")),
                      "IS or classifier score": score,
