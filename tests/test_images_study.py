@@ -155,3 +155,11 @@ def test_the_study_is_read_back_from_its_records_alone(tmp_path, images_run):
     assert images.final_results(study, "ddpm") == []
     (row_gan, row_ddpm) = images.summary_rows(study)
     assert row_gan["FID"] == "45 ± 7.1 (N = 1000)" and row_ddpm["FID"] == "—"
+
+
+def test_seed_series_put_each_epoch_at_the_seeds_mean_time():
+    rows = [{"model": "gan", "seed": s, "epoch": e, "train_hours": h, "fd_classifier": v}
+            for s, hours, fds in ((0, (1.0, 2.0), (9.0, 8.0)), (1, (1.2, 2.4), (7.0, 6.0))) for e, (h, v) in
+            enumerate(zip(hours, fds))] + [{"model": "ddpm", "seed": 0, "epoch": 0, "train_hours": 5.0, "fd_classifier": 1.0}]
+    series = images.seed_series(rows, "gan", "train_hours")
+    assert series == {0: ([1.1, 2.2], [9.0, 8.0]), 1: ([1.1, 2.2], [7.0, 6.0])}

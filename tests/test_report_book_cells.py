@@ -13,13 +13,14 @@ def _notebook():
         nbformat.v4.new_output("stream", name="stderr", text="/checkout/repro/m.py:93: SampleSizeWarning: 500\n"),
         nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"},
                                metadata={"image/png": {"caption": "Fashion-MNIST, N = 64"}}),
-        nbformat.v4.new_output("execute_result", execution_count=1,
-                               data={"text/html": "<table><thead><tr><th></th><th>fd</th></tr></thead>"
-                                                  "<tbody><tr><th>0</th><td>NaN</td></tr></tbody></table>"}),
     ]
+    table = nbformat.v4.new_code_cell("frame")
+    table.outputs = [nbformat.v4.new_output("execute_result", execution_count=1,
+                                            data={"text/html": "<table><thead><tr><th></th><th>fd</th></tr></thead>"
+                                                               "<tbody><tr><th>0</th><td>NaN</td></tr></tbody></table>"})]
     params = nbformat.v4.new_code_cell("profile = None", metadata={"tags": ["parameters"]})
     hidden = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-cell"]})
-    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), params, code, hidden]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), params, code, table, hidden]
     return nb
 
 
@@ -27,7 +28,7 @@ def test_every_code_cell_is_hidden_but_one_click_away():
     nb = prepare_for_book(_notebook(), root="/checkout")
     assert "hide-input" in nb.cells[1].metadata.tags and "parameters" in nb.cells[1].metadata.tags
     assert "hide-input" in nb.cells[2].metadata.tags
-    assert nb.cells[3].metadata.tags == ["remove-cell"]
+    assert "hide-input" in nb.cells[3].metadata.tags and nb.cells[4].metadata.tags == ["remove-cell"]
     assert "tags" not in nb.cells[0].metadata
 
 
@@ -46,7 +47,7 @@ def test_caption_attached_to_an_image_becomes_the_cell_figure_caption():
 
 def test_dataframe_html_loses_nan_and_range_index_but_no_number_changes():
     nb = prepare_for_book(_notebook(), root="/checkout")
-    html = nb.cells[2].outputs[2].data["text/html"]
+    html = nb.cells[3].outputs[0].data["text/html"]
     assert "NaN" not in html and "<th>0</th>" not in html
 
 
@@ -69,13 +70,13 @@ def test_markdown_table_links_are_rebased_once_onto_the_book_page(tmp_path):
     (tmp_path / "notebooks").mkdir()
     nb = _notebook()
     table = "| source |\n| --- |\n| [x](../book/results/runs/x/evaluation.json) |\n"
-    nb.cells[2].outputs.append(nbformat.v4.new_output("execute_result", data={"text/markdown": table},
+    nb.cells[3].outputs.append(nbformat.v4.new_output("execute_result", data={"text/markdown": table},
                                                       execution_count=1))
     kw = dict(cwd=tmp_path / "notebooks", out_dir=tmp_path / "book" / "results")
     prepare_for_book(nb, **kw)
-    assert "[x](runs/x/evaluation.json)" in nb.cells[2].outputs[-1].data["text/markdown"]
+    assert "[x](runs/x/evaluation.json)" in nb.cells[3].outputs[-1].data["text/markdown"]
     prepare_for_book(nb, **kw)
-    assert "[x](runs/x/evaluation.json)" in nb.cells[2].outputs[-1].data["text/markdown"]
+    assert "[x](runs/x/evaluation.json)" in nb.cells[3].outputs[-1].data["text/markdown"]
 
 
 def test_papermills_absolute_input_path_is_made_relative_to_the_checkout():
@@ -97,7 +98,7 @@ def test_each_of_several_figures_in_a_cell_keeps_its_own_caption(tmp_path):
                                                                        "(../book/results/runs/y/m.json)."}})
     code.outputs.append(second)
     prepare_for_book(nb, cwd=tmp_path / "notebooks", out_dir=tmp_path / "book" / "results")
-    assert [c.get("id", "").endswith("-fig1") for c in nb.cells].count(True) == 1
+    assert [c.get("id", "").endswith("-out1") for c in nb.cells].count(True) == 1
     first, split = nb.cells[2], nb.cells[3]
     assert first.metadata["mystnb"]["figure"]["caption"] == "Fashion-MNIST, N = 64"
     assert split.metadata["mystnb"]["figure"]["caption"] == "Run record: [runs/y/m.json](runs/y/m.json)."
@@ -106,4 +107,21 @@ def test_each_of_several_figures_in_a_cell_keeps_its_own_caption(tmp_path):
     assert [o.get("data", {}).get("image/png") for o in split.outputs] == ["iVBOR"]
     nbformat.validate(nb)
     prepare_for_book(nb)  # preparing again changes nothing more
-    assert len(nb.cells) == 5 and split.metadata["mystnb"]["figure"]["caption"].startswith("Run record")
+    assert len(nb.cells) == 6 and split.metadata["mystnb"]["figure"]["caption"].startswith("Run record")
+
+
+def test_a_table_shown_before_a_figure_keeps_no_caption_and_each_figure_its_own():
+    """myst-nb would wrap every displayed output of a captioned cell in a figure with that caption."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show()")
+    figure = lambda caption: nbformat.v4.new_output(  # noqa: E731
+        "display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}, metadata={"image/png": {"caption": caption}})
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "| a |\n| - |\n| 1 |\n"}),
+                    figure("GAN"), figure("DDPM"), nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    nb.cells = [cell]
+    prepare_for_book(nb)
+    kept, gan, ddpm = nb.cells
+    assert "mystnb" not in kept.metadata and [list(o.data) for o in kept.outputs] == [["text/markdown"]]
+    assert gan.metadata["mystnb"]["figure"]["caption"] == "GAN" and len(gan.outputs) == 1
+    assert ddpm.metadata["mystnb"]["figure"]["caption"] == "DDPM"
+    assert [o.output_type for o in ddpm.outputs] == ["display_data", "stream"]  # printed text is never wrapped

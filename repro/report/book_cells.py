@@ -68,21 +68,29 @@ def _node(d: dict, like: Any) -> Any:
 
 
 def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
-    """myst-nb gives all figures of a cell the cell's one caption: a cell that drew several captioned
-    figures keeps its first (and the outputs before the second) and hands each further one, with the
-    outputs after it, to a new output-only cell of its own caption. Returns the new cells."""
+    """myst-nb gives every displayed output of a cell (not its printed text) the cell's one figure
+    caption, so a table shown beside a figure would become a captioned "figure" too. A cell keeps its
+    outputs up to the first displayed output that would share a caption with another; from there, each
+    captioned figure and each run of other displayed outputs moves to an output-only cell of its own
+    (the figure's with its caption). Returns the new cells."""
+    def rich(out: dict) -> bool:
+        return out.get("output_type") in ("display_data", "execute_result")
+
+    def captioned(out: dict) -> bool:
+        return "repro-caption" in out.get("metadata", {})
+
     groups: list[list[dict]] = [[]]
     for out in outputs:
-        if "repro-caption" in out.get("metadata", {}) and any("repro-caption" in o.get("metadata", {})
-                                                              for o in groups[-1]):
+        shown = [o for o in groups[-1] if rich(o)]
+        if rich(out) and shown and (captioned(out) or any(captioned(o) for o in shown)):
             groups.append([])
         groups[-1].append(out)
     extra = []
     for k, group in enumerate(groups):
-        # myst-nb drops a code cell without source: the split cell says where its figure came from
+        # myst-nb drops a code cell without source: the split cell says where its outputs came from
         target = cell if k == 0 else _node({"cell_type": "code", "execution_count": None,
                                             "source": "# drawn by the cell above",
-                                            "id": f"{cell.get('id', 'cell')}-fig{k}", "outputs": [],
+                                            "id": f"{cell.get('id', 'cell')}-out{k}", "outputs": [],
                                             "metadata": {"tags": ["remove-input"]}}, like=cell)
         target["outputs"] = group
         for out in group:

@@ -51,7 +51,7 @@ from .selection import tail_mean
 from .tables import mean_pm, mean_se
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "load_study", "select_lr", "Study", "curves", "summary_rows",
-           "runs_rows", "baseline_rows", "selection_rows", "final_results", "real_baseline", "bf16_rows", "fid_due", "final_samples",
+           "runs_rows", "baseline_rows", "selection_rows", "final_results", "seed_series", "real_baseline", "bf16_rows", "fid_due", "final_samples",
            "memorization_rows"]
 
 NOTEBOOK = "images"
@@ -364,6 +364,22 @@ def curves(study: Study) -> list[dict[str, Any]]:
             rows.append({"model": model, "seed": seed, "epoch": r["epoch"], "pflop": r["step"] * batch * flops / 1e15,
                          "train_hours": hours, KEY: r.get(KEY), "classes_hit": r.get("classes_hit")})
     return rows
+
+
+def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tuple[list[float], list[Any]]]:
+    """``model``'s rows of :func:`curves` as ``{seed: (x values, fd_classifier values)}`` for
+    :func:`repro.plotting.plot_seed_band`, with each epoch's x the seeds' mean there: the seeds share
+    their compute per epoch, but their wall times differ a little, and the band matches points by x."""
+    mine = [r for r in rows if r["model"] == model]
+    at: dict[int, list[float]] = {}
+    for r in mine:
+        at.setdefault(r["epoch"], []).append(float(r[x]))
+    series: dict[int, tuple[list[float], list[Any]]] = {}
+    for r in mine:
+        xs, ys = series.setdefault(r["seed"], ([], []))
+        xs.append(sum(at[r["epoch"]]) / len(at[r["epoch"]]))
+        ys.append(r[KEY])
+    return series
 
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
