@@ -80,3 +80,11 @@ def test_runs_go_to_the_workers_seed_by_seed_and_finished_ones_are_kept(monkeypa
     study = collapse_study.run(cfg)
     assert given == [(4.0, 0), (1.0, 0), (4.0, 1)]
     assert list(study) == [(4.0, 0), (4.0, 1), (1.0, 0), (1.0, 1)]  # the tables keep setting by setting
+
+
+def test_the_run_table_for_readers_dates_the_collapse_and_the_best_fd(tmp_path):
+    study = {(4.0, 0): load_record(_record(tmp_path, 4.0, 0, RISE)), (1.0, 0): load_record(_record(tmp_path, 1.0, 0, STEADY))}
+    collapsed, steady = collapse_study.run_table(study)
+    assert collapsed["collapse rule"] == "collapse at epoch 4" and collapsed["best FD (epoch)"] == "9 (3)"
+    assert steady["collapse rule"] == "no collapse" and steady["D(x) / D(G(z)) (last)"] == "0.70 / 0.30"
+    assert len(collapsed) == 8  # narrow enough for the page

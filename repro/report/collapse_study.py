@@ -28,10 +28,10 @@ from ..train import gan
 from .params import Rule, setup_for
 from .runs import (DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive,
                    study_root)
-from .tables import mean_pm
+from .tables import mean_pm, sig
 from .train_gan import IMAGE_PRESETS, collapse
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "summary_rows", "curves",
+__all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "run_table", "summary_rows", "curves",
            "grid_epochs"]
 
 NOTEBOOK = "collapse"
@@ -119,6 +119,17 @@ def run_rows(study: Study) -> list[dict[str, Any]]:
                      "classes hit (last)": last.get("classes_hit"), "D(x) (last)": last["D_x"],
                      "D(G(z)) (last)": last["D_G_z"]})
     return rows
+
+
+def run_table(study: Study) -> list[dict[str, Any]]:
+    """:func:`run_rows` for readers, narrow enough for the page: the rule's verdict with its epoch, the
+    best FD with its epoch, and the players' outputs at the last epoch as one pair."""
+    return [{"setting": r["setting"], "seed": r["seed"], "epochs": r["epochs"],
+             "collapse rule": r["collapse rule"] + (f" at epoch {r['at epoch']}" if r["at epoch"] is not None else ""),
+             "best FD (epoch)": f"{sig(r['best FD'])} ({r['best epoch']})", "last FD": sig(r["last FD"]),
+             "classes hit (last)": r["classes hit (last)"],
+             "D(x) / D(G(z)) (last)": f"{float(r['D(x) (last)']):.2f} / {float(r['D(G(z)) (last)']):.2f}"}
+            for r in run_rows(study)]
 
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
