@@ -163,3 +163,31 @@ def test_seed_series_put_each_epoch_at_the_seeds_mean_time():
             enumerate(zip(hours, fds))] + [{"model": "ddpm", "seed": 0, "epoch": 0, "train_hours": 5.0, "fd_classifier": 1.0}]
     series = images.seed_series(rows, "gan", "train_hours")
     assert series == {0: ([1.1, 2.2], [9.0, 8.0]), 1: ([1.1, 2.2], [7.0, 6.0])}
+
+
+def test_a_killed_seed_continues_at_the_next_chunk_boundary_and_its_fid_points_stay_on_chunks(monkeypatch, tmp_path):
+    """Chunks of 2 epochs, budget 8: a run killed with 3 epochs done continues to 4 (not 2, which its
+    checkpoint has passed), takes the FID due after chunk 2 there, and goes on to 8."""
+    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.25, "bf16_check": 0.25, "patience": 50}
+    monkeypatch.setattr(images, "epochs_for_budget", lambda budget, flops, n: int(round(8 * budget / 1e15 / cfg["budget_pflop"])))
+    out = tmp_path / "run"
+    state = {"rows": 3}
+    trained, fids = [], []
+
+    def fake_record(path):
+        return SimpleNamespace(path=path, rows=[{"fd_classifier": 10.0 - e, "step": e + 1} for e in range(state["rows"])],
+                               params={"batch_size": 64})
+
+    def train(model, config, data, path, tracker, device):
+        trained.append(config.epochs)
+        state["rows"] = config.epochs
+        return fake_record(path)
+
+    monkeypatch.setattr(images, "load_record", fake_record)
+    monkeypatch.setattr(images, "_train", train)
+    monkeypatch.setattr(images, "_fid", lambda model, record, cfg, device: fids.append(len(record.rows)))
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+    record, note = images._until_flat("gan", cfg, 2e-4, 0, list(range(10)), out, 1.0, None, "cpu")
+    assert trained == [4, 6, 8] and note["reason"] == "budget spent"
+    assert fids == [4, 8]  # after chunk 2 (4 epochs) and at the stop; chunk 3 (6) is not a FID point

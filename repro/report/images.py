@@ -197,7 +197,11 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     chunk = epochs_for_budget(budget * cfg["chunk_fraction"], flops, n)
     if stop_file.exists():
         return load_record(out), json.loads(stop_file.read_text())
-    epochs, chunks = min(chunk, max_epochs), 1
+    # a killed run continues at the first chunk boundary at or after the epochs it holds (a trainer
+    # cannot be asked for fewer epochs than its checkpoint has); the earlier boundaries were decided
+    done = len(load_record(out).rows) if (out / "manifest.json").exists() else 0
+    chunks = max(1, -(-done // chunk))
+    epochs = min(chunks * chunk, max_epochs)
     while True:
         record = _train(model, config(model, cfg, lr, seed, epochs), data, out, tracker, device)
         reason = None
