@@ -34,6 +34,7 @@ __all__ = ["evaluate", "real_baseline", "METRICS", "DEFAULT_METRICS"]
 METRICS = ("fid", "kid", "precision_recall", "density_coverage", "inception_score", "classifier")
 DEFAULT_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "classifier")
 PR_K, DC_K = 3, 5  # k of the k-NN balls: Kynkaanniemi et al. 2019 (k = 3), Naeem et al. 2020 (k = 5)
+KID_SUBSET = 1000  # samples per KID subset, torch-fidelity's default; at most half of N here
 
 
 def _check_sizes(metrics: Sequence[str], n: int, reference_n: int | None, is_splits: int) -> None:
@@ -58,7 +59,7 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
              device: torch.device | str = "cpu", cache_dir: str | os.PathLike | None = None,
              data_root: str | os.PathLike | None = None, reference_n: int | None = None,
              extractor: str = "offline", seed: int = 0, progress: bool = True, kid_subsets: int = 100,
-             kid_subset_size: int = 1000, is_splits: int = 10, bootstrap: int = 0) -> dict:
+             kid_subset_size: int | None = None, is_splits: int = 10, bootstrap: int = 0) -> dict:
     """Evaluate ``n`` samples against ``reference``/``split`` on the requested ``metrics``.
 
     Args:
@@ -71,6 +72,9 @@ def evaluate(samples: SampleSource, reference: str = "cifar10-jpeg", split: str 
         reference_n: reference images (all of the split when ``None``; a subset is chosen with seed 0).
         extractor: ``"offline"`` (TorchScript, no logits) or ``"online"`` (torch-fidelity's download).
         cache_dir: reference feature cache (default ``<data root>/cache``, or ``~/.cache/repro``).
+        kid_subset_size: samples per KID subset; ``None``: torch-fidelity's 1,000, but at most half of
+            each set, so that the ``kid_subsets`` subsets differ and ``kid_std`` measures something
+            (subsets as large as N are all the same set: a spread of ~0).
         bootstrap: resamples of the generated features for 95% normal bootstrap intervals of ``fid`` and
             ``fd_classifier`` (``fid_interval``, ``fd_classifier_interval``; :mod:`.bootstrap`); 0: none.
 
@@ -160,13 +164,15 @@ def real_baseline(reference: str, n: int, split: str = "train", other_split: str
 
 
 def _inception_numbers(metrics: Sequence[str], g: dict, ref: dict, seed: int, kid_subsets: int,
-                       kid_subset_size: int, is_splits: int) -> dict:
+                       kid_subset_size: int | None, is_splits: int) -> dict:
     """The Inception-feature metrics of generated features ``g`` against a reference entry ``ref``."""
     real, fake = ref["features"]["2048"], g["2048"]
     out: dict = {}
     if "fid" in metrics:
         out["fid"] = frechet_distance_to(fake, ref["mu"], ref["sigma"], "Inception features")
     if "kid" in metrics:
+        if kid_subset_size is None:
+            kid_subset_size = max(2, min(KID_SUBSET, fake.shape[0] // 2, real.shape[0] // 2))
         out["kid_mean"], out["kid_std"] = kid_from_features(fake, real, kid_subsets, kid_subset_size, seed)
         out["kid_subset_size"] = min(kid_subset_size, fake.shape[0], real.shape[0])
     if "precision_recall" in metrics:
