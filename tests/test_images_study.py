@@ -67,6 +67,7 @@ def test_the_real_baseline_is_scored_once_with_its_interval(tmp_path):
     assert images.real_baseline(cfg, tmp_path, "cpu") == first  # read back, not measured again
     (row,) = images.baseline_rows(images.Study(baseline=first))
     assert row["N"] == 6 and row["FID"].startswith(f"{first['fid']:.3g} [")
+    assert row["KID x 1000"].endswith("(subsets of 3)")  # half of N: the subsets differ
 
 
 def test_inception_fid_comes_after_chunks_one_two_four_eight():

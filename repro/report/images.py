@@ -418,8 +418,16 @@ def baseline_rows(study: Study) -> list[dict[str, Any]]:
         return []
     return [{"samples": "real images, test split", "N": b["n"],
              "reference": b["reference"], "FD (classifier)": f"{b['fd_classifier']:.3g}",
-             "FID": f"{b['fid']:.3g}{_interval(b, 'fid')}", "precision": f"{b['precision']:.3g}",
-             "recall": f"{b['recall']:.3g}"}]
+             "FID": f"{b['fid']:.3g}{_interval(b, 'fid')}", "KID x 1000": _kid(b),
+             "precision": f"{b['precision']:.3g}", "recall": f"{b['recall']:.3g}"}]
+
+
+def _kid(result: Mapping[str, Any] | None) -> str:
+    """KID x 1000 with the spread over its subsets and their size: "2.1 ± 0.3 (subsets of 500)"."""
+    if result is None or result.get("kid_mean") is None:
+        return "—"
+    return (f"{result['kid_mean'] * 1e3:.3g} ± {result['kid_std'] * 1e3:.2g} "
+            f"(subsets of {result['kid_subset_size']:,})")
 
 
 def _interval(result: Mapping[str, Any], key: str) -> str:
@@ -429,7 +437,8 @@ def _interval(result: Mapping[str, Any], key: str) -> str:
 
 def runs_rows(study: Study) -> list[dict[str, Any]]:
     """Every seed's run: epochs, compute, why it stopped, and its last FID and classifier FD with their
-    bootstrap intervals and N (the per-epoch track's FD, with its N, when no evaluation was made)."""
+    bootstrap intervals and N (the per-epoch track's FD, with its N, when no evaluation was made), and
+    its KID with the spread over subsets smaller than N."""
     rows = []
     for (model, seed), rec in study.runs.items():
         fid = _last_fid(rec)
@@ -439,7 +448,8 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
                      "FD (classifier)": (f"{float(rec.rows[-1][KEY]):.3g} (N = {int(rec.rows[-1]['n_eval']):,})"
                                          if fid is None or fid.get(KEY) is None else
                                          f"{fid[KEY]:.3g}{_interval(fid, KEY)} (N = {fid['n']})"),
-                     "FID": "—" if fid is None else f"{fid['fid']:.3g}{_interval(fid, 'fid')} (N = {fid['n']})"})
+                     "FID": "—" if fid is None else f"{fid['fid']:.3g}{_interval(fid, 'fid')} (N = {fid['n']})",
+                     "KID x 1000": _kid(fid)})
     return rows
 
 
