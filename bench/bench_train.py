@@ -127,7 +127,7 @@ def unet_training(preset: str, device: torch.device, variants: list[str], batch_
     """DDPM training (Ho et al. 2020 defaults: L_simple, T = 1000, Adam, grad clip, EMA) of a U-Net preset.
 
     ``variants`` join options of :class:`DiffusionTrainConfig` with ``+`` (see :func:`options`):
-    ``"fp32"``, ``"bf16"`` (autocast) and ``"channels_last"`` act on CUDA only, ``"compile"`` anywhere.
+    ``"fp32"``, ``"bf16"`` (autocast, on CUDA and on CPUs) and ``"compile"`` act anywhere, ``"channels_last"`` on CUDA.
     """
     rows, flops = [], None
     for variant in variants:

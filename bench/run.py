@@ -3,6 +3,8 @@
     python bench/run.py                          # everything, on CUDA when there is a GPU (long on a CPU)
     python bench/run.py --quick                  # small settings: checks the harness in a few minutes
     python bench/run.py --only dcgan ddpm --out out/bench-gpu.json
+    python bench/run.py --only dcgan ddpm --variants fp32 bf16 --out book/results/bench/cpu-bf16.json \
+        --markdown book/results/bench/cpu-bf16.md   # bf16 autocast against fp32, timed in one run
     python bench/run.py --out book/results/bench/cpu.json --markdown book/results/bench/cpu.md   # the book's
 
 Rows (``--only`` names the groups): ``matmul`` (measured matmul rate, the reference of the utilisation
@@ -15,7 +17,7 @@ workloads are those of ``bench_metrics.py``.
 Prints one Markdown table and writes it as JSON with the environment (``repro.records``), the git commit
 and the settings. Times are ``time.perf_counter`` around device-synchronised calls, warm-up excluded.
 Training rows come per variant of the trainers' options (fp32, bf16 autocast, channels_last,
-torch.compile; the CUDA-only ones on CUDA), with FLOPs per image from torch's FlopCounterMode and, on
+torch.compile; channels_last on CUDA only), with FLOPs per image from torch's FlopCounterMode and, on
 CUDA, MFU against the measured bf16 matmul rate.
 """
 
@@ -47,7 +49,7 @@ GROUPS = ("matmul", "dcgan", "ddpm", "ddp", "sampling", "inception", "fid", "prd
 # once-per-epoch host read over several steps, as in a real epoch. ``train_variants`` are the trainer
 # options timed for DCGAN and U-Net training (bench_train.options); compile's warm-up call compiles.
 _CPU = dict(
-    train_variants=["fp32", "fp32+compile"],
+    train_variants=["fp32", "bf16", "fp32+compile"],
     matmul_n=2048, gan_sizes=[32, 64], gan_batch=128, gan_warmup=2, gan_repeats=5, gan_steps=1,
     unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=1, unet_repeats=2, unet_steps=1,
     sample_model="tiny", sample_n=32, sample_steps=[10, 50, 100], sample_repeats=1,
@@ -278,6 +280,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads; default torch's choice, but 1 for --quick on a CPU, where a "
                         "shared machine's busy cores stall multi-threaded kernels")
+    p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                   help="trainer options timed for DCGAN and U-Net training, e.g. fp32 bf16 fp32+compile")
     p.add_argument("--fid-n", type=int, default=None, help="images per side of the FID timing")
     p.add_argument("--prdc-n", type=int, nargs="+", default=None, help="N = M of the k-NN metric timings")
     args = p.parse_args()
@@ -295,6 +299,15 @@ def main() -> int:
     if threads:
         torch.set_num_threads(threads)
     s = dict(SETTINGS[(device.type, args.quick)])
+    if args.variants:
+        from bench_train import options
+
+        for v in args.variants:
+            try:
+                options(v)  # an unknown variant is named before anything runs
+            except ValueError as err:
+                p.error(f"--variants: {err}; combine fp32 or bf16 with channels_last and compile, e.g. bf16+compile")
+        s["train_variants"] = args.variants
     if args.fid_n:
         s["fid_n"] = args.fid_n
     if args.prdc_n:

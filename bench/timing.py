@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import torch
 
+from repro.records import cpu_model
 from repro.train.compute import count_flops
 
 __all__ = ["count_flops", "hardware_name", "matmul_rate", "summary", "sync", "time_calls"]
@@ -67,15 +68,5 @@ def hardware_name(device: torch.device) -> str:
     """GPU name, or the CPU model with the number of torch threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        pass
-    if not model:
-        import platform
-
-        model = platform.processor() or platform.machine()
     n = torch.get_num_threads()
-    return f"{model}, {n} thread{'' if n == 1 else 's'}"
+    return f"{cpu_model()}, {n} thread{'' if n == 1 else 's'}"

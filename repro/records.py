@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 from .io import atomic_torch_save, atomic_write, atomic_write_json
 
-__all__ = ["RunRecord", "Record", "load_record", "environment_info", "git_info", "utc_now"]
+__all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "git_info", "utc_now"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -63,6 +63,17 @@ def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows: wall times are only
+    comparable between runs on the same model."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return model or platform.processor() or platform.machine()
+
+
 def environment_info(device: Any = None) -> dict[str, Any]:
     """Library versions and hardware, for the manifest."""
     import numpy
@@ -82,6 +93,7 @@ def environment_info(device: Any = None) -> dict[str, Any]:
         "hardware": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
         },
@@ -136,6 +148,9 @@ class RunRecord:
             self.manifest = _manifest
             self.rows = _read_csv(self.path / METRICS)
             self.manifest.setdefault("resumed_at", []).append(utc_now())
+            # where each resume ran: a run continued on another machine or commit says so
+            hardware = {k: v for k, v in environment_info()["hardware"].items() if k != "device"}
+            self.manifest.setdefault("resumed_on", []).append({"git": git_info(), "hardware": hardware})
             self.manifest["status"] = "running"
             if "error" in self.manifest:  # the failure this resume continues from is history now
                 self.manifest.setdefault("earlier_errors", []).append(self.manifest.pop("error"))

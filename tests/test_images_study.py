@@ -192,3 +192,13 @@ def test_a_killed_seed_continues_at_the_next_chunk_boundary_and_its_fid_points_s
     record, note = images._until_flat("gan", cfg, 2e-4, 0, list(range(10)), out, 1.0, None, "cpu")
     assert trained == [4, 6, 8] and note["reason"] == "budget spent"
     assert fids == [4, 8]  # after chunk 2 (4 epochs) and at the stop; chunk 3 (6) is not a FID point
+
+
+def test_machines_name_every_cpu_a_seed_trained_or_resumed_on():
+    def rec(hw, *resumed):
+        return SimpleNamespace(manifest={"hardware": hw, "resumed_on": [{"hardware": h} for h in resumed]})
+
+    study = images.Study(runs={("gan", 0): rec({"cpu_model": "AMD EPYC"}),
+                               ("ddpm", 0): rec({"cpu_model": "AMD EPYC"}, {"cpu_model": "Intel Xeon"}),
+                               ("ddpm", 1): rec({"processor": "x86_64"})})  # a record from before cpu_model
+    assert images.machines(study) == ["AMD EPYC", "Intel Xeon", "x86_64"]

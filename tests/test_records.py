@@ -75,6 +75,9 @@ def test_run_record_refuses_to_overwrite_and_resumes_with_truncation(tmp_path):
     r = load_record(tmp_path / "run")
     assert r.column("epoch") == [1, 2, 3] and r.column("loss")[-1] == 0.3
     assert len(r.manifest["resumed_at"]) == 1
+    (where,) = r.manifest["resumed_on"]  # the machine and commit of each resume, beside its time
+    assert set(where) == {"git", "hardware"} and where["hardware"]["cpu_model"] == r.manifest["hardware"]["cpu_model"]
+    assert where["hardware"]["cpu_model"] and "device" not in where["hardware"]
 
 
 def test_load_record_of_a_missing_run_explains(tmp_path):

@@ -51,7 +51,7 @@ from .selection import tail_mean
 from .tables import mean_pm, mean_se
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "load_study", "select_lr", "Study", "curves", "summary_rows",
-           "runs_rows", "baseline_rows", "selection_rows", "final_results", "seed_series", "real_baseline", "bf16_rows", "fid_due", "final_samples",
+           "runs_rows", "baseline_rows", "selection_rows", "final_results", "seed_series", "machines", "real_baseline", "bf16_rows", "fid_due", "final_samples",
            "memorization_rows"]
 
 NOTEBOOK = "images"
@@ -368,6 +368,19 @@ def curves(study: Study) -> list[dict[str, Any]]:
             rows.append({"model": model, "seed": seed, "epoch": r["epoch"], "pflop": r["step"] * batch * flops / 1e15,
                          "train_hours": hours, KEY: r.get(KEY), "classes_hit": r.get("classes_hit")})
     return rows
+
+
+def machines(study: Study) -> list[str]:
+    """The machines the seed runs trained on (GPU name or CPU model, from each manifest and each resume):
+    the training-time axis compares wall times only when this is one machine."""
+    def name(hw: Mapping[str, Any]) -> str:
+        return str(hw.get("gpu") or hw.get("cpu_model") or hw.get("processor") or "unknown")
+
+    found = []
+    for rec in study.runs.values():
+        found.append(name(rec.manifest.get("hardware", {})))
+        found += [name(r.get("hardware", {})) for r in rec.manifest.get("resumed_on", [])]
+    return sorted(set(found))
 
 
 def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tuple[list[float], list[Any]]]:
