@@ -31,13 +31,13 @@ def test_select_lr_breaks_near_ties_by_high_quality_fraction():
 
 
 def test_study_rows_give_mean_and_standard_error_over_seeds_beside_pacgan():
-    cfg = {"mixtures": ["ring8_r1"], "gan_epochs": 2, "ddpm_epochs": 2, "seeds": 2}
+    cfg = {"mixtures": ["ring8_r1"], "gan_epochs": 2, "ddpm_epochs": 2, "seeds": 2, "eval_samples": 2500}
     study = toy_modes.Study(selection={("ring8_r1", "gan", 3e-4): _record([8], [1.0])},  # not in the table
                             chosen={("ring8_r1", "gan"): 1e-4},
                             runs={("ring8_r1", "gan", s): _record([m, m], [0.5, q], any_modes=m, kl=float("nan"))
                                   for s, (m, q) in enumerate([(4, 0.9), (6, 0.7)])})
     rows = toy_modes.study_rows(study, cfg)
-    ours, paper = rows
+    ours, paper, oracle = rows
     assert ours["seeds"] == 2 and ours["modes (>= 20 of 2,500)"] == "5 ± 1" and ours["high quality %"] == "80 ± 10"
     assert ours["reverse KL"] == "—"  # no finite value: no NaN in the table
     assert paper["source"].startswith("PacGAN") and paper["modes (>= 1)"] == "6.3 ± 0.5"
@@ -79,3 +79,15 @@ def test_runs_trained_by_worker_processes_match_runs_trained_in_process(tmp_path
         assert [r["loss_G" if key[1] == "gan" else "loss"] for r in other.rows] == \
                [r["loss_G" if key[1] == "gan" else "loss"] for r in rec.rows]
         assert other.manifest["hardware"]["torch_threads"] == 1
+
+
+def test_the_true_mixture_scores_every_mode_and_the_closed_form_high_quality_share():
+    """A 2D isotropic Gaussian has 1 - exp(-9/2) = 98.89% of its mass within 3 std of its centre."""
+    import math
+
+    row = toy_modes.oracle_row("grid25", 2500, draws=5)
+    assert row["modes (>= 1)"] == "25 ± 0" and row["modes (>= 20 of 2,500)"] == "25 ± 0"
+    mean, se = (float(v) for v in row["high quality %"].split(" ± "))
+    expected = 100 * (1 - math.exp(-4.5))
+    assert abs(mean - expected) < 3 * max(se, 100 * math.sqrt(expected / 100 * (1 - expected / 100) / 12500))
+    assert row["seeds"] == "5 draws" and row["source"] == "the true mixture, 2,500 points"
