@@ -64,6 +64,8 @@ def test_tables_count_collapses_per_setting_and_date_them(tmp_path):
     assert summary["lr_D = 4 lr_G"]["collapsed"] == "1 of 2 (epochs 4)"
     assert summary["lr_D = lr_G"]["collapsed"] == "0 of 1"
     assert summary["lr_D = 4 lr_G"]["best FD"] == "8.6 ± 0.4"  # best 9.0 and 8.2
+    *_, real = collapse_study.summary_rows(study, {"fd_classifier": 0.4321, "classes_hit": 10})
+    assert real["setting"] == "real training images (the floor)" and real["best FD"] == real["last FD"] == "0.432"
     assert collapse_study.grid_epochs(study[4.0, 0]) == [0, 3, 4, 7]
     bands = collapse_study.curves(study, "fd_classifier")
     assert set(bands) == {"lr_D = 4 lr_G", "lr_D = lr_G"} and bands["lr_D = 4 lr_G"][0][1] == RISE

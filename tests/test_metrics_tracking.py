@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from repro.data import to_float
+from repro.data import load_dataset, to_float
 from repro.metrics import ClassifierTracker
 
 
@@ -49,3 +49,13 @@ def test_a_generator_returning_nan_gives_nan_numbers_not_an_exception(tracker):
     with pytest.warns(RuntimeWarning, match="NaN"):
         out = tracker(lambda n: torch.full((n, 1, 32, 32), float("nan")))
     assert math.isnan(out["fd_classifier"]) and out["n_eval"] == 500
+
+
+def test_the_real_floor_scores_training_images_at_the_trackers_n(tracker, fashion_train):
+    floor = tracker.real_floor(image_size=32)
+    assert floor["n_eval"] == 500 and floor["classes_hit"] == 10
+    # the same images drawn by the tracker itself give the same numbers: the floor is a plain call
+    assert floor == tracker(to_float(load_dataset("fashion-mnist", "train", image_size=32, subset=500, seed=1).images))
+    assert 0 < floor["fd_classifier"] < 0.1 * tracker(lambda n: fashion_train[:1].expand(n, -1, -1, -1))["fd_classifier"]
+    with pytest.raises(ValueError, match="other than the reference's 'test' split"):
+        tracker.real_floor(image_size=32, split="test")

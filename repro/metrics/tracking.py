@@ -99,6 +99,18 @@ class ClassifierTracker:
         out = classifier_metrics(torch.cat(probs), torch.cat(feats), self.reference)
         return {**out, "n_eval": self.n_samples}
 
+    def real_floor(self, image_size: int, split: str = "train") -> dict[str, float]:
+        """The numbers ``n_samples`` real images of ``split`` (served at ``image_size``, as a model's
+        samples are) get against the reference split: what a perfect generator scores at this N, the
+        floor a model's ``fd_classifier`` is read against (it is not 0 at finite N)."""
+        from ..data import load_dataset, to_float
+
+        if split == self.split:
+            raise ValueError(f"the floor needs real images other than the reference's {split!r} split; use 'train'")
+        data = load_dataset(self.dataset, split, image_size=image_size, subset=self.n_samples, seed=1,
+                            root=self.data_root)
+        return self(to_float(data.images))
+
 
 class ModeCoverageTracker:
     """Per-epoch tracking callable for the 2D mixtures: ``tracker(sample_fn) -> dict``.

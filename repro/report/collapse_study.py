@@ -132,9 +132,10 @@ def run_table(study: Study) -> list[dict[str, Any]]:
             for r in run_rows(study)]
 
 
-def summary_rows(study: Study) -> list[dict[str, Any]]:
+def summary_rows(study: Study, floor: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per setting: how many seeds collapsed and when, and the seeds' best and last FD
-    (mean ± standard error)."""
+    (mean ± standard error); with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row
+    of real training images scored the same way."""
     rows = run_rows(study)
     out = []
     for setting in dict.fromkeys(r["setting"] for r in rows):
@@ -146,6 +147,10 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
                     "best FD": mean_pm([r["best FD"] for r in mine]),
                     "last FD": mean_pm([r["last FD"] for r in mine]),
                     "classes hit (last)": mean_pm([r["classes hit (last)"] for r in mine])})
+    if floor is not None:
+        fd = sig(floor["fd_classifier"])
+        out.append({"setting": "real training images (the floor)", "seeds": "—", "epochs": "—", "collapsed": "—",
+                    "best FD": fd, "last FD": fd, "classes hit (last)": sig(floor["classes_hit"])})
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from ..io import atomic_write_json
 from ..records import environment_info, git_info, utc_now
 
-__all__ = ["evaluate_run", "EVALUATION"]
+__all__ = ["evaluate_run", "tracked_floor", "EVALUATION"]
 
 EVALUATION = "evaluation.json"
 
@@ -37,3 +37,14 @@ def evaluate_run(samples: Any, reference: str, out_dir: str | Path, params: Mapp
     }
     atomic_write_json(Path(out_dir) / name, record)
     return result
+
+
+def tracked_floor(dataset: str, image_size: int, n: int, device: Any = "cpu") -> dict[str, Any]:
+    """What real training images score on the per-epoch track (``fd_classifier`` and the rest, N = ``n``,
+    against the test split): the floor a model's curve is read against
+    (:meth:`repro.metrics.ClassifierTracker.real_floor`)."""
+    from ..metrics import ClassifierTracker
+    from .runs import pick_device
+
+    device = pick_device(device) if isinstance(device, str) else device
+    return ClassifierTracker(dataset, n_samples=n, device=device).real_floor(image_size)
