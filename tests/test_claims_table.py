@@ -186,3 +186,8 @@ def test_mode_verdict_adds_the_image_studys_recall_and_coverage(tmp_path, images
     assert f.verdict == ("mixed: DDPM ahead on ring8_r1, DDPM ahead on grid25, tied within the known spread on "
                          "image recall, DDPM ahead on image coverage")
     assert "3 and 2 image seeds" in f.sure and "{doc}`results/images`" in f.where
+
+
+def test_compute_verdict_waits_for_curves_that_share_a_compute_range(tmp_path, images_run):
+    f = training_compute(_image_study(tmp_path, images_run, [[5.0] * 30], [[20.0]]))  # one DDPM epoch: no curve
+    assert f.verdict == "not yet tested" and f.sure == "—" and "share no range of training compute" in f.ours

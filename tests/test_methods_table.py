@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from repro.report.methods import settings_markdown, settings_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,3 +44,24 @@ def test_differences_from_the_paper_preset_are_named(tmp_path):
     (row,) = settings_rows(tmp_path)
     assert row["differs from the paper preset"] == "dcgan-paper: batch_size 128 → 64; ngf 64 → 32"
     assert row["epochs"] == "2" and row["seeds"] == "0"
+
+
+@pytest.mark.parametrize("params, expected", [
+    # the collapse study's control: the seed's preset with lr_D = lr_G, read against the seed's preset
+    ({"arch": "dcgan", "batch_size": 128, "lr_G": 1e-4, "lr_D": 1e-4, "betas_G": [0.5, 0.999], "nz": 100,
+      "ngf": 64, "ndf": 64, "update": "alternating"}, "seed-report: lr_D 0.0004 → 0.0001"),
+    # a hybrid-loss DDPM is read against Nichol & Dhariwal's preset, an L_simple one against Ho et al.'s
+    ({"model": "iddpm-cifar10", "schedule": "cosine", "num_timesteps": 4000, "loss_type": "hybrid", "batch_size": 64,
+      "lr": 1e-4, "warmup_steps": 0, "ema_decay": 0.9999, "grad_clip": None}, "iddpm-cifar10: batch_size 128 → 64"),
+    ({"model": "ho-cifar10", "schedule": "linear", "num_timesteps": 1000, "loss_type": "simple", "batch_size": 128,
+      "lr": 2e-4, "warmup_steps": 5000, "ema_decay": 0.9999, "grad_clip": 1.0}, "ho-cifar10: none"),
+])
+def test_each_run_is_read_against_the_paper_preset_it_follows(tmp_path, params, expected):
+    run = tmp_path / "runs" / "study" / "seed0"
+    run.mkdir(parents=True)
+    kind = "gan" if "arch" in params else "diffusion"
+    (run / "manifest.json").write_text(json.dumps({"kind": kind, "params": {**params, "seed": 0, "epochs": 1},
+                                                   "data": {"label": "x", "n": 10}}))
+    (run / "metrics.csv").write_text("epoch\n0\n")
+    (row,) = settings_rows(tmp_path)
+    assert row["differs from the paper preset"] == expected

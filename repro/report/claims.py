@@ -276,29 +276,32 @@ def training_compute(results: Path) -> Finding:
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
         parts.append(f"{label} FD {_fmt(fd)} after {used[0]:.3g} PFLOP")
     c = crossing(curves(study))
+    where = "{doc}`results/images` (quality against training compute)"
+    if c["range"] is None:
+        return Finding(f"The images study's curves share no range of training compute yet ({seeds['gan']} DCGAN and "
+                       f"{seeds['ddpm']} DDPM seeds, each with at least two epochs needed).", "not yet tested", "—",
+                       where)
     n_eval = int(first.rows[-1].get("n_eval") or 0)
     where_cross = (f"the seeds' mean curves cross at {', '.join(f'{v:.3g}' for v in c['crossings'])} PFLOP"
                    if c["crossings"] else "the seeds' mean curves do not cross")
-    span = "" if c["range"] is None else f" on the {c['range'][0]:.3g}–{c['range'][1]:.3g} PFLOP both covered"
+    span = f" on the {c['range'][0]:.3g}–{c['range'][1]:.3g} PFLOP both covered"
     ours = (f"{data.get('label', 'images')}, {data.get('n', 0):,} training images, the same budget of {budget:.3g} "
             f"training PFLOP per run; classifier-space FD (N = {n_eval:,}), mean ± standard error over seeds, at "
             f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}")
     ahead, last = c["ahead_at_end"], (c["crossings"] or [None])[-1]
-    if c["range"] is None:
-        verdict = "not yet tested"
-    elif ahead is None:
+    if ahead is None:
         verdict = "not separable"
     elif last is None:
         verdict = "supported" if ahead == "gan" else "contradicted"
     else:
         before, after = ("DDPM", "GAN") if ahead == "gan" else ("GAN", "DDPM")
         verdict = f"mixed: the {before} is ahead below {last:.3g} PFLOP, the {after} above"
-    if min(seeds.values()) < MIN_IMAGE_SEEDS and verdict != "not yet tested":
+    if min(seeds.values()) < MIN_IMAGE_SEEDS:
         verdict = f"provisional: {verdict.replace('mixed: ', '')} so far"
     sure = (f"{seeds['gan']} DCGAN and {seeds['ddpm']} DDPM seeds; an ordering needs the gap at the end of the shared "
             f"range beyond twice the seeds' standard deviation there (gap {c['gap_at_end']:.3g}, sd "
             f"{c['sd_at_end']:.2g}); one data set and size, CPU scale")
-    return Finding(ours, verdict, sure, "{doc}`results/images` (quality against training compute)")
+    return Finding(ours, verdict, sure, where)
 
 
 def _preview_compute(results: Path) -> Finding:

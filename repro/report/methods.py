@@ -5,7 +5,8 @@ Runs whose settings agree except for the seed are one row: the study (the run fo
 the model, the data, the training settings, the seeds and the epochs they trained. The last column
 names every setting where the runs differ from the paper's preset (``repro.train.gan.PRESETS``,
 ``repro.train.diffusion.PRESETS``): the seed report's or DCGAN paper's for a DCGAN, PacGAN's for the
-2D GAN (or Metz et al.'s, for the ReLU discriminator), Ho et al.'s for a DDPM.
+2D GAN (or Metz et al.'s, for the ReLU discriminator), Ho et al.'s or Nichol & Dhariwal's for a DDPM,
+whichever the runs differ from least.
 """
 
 from __future__ import annotations
@@ -24,14 +25,29 @@ DDPM_KEYS = ("model", "schedule", "num_timesteps", "loss_type", "batch_size", "l
 VARYING = ("seed", "epochs")
 
 
+DCGAN_PRESETS = ("dcgan-paper", "seed-report")
+
+
+def _differences(preset: Any, settings: dict[str, Any]) -> list[str]:
+    return [f"{k} {_fmt(getattr(preset, k))} → {_fmt(v)}" for k, v in settings.items()
+            if hasattr(preset, k) and _fmt(getattr(preset, k)) != _fmt(v)]
+
+
 def _reference(kind: str, p: dict[str, Any]) -> tuple[str, Any] | None:
-    """The paper preset a run follows: its name and config."""
+    """The paper preset a run follows: its name and config. A 2D GAN follows PacGAN's (or Metz et al.'s);
+    a DCGAN the one of :data:`DCGAN_PRESETS` it differs from least (ties: the DCGAN paper's), so that the
+    collapse study's control (the seed's setting with lr_D = lr_G) is read against the seed's preset; an
+    image DDPM the paper that defines its loss: Nichol & Dhariwal's for the hybrid loss, else Ho et al.'s."""
+    if kind == "gan" and p.get("arch") == "mlp":
+        name = "mixture-pacgan" if p.get("d_arch") == "maxout" else "mixture-mlp"
+        return name, gan.PRESETS[name]
     if kind == "gan":
-        name = ("mixture-pacgan" if p.get("d_arch") == "maxout" else "mixture-mlp") if p.get("arch") == "mlp" else (
-            "seed-report" if p.get("lr_D") != p.get("lr_G") else "dcgan-paper")
+        settings = _settings(kind, p)
+        name = min(DCGAN_PRESETS, key=lambda n: len(_differences(gan.PRESETS[n], settings)))
         return name, gan.PRESETS[name]
     if kind == "diffusion" and p.get("model") != "mlp":
-        return "ho-cifar10", diffusion.PRESETS["ho-cifar10"]
+        name = "iddpm-cifar10" if p.get("loss_type") == "hybrid" else "ho-cifar10"
+        return name, diffusion.PRESETS[name]
     return None
 
 
@@ -74,8 +90,7 @@ def settings_rows(results: str | Path) -> list[dict[str, Any]]:
         differs = "—"
         if ref is not None:
             name, preset = ref
-            diff = [f"{k} {_fmt(getattr(preset, k))} → {v}" for k, v in settings if hasattr(preset, k)
-                    and _fmt(getattr(preset, k)) != v]
+            diff = _differences(preset, dict(settings))
             differs = f"{name}: " + ("; ".join(diff) if diff else "none")
         epochs = sorted(g["epochs"])
         rows.append({"study": study, "model": "GAN" if kind == "gan" else "DDPM",
