@@ -65,23 +65,26 @@ def mark_epoch(ax, epoch: float | None, label: str, color: str = "crimson") -> N
 def plot_grid_montage(paths: Sequence[str | Path], titles: Sequence[str], ncols: int = 2,
                       samples_per_side: int = 8, px_per_sample: int = 48, dpi: int = 100):
     """Sample-grid PNGs side by side, each titled (e.g. by epoch), drawn large enough to judge: a grid
-    of ``samples_per_side`` x ``samples_per_side`` samples gets at least ``px_per_sample`` pixels per
-    sample at ``dpi``, whatever the PNG's own resolution (nearest-neighbour, no smoothing)."""
+    ``samples_per_side`` samples wide gets at least ``px_per_sample`` pixels per sample at ``dpi``,
+    whatever the PNG's own resolution (nearest-neighbour, no smoothing); its height follows the PNG's
+    shape, so a grid of 10 x 4 samples is not padded to a square."""
     import matplotlib.image as mpimg
 
+    images = [mpimg.imread(str(p)) for p in paths]
     n = len(paths)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    side = samples_per_side * px_per_sample / dpi * 1.03  # inches per grid, with room for the grid lines
-    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols * 1.04, (side + 0.35) * nrows), dpi=dpi,
+    width = samples_per_side * px_per_sample / dpi * 1.03  # inches per grid, with room for the grid lines
+    height = width * max(im.shape[0] / im.shape[1] for im in images)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols * 1.04, (height + 0.35) * nrows), dpi=dpi,
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, p, t in zip(axes.flat, paths, titles):
-        ax.imshow(mpimg.imread(str(p)), cmap="gray", interpolation="nearest")
+    for ax, im, t in zip(axes.flat, images, titles):
+        ax.imshow(im, cmap="gray", interpolation="nearest")
         ax.set_title(t, fontsize=10)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.35 / (side + 0.35) / nrows * 0.9,
-                        wspace=0.04, hspace=0.12)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.35 / (height + 0.35) / nrows * 0.9,
+                        wspace=0.04, hspace=0.35 / height)
     return fig
 
 

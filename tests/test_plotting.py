@@ -31,6 +31,17 @@ def test_grid_montage_gives_each_sample_at_least_48_pixels(grid_pngs):
     assert width_px >= 2 * 8 * 48
 
 
+def test_a_wide_grid_is_not_padded_to_a_square(tmp_path):
+    import matplotlib.image as mpimg
+
+    path = tmp_path / "wide.png"
+    mpimg.imsave(path, np.random.default_rng(0).random((4 * 34 + 2, 10 * 34 + 2)), cmap="gray")
+    fig = plotting.plot_grid_montage([path, path], ["s = 0", "s = 4"], ncols=1, samples_per_side=10)
+    width, height = fig.get_size_inches()
+    assert height < 1.2 * width  # two 10 x 4 grids, one above the other: about 0.8 of the width
+    assert fig.axes[0].get_window_extent().width / 10 >= 48
+
+
 def test_seed_band_draws_the_mean_and_shades_min_to_max():
     import matplotlib.pyplot as plt
 
