@@ -296,7 +296,8 @@ def _call(fn, args: tuple) -> None:
 
 
 def _training_size(cfg: Mapping[str, Any]) -> tuple[int, tuple[int, ...]]:
-    """The number of training images and the shape of one, without loading them twice."""
+    """The number of training images and the shape of one (each run loads the images itself, in its own
+    process when ``workers`` > 1)."""
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=0)
     return len(data), tuple(data.images.shape[1:])
 
