@@ -135,7 +135,7 @@ def _images_study(results: Path):
 
 
 def _image_seeds(study) -> dict[str, int]:
-    return {model: sum(m == model for m, _ in study.runs) for model in ("gan", "ddpm")}
+    return {model: len(study.seed_runs(model)) for model in ("gan", "ddpm")}
 
 
 def mode_coverage(results: Path) -> Finding:
@@ -163,7 +163,7 @@ def mode_coverage(results: Path) -> Finding:
     if study is not None:
         finals = {m: final_results(study, m) for m in ("gan", "ddpm")}
         if finals["gan"] and finals["ddpm"]:
-            label = study.runs["gan", min(s for m, s in study.runs if m == "gan")].manifest.get("data", {}).get("label", "images")
+            label = study.seed_runs("gan")[0].manifest.get("data", {}).get("label", "images")
             image_parts = []
             for key in ("recall", "coverage"):
                 g, d = (mean_se([r[key] for r in finals[m]]) for m in ("gan", "ddpm"))
@@ -266,12 +266,12 @@ def training_compute(results: Path) -> Finding:
     if study is None:
         return _preview_compute(results)
     seeds = _image_seeds(study)
-    first = study.runs["gan", min(s for m, s in study.runs if m == "gan")]
+    first = study.seed_runs("gan")[0]
     data = first.manifest.get("data", {})
     budget = next(iter(study.stops.values()))["budget_flops"] / 1e15
     parts = []
     for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM")):
-        recs = [rec for (m, _), rec in sorted(study.runs.items()) if m == model]
+        recs = study.seed_runs(model)
         used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items() if m == model])
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
         parts.append(f"{label} FD {_fmt(fd)} after {used[0]:.3g} PFLOP")

@@ -105,7 +105,7 @@ def study_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
         finals = final_results(study, model)
         if not finals:
             continue
-        first = study.runs[model, min(s for m, s in study.runs if m == model)]
+        first = study.seed_runs(model)[0]
         sampler = f", DDIM {first.params['track_steps']} steps, η = 0" if model == "ddpm" else ""
         mean = {k: mean_se([r.get(k) for r in finals])[0] for k in ("fid", "precision", "recall", "density",
                                                                     "coverage", "classifier_score", "classes_hit")}

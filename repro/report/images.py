@@ -142,6 +142,10 @@ class Study:
     stops: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None
 
+    def seed_runs(self, model: str) -> list[Record]:
+        """``model``'s seed runs, in seed order."""
+        return [self.runs[model, s] for s in sorted(s for m, s in self.runs if m == model)]
+
 
 def _train(model: str, train_cfg, data, out: Path, tracker, device) -> Record:
     train = gan.train_gan if model == "gan" else diffusion.train_diffusion
@@ -337,7 +341,7 @@ def _last_fid(rec: Record) -> dict[str, Any] | None:
 
 def final_results(study: Study, model: str) -> list[dict[str, Any]]:
     """The last Inception evaluation of each of ``model``'s seeds that has one, in seed order."""
-    found = (_last_fid(rec) for (m, _), rec in sorted(study.runs.items()) if m == model)
+    found = (_last_fid(rec) for rec in study.seed_runs(model))
     return [r for r in found if r is not None]
 
 
