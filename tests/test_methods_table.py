@@ -65,3 +65,26 @@ def test_each_run_is_read_against_the_paper_preset_it_follows(tmp_path, params, 
     (run / "metrics.csv").write_text("epoch\n0\n")
     (row,) = settings_rows(tmp_path)
     assert row["differs from the paper preset"] == expected
+
+
+@pytest.mark.parametrize("kind, params, rows, expected", [
+    # PacGAN trained 400 epochs; a 200-epoch run says so, a 400-epoch one does not
+    ("gan", {"arch": "mlp", "d_arch": "maxout", "batch_size": 100, "lr_G": 1e-4, "lr_D": 1e-4,
+             "betas_G": [0.8, 0.999], "nz": 2, "mlp_hidden": 400, "update": "simultaneous"},
+     200, "mixture-pacgan: training 400 epochs → 200"),
+    ("gan", {"arch": "mlp", "d_arch": "maxout", "batch_size": 100, "lr_G": 1e-4, "lr_D": 1e-4,
+             "betas_G": [0.8, 0.999], "nz": 2, "mlp_hidden": 400, "update": "simultaneous"},
+     400, "mixture-pacgan: none"),
+    # Nichol & Dhariwal trained 500k steps: ours is read off the last row's step
+    ("diffusion", {"model": "iddpm-cifar10", "schedule": "cosine", "num_timesteps": 4000, "loss_type": "hybrid",
+                   "batch_size": 128, "lr": 1e-4, "warmup_steps": 0, "ema_decay": 0.9999, "grad_clip": None},
+     3, "iddpm-cifar10: training 500,000 steps → 30"),
+])
+def test_the_papers_training_length_is_set_beside_ours(tmp_path, kind, params, rows, expected):
+    run = tmp_path / "runs" / "study" / "seed0"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"kind": kind, "params": {**params, "seed": 0, "epochs": rows},
+                                                   "data": {"label": "x", "n": 10}}))
+    (run / "metrics.csv").write_text("epoch,step\n" + "".join(f"{e},{10 * (e + 1)}\n" for e in range(rows)))
+    (row,) = settings_rows(tmp_path)
+    assert row["differs from the paper preset"] == expected

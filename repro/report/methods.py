@@ -6,7 +6,8 @@ the model, the data, the training settings, the seeds and the epochs they traine
 names every setting where the runs differ from the paper's preset (``repro.train.gan.PRESETS``,
 ``repro.train.diffusion.PRESETS``): the seed report's or DCGAN paper's for a DCGAN, PacGAN's for the
 2D GAN (or Metz et al.'s, for the ReLU discriminator), Ho et al.'s or Nichol & Dhariwal's for a DDPM,
-whichever the runs differ from least.
+whichever the runs differ from least. Where that paper states how long it trained (:data:`PAPER_LENGTH`),
+the column also names our training length beside it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ VARYING = ("seed", "epochs")
 
 
 DCGAN_PRESETS = ("dcgan-paper", "seed-report")
+# How long each paper trained, where it says: PacGAN (Lin et al. 2018), 400 epochs of 100,000 points (its
+# public code, which Table 1 was made with); Ho et al. 2020 App. B, 800k steps on CIFAR-10; Nichol &
+# Dhariwal 2021 App. A, 500k steps on CIFAR-10. Neither the DCGAN paper nor the seed report gives one for
+# its CIFAR-10 model.
+PAPER_LENGTH: dict[str, tuple[str, int]] = {"mixture-pacgan": ("epochs", 400), "ho-cifar10": ("steps", 800_000),
+                                            "iddpm-cifar10": ("steps", 500_000)}
 
 
 def _differences(preset: Any, settings: dict[str, Any]) -> list[str]:
@@ -49,6 +56,18 @@ def _reference(kind: str, p: dict[str, Any]) -> tuple[str, Any] | None:
         name = "iddpm-cifar10" if p.get("loss_type") == "hybrid" else "ho-cifar10"
         return name, diffusion.PRESETS[name]
     return None
+
+
+def _length(name: str, epochs: set[int], steps: set[int]) -> list[str]:
+    """``["training 400 epochs → 200"]`` where the paper's length is known and ours differs."""
+    if name not in PAPER_LENGTH:
+        return []
+    unit, theirs = PAPER_LENGTH[name]
+    ours = sorted(epochs if unit == "epochs" else steps)
+    if not ours or ours == [theirs]:
+        return []
+    span = f"{ours[0]:,}" if len(ours) == 1 else f"{ours[0]:,}–{ours[-1]:,}"
+    return [f"training {theirs:,} {unit} → {span}"]
 
 
 def _fmt(v: Any) -> str:
@@ -81,16 +100,18 @@ def settings_rows(results: str | Path) -> list[dict[str, Any]]:
         data = rec.manifest.get("data", {})
         settings = _settings(kind, p)
         key = (study, kind, data.get("label"), data.get("n"), tuple((k, _fmt(v)) for k, v in settings.items()))
-        g = groups.setdefault(key, {"seeds": set(), "epochs": set(), "kind": kind, "params": p})
+        g = groups.setdefault(key, {"seeds": set(), "epochs": set(), "steps": set(), "kind": kind, "params": p})
         g["seeds"].add(p.get("seed"))
         g["epochs"].add(len(rec.rows))
+        if rec.rows and rec.rows[-1].get("step") is not None:
+            g["steps"].add(int(rec.rows[-1]["step"]))
     rows = []
     for (study, kind, label, n, settings), g in groups.items():
         ref = _reference(kind, g["params"])
         differs = "—"
         if ref is not None:
             name, preset = ref
-            diff = _differences(preset, dict(settings))
+            diff = _differences(preset, dict(settings)) + _length(name, g["epochs"], g["steps"])
             differs = f"{name}: " + ("; ".join(diff) if diff else "none")
         epochs = sorted(g["epochs"])
         rows.append({"study": study, "model": "GAN" if kind == "gan" else "DDPM",
