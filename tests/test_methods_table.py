@@ -22,7 +22,7 @@ def test_every_training_run_is_in_one_row_with_its_learning_rate_and_seed():
     rows = settings_rows(RESULTS)
     for manifest in RESULTS.glob("runs/**/manifest.json"):
         m = json.loads(manifest.read_text())
-        if m["kind"] not in ("gan", "diffusion"):
+        if m["kind"] not in ("gan", "diffusion") or m["status"] != "finished":
             continue
         p = m["params"]
         lr = f"lr_G {p['lr_G']:g}" if m["kind"] == "gan" else f"lr {p['lr']:g}"
@@ -39,8 +39,14 @@ def test_differences_from_the_paper_preset_are_named(tmp_path):
     run.mkdir(parents=True)
     params = {"arch": "dcgan", "batch_size": 64, "lr_G": 2e-4, "lr_D": 2e-4, "betas_G": [0.5, 0.999], "nz": 100,
               "ngf": 32, "ndf": 64, "update": "alternating", "seed": 0, "epochs": 2}
-    (run / "manifest.json").write_text(json.dumps({"kind": "gan", "params": params, "data": {"label": "x", "n": 10}}))
+    (run / "manifest.json").write_text(json.dumps({"kind": "gan", "params": params, "data": {"label": "x", "n": 10},
+                                                   "status": "finished"}))
     (run / "metrics.csv").write_text("epoch\n0\n1\n")
+    # a run still in progress is behind no number: it has no row
+    unfinished = tmp_path / "runs" / "study" / "gan-seed1"
+    unfinished.mkdir()
+    (unfinished / "manifest.json").write_text(json.dumps({"kind": "gan", "params": {**params, "seed": 1},
+                                                          "data": {"label": "x", "n": 10}, "status": "running"}))
     (row,) = settings_rows(tmp_path)
     assert row["differs from the paper preset"] == "dcgan-paper: batch_size 128 → 64; ngf 64 → 32"
     assert row["epochs"] == "2" and row["seeds"] == "0"
@@ -61,7 +67,7 @@ def test_each_run_is_read_against_the_paper_preset_it_follows(tmp_path, params, 
     run.mkdir(parents=True)
     kind = "gan" if "arch" in params else "diffusion"
     (run / "manifest.json").write_text(json.dumps({"kind": kind, "params": {**params, "seed": 0, "epochs": 1},
-                                                   "data": {"label": "x", "n": 10}}))
+                                                   "data": {"label": "x", "n": 10}, "status": "finished"}))
     (run / "metrics.csv").write_text("epoch\n0\n")
     (row,) = settings_rows(tmp_path)
     assert row["differs from the paper preset"] == expected
@@ -84,7 +90,7 @@ def test_the_papers_training_length_is_set_beside_ours(tmp_path, kind, params, r
     run = tmp_path / "runs" / "study" / "seed0"
     run.mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({"kind": kind, "params": {**params, "seed": 0, "epochs": rows},
-                                                   "data": {"label": "x", "n": 10}}))
+                                                   "data": {"label": "x", "n": 10}, "status": "finished"}))
     (run / "metrics.csv").write_text("epoch,step\n" + "".join(f"{e},{10 * (e + 1)}\n" for e in range(rows)))
     (row,) = settings_rows(tmp_path)
     assert row["differs from the paper preset"] == expected

@@ -87,13 +87,14 @@ def _settings(kind: str, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def settings_rows(results: str | Path) -> list[dict[str, Any]]:
-    """One row per group of runs with the same settings under ``results/runs`` (training runs only)."""
+    """One row per group of runs with the same settings under ``results/runs`` (finished training runs only:
+    a run still in progress is behind no number yet)."""
     results = Path(results)
     groups: dict[tuple, dict[str, Any]] = {}
     for manifest in sorted(results.glob("runs/**/manifest.json")):
         rec = load_record(manifest.parent)
         kind, p = rec.manifest.get("kind"), rec.params
-        if kind not in ("gan", "diffusion"):
+        if kind not in ("gan", "diffusion") or rec.manifest.get("status") != "finished":
             continue
         run = manifest.parent.relative_to(results / "runs")
         study = "/".join(run.parts[:-1]) or run.parts[0]
