@@ -101,6 +101,35 @@ def test_output_dir_refuses_to_overwrite_and_resume_needs_a_checkpoint(tmp_path)
     assert output_dir("train_gan", {**cfg, "resume": True}) == tmp_path / "run"
 
 
+def test_a_finished_run_without_its_checkpoints_is_reused_not_retrained(tmp_path):
+    """A published record (manifest, rows and evaluation, no checkpoints): ``make cpu-runs`` re-executes the
+    notebook over it, which shows it as it is, samples nothing and writes nothing."""
+    from repro.report import train_gan
+    from repro.report.evaluation import evaluate_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = train_gan.setup({"profile": "smoke", "out_dir": str(run), "resume": True, "epochs": 2})
+    (run / "manifest.json").write_text('{"kind": "gan", "status": "finished", "params": {"epochs": 2}}')
+    (run / "metrics.csv").write_text("epoch,step\n0,4\n1,8\n")
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    assert output_dir("train_gan", cfg) == run
+    assert len(train_gan.run(cfg).rows) == 2
+    with pytest.raises(ParameterError, match="already holds a run; pass -p resume True"):
+        output_dir("train_gan", {**cfg, "resume": False})
+
+    def no_sampling(n):
+        raise AssertionError("the stored evaluation should have been reused")
+
+    stored = {"fid": 12.5}
+    (run / "evaluation.json").write_text(
+        '{"params": {"epoch": 1, "reference": "fashion-mnist", "n": 10}, "result": {"fid": 12.5}}')
+    assert evaluate_run(no_sampling, "fashion-mnist", run, {"epoch": 1}, n=10, progress=False) == stored
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p in before} == before
+    with pytest.raises(AssertionError, match="should have been reused"):  # other parameters: evaluated anew
+        evaluate_run(no_sampling, "fashion-mnist", run, {"epoch": 0}, n=10, progress=False)
+
+
 def test_cuda_without_a_gpu_is_a_parameter_error(monkeypatch):
     import torch
 

@@ -121,6 +121,8 @@ def run(names: list[str], profile: str, out: Path, timeout: int | None, settings
         parameters = {"profile": profile, **_taken(name, settings or {})}
         if name != "compare":
             parameters["out_dir"] = str(rel / name)
+        if _taken(name, {"resume": True}) and (runs / name / "manifest.json").exists():
+            parameters["resume"] = True  # a killed run continues; a finished one is shown as it is
         if name in ("sample_ddim", "compare", "guidance"):
             parameters["runs_dir"] = str(rel)
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)

@@ -56,19 +56,22 @@ def study_run(runs_dir: str | Path | None, model: str) -> Path | None:
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:
-    """The run folder for ``cfg`` (keys ``out_dir``, ``resume``, ``profile``), checked against ``resume``."""
+    """The run folder for ``cfg`` (keys ``out_dir``, ``resume``, ``profile``), checked against ``resume``. A
+    finished run may be resumed without its checkpoints (the notebook reuses it; see :func:`finished_run`)."""
     out = study_root(notebook, cfg)
     if not cfg.get("out_dir") and cfg["profile"] == "smoke":
         out = out / "run"
     if out.exists() and not out.is_dir():
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} is a file, not a folder; choose a folder")
     has_run = (out / "manifest.json").exists()
-    if has_run and not (out / checkpoint).exists() and "resume" in cfg:
+    # a finished run needs no checkpoint to be "resumed": the notebook shows it as it is (a published record)
+    finished = has_run and load_record(out).manifest.get("status") == "finished"
+    if has_run and not finished and not (out / checkpoint).exists() and "resume" in cfg:
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} holds a run that stopped before its first "
                              f"checkpoint ({_status(out)}): there is nothing to resume. Delete that folder to start "
                              "over there, or choose another out_dir")
     if cfg.get("resume"):
-        if not (out / checkpoint).exists():
+        if not finished and not (out / checkpoint).exists():
             raise ParameterError(f"parameter 'resume' = True, but {out / checkpoint} does not exist; "
                                  "run without resume to start, or set 'out_dir' to the folder of the run to continue")
     elif has_run and "resume" in cfg:

@@ -17,7 +17,7 @@ records them).
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache
 from typing import Any, Mapping
 
 from ..data import IMAGE_DATASETS, load_dataset
@@ -28,7 +28,7 @@ from ..train import load_diffusion
 from ..train.diffusion import PRESETS, DiffusionTrainConfig, preset, train_diffusion
 from .params import Rule, fill_from_preset, setup_for
 from .launch import torchrun
-from .runs import DEVICE, GPUS, OVERRIDES, output_dir, pick_device, positive
+from .runs import DEVICE, GPUS, OVERRIDES, finished_run, output_dir, pick_device, positive
 
 __all__ = ["NOTEBOOK", "RULES", "FROM_PRESET", "setup", "from_preset", "run", "evaluate_ema", "train_config"]
 
@@ -98,6 +98,8 @@ def run(cfg: Mapping[str, Any]) -> Record:
 
     device = pick_device(cfg["device"])
     out = output_dir(NOTEBOOK, cfg)
+    if cfg["resume"] and (done := finished_run(out, train_config(cfg).epochs)) is not None:
+        return done
     if cfg["gpus"] > 1:
         return torchrun("ddpm", train_config(cfg), cfg, out, device)
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
@@ -117,8 +119,9 @@ def evaluate_ema(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | Non
     from .evaluation import evaluate_run
 
     device = pick_device(cfg["device"])
-    trained = load_diffusion(record, device=device)
-    params = {"profile": cfg["profile"], "weights": "ema", "sampler": "ddim", "steps": cfg["eval_steps"], "eta": 0.0}
-    return evaluate_run(partial(trained.sample, sampler="ddim", steps=cfg["eval_steps"], eta=0.0), cfg["dataset"], record.path, params, device=device,
+    trained = cache(lambda: load_diffusion(record, device=device))  # not loaded if the evaluation is reused
+    params = {"weights": "ema", "sampler": "ddim", "steps": cfg["eval_steps"], "eta": 0.0}
+    return evaluate_run(lambda n: trained().sample(n, sampler="ddim", steps=cfg["eval_steps"], eta=0.0),
+                        cfg["dataset"], record.path, params, device=device,
                         split="train", n=cfg["eval_samples"],
                         reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"], progress=False)

@@ -13,7 +13,7 @@ manifest records them).
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache
 from typing import Any, Mapping
 
 import torch
@@ -25,7 +25,7 @@ from ..train import load_gan
 from ..train.gan import PRESETS, preset, train_gan
 from .params import Rule, fill_from_preset, setup_for
 from .launch import torchrun
-from .runs import DEVICE, GPUS, OVERRIDES, output_dir, pick_device, positive
+from .runs import DEVICE, GPUS, OVERRIDES, finished_run, output_dir, pick_device, positive
 
 __all__ = ["NOTEBOOK", "RULES", "FROM_PRESET", "setup", "from_preset", "run", "collapse", "evaluate_best"]
 
@@ -73,6 +73,8 @@ def run(cfg: Mapping[str, Any]) -> Record:
     if cfg["track_samples"] > 0:
         changes["best_metric"] = "fd_classifier"
     config = preset(cfg["preset"], **changes)
+    if cfg["resume"] and (done := finished_run(out, config.epochs)) is not None:
+        return done
     if cfg["gpus"] > 1:
         return torchrun("gan", config, cfg, out, device)
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"],
@@ -99,11 +101,11 @@ def evaluate_best(record: Record, cfg: Mapping[str, Any]) -> dict[str, Any] | No
     from .evaluation import evaluate_run
 
     device = pick_device(cfg["device"])
-    which = "best" if (record.path / "checkpoints" / "best.pt").exists() else "last"
-    trained = load_gan(record, device=device, checkpoint=which)
+    which = "best" if record.params.get("best_metric") else "last"  # the trainer keeps best.pt when tracking
     stream = torch.Generator(device).manual_seed(EVAL_SEED)
-    params = {"profile": cfg["profile"], "checkpoint": which, "epoch": record.manifest.get("summary", {}).get("best_epoch")}
-    return evaluate_run(partial(trained.sample, generator=stream), cfg["dataset"], record.path,
+    generator = cache(lambda: load_gan(record, device=device, checkpoint=which))  # not loaded if reused
+    params = {"checkpoint": which, "epoch": record.manifest.get("summary", {}).get("best_epoch")}
+    return evaluate_run(lambda n: generator().sample(n, generator=stream), cfg["dataset"], record.path,
                         params, device=device, split="train", n=cfg["eval_samples"],
                         reference_n=None if cfg["profile"] == "gpu" else cfg["eval_samples"],
                         progress=False)
