@@ -91,3 +91,12 @@ def test_the_true_mixture_scores_every_mode_and_the_closed_form_high_quality_sha
     expected = 100 * (1 - math.exp(-4.5))
     assert abs(mean - expected) < 3 * max(se, 100 * math.sqrt(expected / 100 * (1 - expected / 100) / 12500))
     assert row["seeds"] == "5 draws" and row["source"] == "the true mixture, 2,500 points"
+
+
+def test_selection_rows_count_modes_by_both_rules():
+    study = toy_modes.Study(selection={("ring8_r1", "gan", 1e-4): _record([5, 6], [0.9, 0.9], any_modes=7)},
+                            chosen={("ring8_r1", "gan"): 1e-4})
+    (row,) = toy_modes.selection_rows(study)
+    assert row["modes hit (>= 20), mean of last 10"] == 5.5  # ours
+    assert row["modes hit (>= 1), mean of last 10"] == 7     # the papers' rule, which PacGAN's table counts
+    assert row["chosen"] == "yes"
