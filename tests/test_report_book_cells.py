@@ -125,3 +125,26 @@ def test_a_table_shown_before_a_figure_keeps_no_caption_and_each_figure_its_own(
     assert gan.metadata["mystnb"]["figure"]["caption"] == "GAN" and len(gan.outputs) == 1
     assert ddpm.metadata["mystnb"]["figure"]["caption"] == "DDPM"
     assert [o.output_type for o in ddpm.outputs] == ["display_data", "stream"]  # printed text is never wrapped
+
+
+def test_the_input_notebook_papermill_records_becomes_its_path():
+    nb = _notebook()
+    nb.metadata["papermill"] = {"input_path": {"cells": [], "metadata": {}}}  # papermill handed a notebook
+    nb = prepare_for_book(nb, root="/checkout", source="notebooks/train_gan.ipynb")
+    assert nb.metadata["papermill"]["input_path"] == "notebooks/train_gan.ipynb"
+
+
+def test_stored_outputs_name_no_temporary_folder_of_the_machine():
+    import tempfile
+
+    from repro.report.book_cells import scrub_temporary_folders
+
+    nb = _notebook()
+    tmp = tempfile.gettempdir()
+    nb.cells[2].outputs[0].text = f"run folder: {tmp}/toy_modes-smoke-x1y2/run\n"
+    nb.cells[3].outputs[0].data["text/markdown"] = f"Run record: [{tmp}/ab_c.9/m.json]({tmp}/ab_c.9/m.json)"
+    nb.cells[2].outputs[2].metadata["image/png"]["caption"] = f"Run record: {tmp}/x/m.json"
+    nb = scrub_temporary_folders(nb)
+    assert nb.cells[2].outputs[0].text == "run folder: TMPDIR/run\n"
+    assert nb.cells[2].outputs[2].metadata["image/png"]["caption"] == "Run record: TMPDIR/m.json"
+    assert nb.cells[3].outputs[0].data["text/markdown"] == "Run record: [TMPDIR/m.json](TMPDIR/m.json)"

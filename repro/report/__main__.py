@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..io import atomic_write, atomic_write_json
 from ..records import environment_info, git_info, utc_now
-from .book_cells import prepare_file
+from .book_cells import prepare_file, scrub_temporary_folders
 from .params import PROFILES
 from .claims import claims_markdown
 from .methods import settings_markdown
@@ -73,7 +73,7 @@ def store(names: list[str], timeout: int) -> None:
         t0 = time.perf_counter()
         nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-        atomic_write(path, nbformat.writes(nb) + "\n")
+        atomic_write(path, nbformat.writes(scrub_temporary_folders(nb)) + "\n")
         print(f"{name}: stored smoke outputs ({time.perf_counter() - t0:.0f} s)")
 
 
@@ -131,7 +131,7 @@ def run(names: list[str], profile: str, out: Path, timeout: int | None, settings
                                    parameters=parameters,
                                    cwd=str(NOTEBOOKS), kernel_name="python3", execution_timeout=timeout,
                                    progress_bar=False)
-        prepare_file(out / f"{name}.ipynb", root=ROOT, cwd=NOTEBOOKS)
+        prepare_file(out / f"{name}.ipynb", root=ROOT, cwd=NOTEBOOKS, source=f"notebooks/{name}.ipynb")
         wall = round(time.perf_counter() - t0, 1)
         run_times = [json.loads(m.read_text()).get("wall_time_s", 0) for m in (runs / name).glob("**/manifest.json")]
         timings["notebooks"][name] = {"profile": profile, "start_time": start, "wall_time_s": wall,
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         store(_names(a.notebooks), a.timeout)
     elif a.command == "tidy":
         for path in a.paths:
-            prepare_file(path, root=ROOT)
+            prepare_file(path, root=ROOT, source=f"notebooks/{path.stem}.ipynb")  # a page is named after its notebook
     elif a.command == "summary":
         write_summaries(a.out)
     else:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from .tables import tidy_dataframe_html
 
-__all__ = ["prepare_for_book", "prepare_file", "set_caption"]
+__all__ = ["prepare_for_book", "prepare_file", "scrub_temporary_folders", "set_caption"]
 
 HIDE = "hide-input"
 KEEP_VISIBLE = {"remove-cell", "remove-input", "hide-cell", HIDE}
@@ -103,9 +104,11 @@ def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
 
 
 def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | None = None,
-                     out_dir: str | Path | None = None) -> Any:
+                     out_dir: str | Path | None = None, source: str | None = None) -> Any:
     """Prepare an executed notebook (``nbformat`` node, changed in place and returned) for the book.
-    ``cwd`` (where the kernel ran) and ``out_dir`` (where the copy is stored) re-base caption links."""
+    ``cwd`` (where the kernel ran) and ``out_dir`` (where the copy is stored) re-base caption links;
+    ``source`` (the notebook's path in the checkout) replaces the copy of the whole input notebook that
+    papermill records as its input when it is handed a notebook rather than a file."""
     root = str(root) if root else None
     cwd, out_dir = cwd and Path(cwd), out_dir and Path(out_dir)
     cells = []
@@ -139,17 +142,47 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
         cells.extend(_one_figure_per_cell(cell, outputs))
     nb["cells"] = cells
     run = nb.get("metadata", {}).get("papermill", {})
-    if root and str(run.get("input_path", "")).startswith(root):  # papermill records the absolute input
+    if "input_path" in run and not isinstance(run["input_path"], str):
+        run["input_path"] = source
+    elif root and str(run.get("input_path", "")).startswith(root):  # papermill records the absolute input
         run["input_path"] = os.path.relpath(run["input_path"], root)
     return nb
 
 
-def prepare_file(path: str | Path, root: str | Path | None = None, cwd: str | Path | None = None) -> None:
+def scrub_temporary_folders(nb: Any) -> Any:
+    """Write each temporary folder named in a text output (a smoke run's folder, e.g.
+    ``/tmp/toy_modes-smoke-x1y2/run``) as ``TMPDIR/run``, as the notebooks' nbval sanitiser does, so that
+    stored outputs name no folder of the machine they were made on. Changed in place and returned."""
+    folder = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[A-Za-z0-9_.-]+")
+
+    def scrub(value: Any) -> Any:  # text, and the strings of metadata such as a figure's caption
+        if isinstance(value, str):
+            return folder.sub("TMPDIR", value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return folder.sub("TMPDIR", "".join(value))
+        if isinstance(value, Mapping):
+            for key in value:
+                value[key] = scrub(value[key])
+        return value
+
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = scrub(out["text"])
+            for mime in out.get("data", {}):
+                if mime.startswith("text/"):
+                    out["data"][mime] = scrub(out["data"][mime])
+            scrub(out.get("metadata", {}))
+    return nb
+
+
+def prepare_file(path: str | Path, root: str | Path | None = None, cwd: str | Path | None = None,
+                 source: str | None = None) -> None:
     """:func:`prepare_for_book` on a stored notebook file, rewritten atomically."""
     import nbformat
 
     from ..io import atomic_write
 
     nb = nbformat.read(str(path), as_version=4)
-    prepare_for_book(nb, root, cwd=cwd, out_dir=Path(path).resolve().parent)
+    prepare_for_book(nb, root, cwd=cwd, out_dir=Path(path).resolve().parent, source=source)
     atomic_write(Path(path), nbformat.writes(nb) + "\n")
