@@ -100,3 +100,14 @@ def test_selection_rows_count_modes_by_both_rules():
     assert row["modes hit (>= 20), mean of last 10"] == 5.5  # ours
     assert row["modes hit (>= 1), mean of last 10"] == 7     # the papers' rule, which PacGAN's table counts
     assert row["chosen"] == "yes"
+
+
+def test_the_gan_at_pacgans_own_setting_has_its_own_row_beside_pacgans():
+    cfg = {"mixtures": ["ring8_r1"], "seeds": 2, "eval_samples": 2500}
+    own = _record([7] * 400, [0.97] * 400, any_modes=7, kl=0.3)
+    study = toy_modes.Study(runs={("ring8_r1", "gan", 0): _record([8], [0.9])}, pacgan={"ring8_r1": own})
+    rows = toy_modes.study_rows(study, cfg)
+    assert [r["source"] for r in rows][:3] == ["ours, GAN", "ours, GAN at PacGAN's lr 0.0001, 400 epochs",
+                                               "PacGAN Table 1, GAN"]
+    assert rows[1]["seeds"] == "1 (seed 0)" and rows[1]["modes (>= 1)"] == "7" and rows[1]["high quality %"] == "97"
+    assert toy_modes.PACGAN_LR == 1e-4

@@ -12,6 +12,10 @@ discriminator, Adam 1e-4 with beta1 0.8, batch 100, simultaneous updates). The D
    last ``LAST_K`` evaluations, ties within half a mode going to the higher high-quality fraction.
 2. **Seeds.** The chosen learning rate trains ``seeds`` seeds for the full epochs, each a run of its own
    (a selection run is a finished record that needs no checkpoint to be read again).
+3. **PacGAN's own setting.** With ``pacgan_epochs`` > 0, one more GAN run (seed 0) at PacGAN's learning
+   rate for that many epochs (PacGAN: 400) into ``out_dir/<mixture>/pacgan/``: the row of PacGAN's table
+   where our protocol is theirs, so that a gap between our GAN rows and theirs can be traced to the
+   learning rate and length we chose, or not.
 
 Every epoch one :class:`repro.metrics.ModeCoverageTracker` scores 2,500 samples of each model, and the
 same collapse rule (:mod:`repro.metrics.collapse`) judges both. Each run trains into
@@ -43,7 +47,7 @@ from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_
 from .selection import tail_mean as _tail_mean
 from .tables import mean_pm
 
-__all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "setup", "run", "select_lr", "summary_rows",
+__all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
            "study_rows", "oracle_row", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config"]
 
 NOTEBOOK = "toy_modes"
@@ -58,12 +62,15 @@ RULES = {
     "gan_lrs": Rule(list, help="the GAN's learning-rate grid (lr_G = lr_D)"),
     "ddpm_lrs": Rule(list, help="the DDPM's learning-rate grid"),
     "select_fraction": Rule(float, help="fraction of each model's epochs the selection runs train"),
+    "pacgan_epochs": Rule(int, minimum=0, help="epochs of a seed-0 GAN at PacGAN's learning rate (0: none)"),
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
     "train": Rule(bool, help="False: report the finished runs only, train nothing"),
     "workers": WORKERS,
     "device": DEVICE,
 }
+
+PACGAN_LR = gan.PRESETS["mixture-pacgan"].lr_G  # PacGAN's Adam learning rate, for G and D
 
 # Lin et al. 2018 (PacGAN), Table 1, vanilla GAN: 10 trials, mean +- standard error; modes hit by >= 1
 # high-quality sample of 2,500; high quality = within 3 std of a mode; reverse KL = KL(q || uniform).
@@ -131,11 +138,13 @@ def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
 @dataclass
 class Study:
     """The runs of the study: ``selection[mixture, model, lr]`` (seed 0, ``select_fraction`` of the epochs),
-    the learning rate ``chosen[mixture, model]``, and ``runs[mixture, model, seed]`` at that rate."""
+    the learning rate ``chosen[mixture, model]``, ``runs[mixture, model, seed]`` at that rate, and
+    ``pacgan[mixture]``, the GAN at PacGAN's own learning rate and length (seed 0)."""
 
     selection: dict[tuple[str, str, float], Record] = field(default_factory=dict)
     chosen: dict[tuple[str, str], float] = field(default_factory=dict)
     runs: dict[tuple[str, str, int], Record] = field(default_factory=dict)
+    pacgan: dict[str, Record] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,10 @@ def run(cfg: Mapping[str, Any]) -> Study:
     for job, rec in _execute(seeds, cfg, device).items():
         if rec is not None:
             study.runs[job.mixture, job.model, job.seed] = rec
+    if cfg["pacgan_epochs"] > 0:  # after the seeds: the verdicts rest on those
+        own = [_Job(mixture, "gan", root / mixture / "pacgan" / f"gan-lr{PACGAN_LR:g}-seed0", cfg["pacgan_epochs"],
+                    0, PACGAN_LR) for mixture in cfg["mixtures"]]
+        study.pacgan = {job.mixture: rec for job, rec in _execute(own, cfg, device).items() if rec is not None}
     return study
 
 
@@ -249,23 +262,31 @@ def oracle_row(mixture: str, n: int, draws: int = ORACLE_DRAWS) -> dict[str, Any
             "reverse KL": mean_pm([float(c["kl_to_uniform"]) for c in covs])}
 
 
+def _table_columns(last: list[dict[str, Any]]) -> dict[str, str]:
+    """PacGAN's columns over runs' last rows, mean ± standard error."""
+    return {"modes (>= 1)": mean_pm([float(r["modes_hit_any"]) for r in last]),
+            "modes (>= 20 of 2,500)": mean_pm([float(r["modes_hit"]) for r in last]),
+            "high quality %": mean_pm([100 * float(r["high_quality_fraction"]) for r in last]),
+            "reverse KL": mean_pm([float(r["kl_to_uniform"]) for r in last if r["kl_to_uniform"] is not None])}
+
+
 def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """PacGAN's table with our rows: per (mixture, model), the seeds' last epoch as mean ± standard error,
-    beside PacGAN's vanilla GAN (Table 1) and the true mixture scored the same way (:func:`oracle_row`)."""
+    and our GAN at PacGAN's own setting (where it has run), beside PacGAN's vanilla GAN (Table 1) and the
+    true mixture scored the same way (:func:`oracle_row`)."""
     rows = []
     for mixture in cfg["mixtures"]:
         for model in MODELS:
             runs = [rec for (mix, mod, _), rec in study.runs.items() if (mix, mod) == (mixture, model)]
             if not runs:
                 continue
-            last = [rec.rows[-1] for rec in runs]
             rows.append({"mixture": mixture, "source": f"ours, {model.upper()}",
                          "seeds": f"{len(runs)} of {cfg['seeds']}" if len(runs) < cfg["seeds"] else len(runs),
-                         "modes (>= 1)": mean_pm([float(r["modes_hit_any"]) for r in last]),
-                         "modes (>= 20 of 2,500)": mean_pm([float(r["modes_hit"]) for r in last]),
-                         "high quality %": mean_pm([100 * float(r["high_quality_fraction"]) for r in last]),
-                         "reverse KL": mean_pm([float(r["kl_to_uniform"]) for r in last
-                                                 if r["kl_to_uniform"] is not None])})
+                         **_table_columns([rec.rows[-1] for rec in runs])})
+        if mixture in study.pacgan:
+            rec = study.pacgan[mixture]
+            rows.append({"mixture": mixture, "source": f"ours, GAN at PacGAN's lr {PACGAN_LR:g}, {len(rec.rows)} epochs",
+                         "seeds": "1 (seed 0)", **_table_columns([rec.rows[-1]])})
         if mixture in PACGAN_TABLE1:
             p = PACGAN_TABLE1[mixture]
             rows.append({"mixture": mixture, "source": "PacGAN Table 1, GAN", "seeds": 10,
