@@ -304,3 +304,22 @@ def test_report_run_set_goes_to_the_notebooks_that_take_the_parameter():
     _check_settings(["toy_modes", "compare"], settings)
     with pytest.raises(SystemExit, match="--set train: no notebook of compare takes it"):
         _check_settings(["compare"], {"train": False})
+
+
+def test_report_run_resumes_a_notebook_whose_run_folder_holds_a_run(tmp_path, monkeypatch):
+    """``make cpu-runs`` over existing records: a training notebook is told to resume (a killed run continues,
+    a finished one is shown as it is); with no run there it starts afresh."""
+    import papermill
+
+    from repro.report import __main__ as report
+
+    seen = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda nb, out, parameters, **kw: seen.append(parameters))
+    monkeypatch.setattr(report, "prepare_file", lambda *a, **kw: None)
+    monkeypatch.setattr(report, "write_summaries", lambda out: None)
+    report.run(["train_gan"], "cpu", tmp_path, None)
+    (tmp_path / "runs" / "train_gan").mkdir(parents=True)
+    (tmp_path / "runs" / "train_gan" / "manifest.json").write_text("{}")
+    report.run(["train_gan", "compare"], "cpu", tmp_path, None)
+    assert "resume" not in seen[0] and seen[1]["resume"] is True
+    assert "resume" not in seen[2]  # compare takes no resume parameter
