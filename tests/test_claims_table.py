@@ -134,6 +134,12 @@ def test_collapse_verdict_reads_the_seed_setting_against_its_control(tmp_path):
     for seed in (0, 1):
         _collapse_run(short, 4.0, seed, steady[:40])
     assert gan_collapse(short).verdict == "provisional: contradicted so far"   # 40 < 60 epochs
+    one = tmp_path / "one"
+    _collapse_run(one, 4.0, 0, steady)
+    _collapse_run(one, 1.0, 0, steady)
+    f = gan_collapse(one)
+    assert f.verdict == "provisional: contradicted so far"   # one seed of each
+    assert f.sure.startswith("1 seed of the seed's setting, 1 of the control")
 
 
 DATA = {"label": "Fashion-MNIST", "n": 60000}

@@ -235,7 +235,8 @@ def gan_collapse(results: Path) -> Finding:
                else "not separable")
     if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
         verdict = f"provisional: {verdict} so far"
-    sure = f"{len(seed_rows)} seeds of the seed's setting, {len(control)} of the control; one data set and width"
+    n = len(seed_rows)
+    sure = f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width"
     return Finding(ours, verdict, sure, where)
 
 
