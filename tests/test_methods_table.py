@@ -25,7 +25,7 @@ def test_every_training_run_is_in_one_row_with_its_learning_rate_and_seed():
         if m["kind"] not in ("gan", "diffusion") or m["status"] != "finished":
             continue
         p = m["params"]
-        lr = f"lr_G {p['lr_G']:g}" if m["kind"] == "gan" else f"lr {p['lr']:g}"
+        lr = f"lr_G {p['lr_G']:g}, lr_D {p['lr_D']:g}" if m["kind"] == "gan" else f"lr {p['lr']:g}"
         parts = manifest.parent.relative_to(RESULTS / "runs").parts
         study = "/".join(parts[:-1]) or parts[0]  # a notebook's single run is its folder
         data = f"{m['data']['label']}, {m['data']['n']:,}"
