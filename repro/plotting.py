@@ -106,7 +106,8 @@ def plot_seed_band(series: Mapping[Any, tuple[Sequence[float], Sequence[float]]]
     values = [np.asarray(by_x[x], dtype=float) for x in xs]
     mean = [v.mean() for v in values]
     (line,) = ax.plot(xs, mean, lw=1.8, color=color, marker="o" if len(xs) <= 3 else None, ms=4,
-                      label=f"{label or 'mean'} (mean of {len(series)} seeds, band: min-max)")  # a point shows too
+                      label=f"{label or 'mean'} " + (f"(mean of {len(series)} seeds, band: min-max)" if len(series) > 1
+                                                     else "(1 seed)"))  # a point shows too
     ax.fill_between(xs, [v.min() for v in values], [v.max() for v in values], color=line.get_color(),
                     alpha=0.2, lw=0)
     return fig

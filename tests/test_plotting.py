@@ -52,6 +52,9 @@ def test_seed_band_draws_the_mean_and_shades_min_to_max():
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() == 1 and band[:, 1].max() == 5
     assert "3" not in line.get_label() and "2 seeds" in line.get_label()
+    fig, ax = plt.subplots()
+    plotting.plot_seed_band({0: ([0, 1, 2], [1, 2, 3])}, ax=ax, label="GAN")
+    assert ax.get_lines()[0].get_label() == "GAN (1 seed)"  # no mean or band to speak of
 
 
 def test_protocol_caption_states_data_n_steps_seeds_features_and_record():

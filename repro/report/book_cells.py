@@ -151,7 +151,7 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
 
 def scrub_temporary_folders(nb: Any) -> Any:
     """Write each temporary folder named in a text output (a smoke run's folder, e.g.
-    ``/tmp/toy_modes-smoke-x1y2/run``) as ``TMPDIR/run``, as the notebooks' nbval sanitiser does, so that
+    ``<temporary folder>/toy_modes-smoke-x1y2/run``) as ``TMPDIR/run``, as the notebooks' nbval sanitiser does, so that
     stored outputs name no folder of the machine they were made on. Changed in place and returned."""
     folder = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[A-Za-z0-9_.-]+")
 

@@ -222,7 +222,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
                      "epochs": len(rec.rows), "modes hit (>= 20), last epoch": last["modes_hit"],
                      "modes hit (>= 1), last epoch": last.get("modes_hit_any"),
                      f"modes hit (>= 20), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit"), 2),
-             f"modes hit (>= 1), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit_any"), 2),
+                     f"modes hit (>= 1), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit_any"), 2),
                      "high-quality fraction, last epoch": round(last["high_quality_fraction"], 3),
                      "collapse rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
     return rows
