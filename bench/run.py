@@ -41,6 +41,7 @@ from timing import hardware_name, matmul_rate
 
 from repro.io import atomic_write, atomic_write_json
 from repro.records import environment_info, git_info, utc_now
+from repro.report.tables import with_caption
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("matmul", "dcgan", "ddpm", "ddp", "sampling", "inception", "fid", "prdc")
@@ -263,8 +264,12 @@ def book_page(record: dict) -> str:
     protocols = sorted({r["protocol"] for r in record["rows"] if r["protocol"]})
     notes = ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
     folded = [f":::{{dropdown}} All {len(record['rows'])} rows of the benchmark, with their protocols", "",
-              table(record["rows"], keys)] + notes + ["", ":::"]
-    return "\n".join(head) + "\n" + table(headline, keys) + "\n\n" + "\n".join(folded) + "\n"
+              with_caption(table(record["rows"], keys), "Every row of the benchmark: workload, precision, the "
+                           "measured figure and what follows from it; the protocols are listed below")]
+    folded += notes + ["", ":::"]
+    shown = with_caption(table(headline, keys), "The benchmark rows the discussion quotes: throughput of one "
+                         "training step or sampler on the machine named above")
+    return "\n".join(head) + "\n" + shown + "\n" + "\n".join(folded) + "\n"
 
 
 def main() -> int:

@@ -91,7 +91,8 @@ def plot_grid_montage(paths: Sequence[str | Path], titles: Sequence[str], ncols:
 def plot_seed_band(series: Mapping[Any, tuple[Sequence[float], Sequence[float]]], ax=None, label: str | None = None,
                    color: str | None = None):
     """Mean over seeds as a line with the seeds' min-max range shaded; ``series`` maps a seed to its
-    ``(x, y)``. Points are matched by x, so seeds with different lengths still line up."""
+    ``(x, y)``. Points are matched by x, so seeds with different lengths still line up. The legend
+    names the seed count; the caption says what the line and the band are."""
     import numpy as np
 
     fig, ax = _axes(ax)
@@ -106,15 +107,14 @@ def plot_seed_band(series: Mapping[Any, tuple[Sequence[float], Sequence[float]]]
     values = [np.asarray(by_x[x], dtype=float) for x in xs]
     mean = [v.mean() for v in values]
     (line,) = ax.plot(xs, mean, lw=1.8, color=color, marker="o" if len(xs) <= 3 else None, ms=4,
-                      label=f"{label or 'mean'} " + (f"(mean of {len(series)} seeds, band: min-max)" if len(series) > 1
-                                                     else "(1 seed)"))  # a point shows too
+                      label=f"{label or 'mean'} ({len(series)} seed{'s' * (len(series) > 1)})")  # a point shows too
     ax.fill_between(xs, [v.min() for v in values], [v.max() for v in values], color=line.get_color(),
                     alpha=0.2, lw=0)
     return fig
 
 
 def protocol_caption(what: str, data: str, n: int | None = None, steps: str | None = None,
-                     seeds: Sequence[int] | int | None = None, features: str | None = None,
+                     seeds: Sequence[int] | int | str | None = None, features: str | None = None,
                      record: str | None = None, extra: str | None = None) -> str:
     """A figure caption that states its protocol: what is shown, then data, sample count N, steps,
     seeds, feature extractor and a link to the run record (Markdown; fields left as ``None`` are
@@ -124,7 +124,9 @@ def protocol_caption(what: str, data: str, n: int | None = None, steps: str | No
         parts.append(f"N = {n:,} samples")
     if steps:
         parts.append(f"steps: {steps}")
-    if seeds is not None:
+    if isinstance(seeds, str):  # seeds that differ by model, e.g. "GAN seeds 0, 1; DDPM seeds 0-4"
+        parts.append(seeds)
+    elif seeds is not None:
         ss = [seeds] if isinstance(seeds, int) else list(seeds)
         parts.append(f"seed{'s' if len(ss) > 1 else ''} {', '.join(str(s) for s in ss)}")
     if features:
@@ -138,7 +140,7 @@ def protocol_caption(what: str, data: str, n: int | None = None, steps: str | No
 
 
 def record_caption(record, what: str, n: int | None = None, steps: str | None = None,
-                   features: str | None = None, seeds: Sequence[int] | int | None = None,
+                   features: str | None = None, seeds: Sequence[int] | int | str | None = None,
                    extra: str | None = None) -> str:
     """:func:`protocol_caption` for a run record: data and seed from its manifest, and a link to
     its ``manifest.json`` (relative to the notebook; the book pipeline re-bases it)."""
@@ -152,12 +154,19 @@ def record_caption(record, what: str, n: int | None = None, steps: str | None = 
                             record=str(Path(record.path) / "manifest.json"))
 
 
+COLUMN_PX = 800  # the book's text column at 100 dpi; a wider figure gets the page's full width
+
+
 def show(fig, caption: str) -> None:
     """Display ``fig`` with its caption attached to the image output; the book pipeline
-    (``repro.report.book_cells``) turns it into the figure's ``<figcaption>``."""
+    (``repro.report.book_cells``) turns it into the figure's ``<figcaption>``, and gives a figure wider
+    than the text column (:data:`COLUMN_PX`) the page's full width, so that it is not shrunk to fit."""
     from IPython.display import display
 
-    display(fig, metadata={"image/png": {"caption": caption}})
+    meta = {"caption": caption}
+    if fig.get_figwidth() * fig.dpi > COLUMN_PX:
+        meta["wide"] = True
+    display(fig, metadata={"image/png": meta})
     plt.close(fig)
 
 

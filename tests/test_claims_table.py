@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro.report.claims import Finding, claims_markdown, compare_means, gan_collapse, mode_coverage, training_compute
-from repro.report.tables import mean_pm, mean_se
+from repro.report.tables import mean_pm, mean_se, pm
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
@@ -30,7 +30,11 @@ def test_mean_se_is_the_standard_error_of_the_mean():
     mean, se, n = mean_se([1.0, 2.0, 3.0, float("nan")])
     assert (mean, n) == (2.0, 3) and se == pytest.approx(1 / math.sqrt(3))
     assert math.isnan(mean_se([4.0])[1])
-    assert mean_pm([1.0, 2.0, 3.0]) == "2 ± 0.58" and mean_pm([1.0, 2.0, 3.0], "sd") == "2 ± 1"
+    assert mean_pm([1.0, 2.0, 3.0]) == "2.0 ± 0.6" and mean_pm([1.0, 2.0, 3.0], "sd") == "2.0 ± 1.0"
+    # the mean is rounded to the spread's last digit, never past it
+    assert pm(0.958, 0.0025) == "0.958 ± 0.003" and pm(0.0683, 0.034) == "0.07 ± 0.03"
+    assert pm(0.000978, 0.00019) == "0.00098 ± 0.00019" and pm(1234.5, 120) == "1,230 ± 120"
+    assert pm(-3.25, 0.15) == "-3.25 ± 0.15" and pm(24.8, 0.2) == "24.8 ± 0.2" and pm(8.0, 0.0) == "8 ± 0"
     assert mean_pm([None]) == "—" and mean_pm([5.0]) == "5"
 
 
@@ -72,7 +76,7 @@ def test_mode_verdict_supported_when_the_ddpm_is_ahead_beyond_the_noise_on_both_
     assert f.verdict == "supported"
     assert "5–5 seeds" in f.sure
     # ours decides; the papers' count (>= 1 high-quality sample) is shown beside it, in brackets
-    assert "ring8_r1: GAN 6 ± 0.32 (n = 5) [7 ± 0.32], DDPM 7.8 ± 0.2 (n = 5) [8.8 ± 0.2]" in f.ours
+    assert "ring8_r1: GAN 6.0 ± 0.3 (n = 5) [7.0 ± 0.3], DDPM 7.8 ± 0.2 (n = 5) [8.8 ± 0.2]" in f.ours
 
 
 def test_mode_verdict_contradicted_when_the_gan_is_ahead(tmp_path):
@@ -189,7 +193,7 @@ def test_mode_verdict_adds_the_image_studys_recall_and_coverage(tmp_path, images
     _image_study(results, images_run, [[5.0]] * 3, [[9.0]] * 2,
                  [fid(0.30, 0.50), fid(0.32, 0.52), fid(0.31, 0.51)], [fid(0.30, 0.70), fid(0.32, 0.72)])
     f = mode_coverage(results)
-    assert "recall GAN 0.31 ± 0.0058 (n = 3), DDPM 0.31 ± 0.01 (n = 2)" in f.ours and "N = 1,000" in f.ours
+    assert "recall GAN 0.310 ± 0.006 (n = 3), DDPM 0.310 ± 0.010 (n = 2)" in f.ours and "N = 1,000" in f.ours
     # ahead on both mixtures and on image coverage, tied on image recall
     assert f.verdict == ("mixed: DDPM ahead on ring8_r1, DDPM ahead on grid25, tied within the known spread on "
                          "image recall, DDPM ahead on image coverage")
@@ -199,3 +203,22 @@ def test_mode_verdict_adds_the_image_studys_recall_and_coverage(tmp_path, images
 def test_compute_verdict_waits_for_curves_that_share_a_compute_range(tmp_path, images_run):
     f = training_compute(_image_study(tmp_path, images_run, [[5.0] * 30], [[20.0]]))  # one DDPM epoch: no curve
     assert f.verdict == "not yet tested" and f.sure == "—" and "share no range of training compute" in f.ours
+
+
+def test_speed_finding_takes_the_cheapest_and_dearest_setting_over_every_sampler(tmp_path):
+    from repro.report.claims import sampling_speed
+
+    path = tmp_path / "runs" / "sample_ddim"
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text(json.dumps({"kind": "sampling", "status": "finished",
+                                                    "data": {"label": "Fashion-MNIST"}, "params": {}}))
+    rows = [("gan", 1, 0.001), ("ancestral", 5, 0.020), ("ancestral", 10, 0.050),
+            ("ddim-eta1", 5, 0.030), ("ddim-eta1", 10, 0.040)]  # the last sampler listed is not the cheapest
+    with open(path / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sampler", "steps", "nfe", "seconds_per_image"])
+        w.writerows([s, k, k, t] for s, k, t in rows)
+    finding = sampling_speed(tmp_path)
+    assert "20 ms at its cheapest setting (K = 5, ancestral)" in finding.ours
+    assert "50 ms at its dearest (K = 10, ancestral)" in finding.ours
+    assert "20x faster" in finding.sure and finding.verdict == "supported"

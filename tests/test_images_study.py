@@ -81,7 +81,7 @@ def test_bf16_rows_set_the_fp32_twin_beside_the_bf16_seeds_at_its_epoch(tmp_path
     study = images.Study(fp32={"ddpm": rec([30.0, 20.0])},
                          runs={("ddpm", 0): rec([31.0, 21.0, 15.0]), ("ddpm", 1): rec([29.0, 19.0, 14.0])})
     (row,) = images.bf16_rows(study)
-    assert row["epoch"] == 1 and row["FD fp32 (seed 0)"] == "20" and row["FD bf16 (seeds)"] == "20 ± 1.4"
+    assert row["epoch"] == 1 and row["FD fp32 (seed 0)"] == "20" and row["FD bf16 (seeds)"] == "20.0 ± 1.4"
     assert row["fp32 within the bf16 seeds' spread"] == "yes"
     study.fp32["ddpm"] = rec([30.0, 26.0])
     assert images.bf16_rows(study)[0]["fp32 within the bf16 seeds' spread"] == "no"
@@ -155,7 +155,7 @@ def test_the_study_is_read_back_from_its_records_alone(tmp_path, images_run):
     assert [r["fid"] for r in images.final_results(study, "gan")] == [50.0, 40.0]
     assert images.final_results(study, "ddpm") == []
     (row_gan, row_ddpm) = images.summary_rows(study)
-    assert row_gan["FID"] == "45 ± 7.1 (N = 1000)" and row_ddpm["FID"] == "—"
+    assert row_gan["FID"] == "45 ± 7 (N = 1000)" and row_ddpm["FID"] == "—"
 
 
 def test_seed_series_put_each_epoch_at_the_seeds_mean_time():

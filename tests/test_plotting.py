@@ -51,7 +51,7 @@ def test_seed_band_draws_the_mean_and_shades_min_to_max():
     assert list(line.get_ydata()) == [2, 3, 4]
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() == 1 and band[:, 1].max() == 5
-    assert "3" not in line.get_label() and "2 seeds" in line.get_label()
+    assert line.get_label() == "DDPM (2 seeds)"
     fig, ax = plt.subplots()
     plotting.plot_seed_band({0: ([0, 1, 2], [1, 2, 3])}, ax=ax, label="GAN")
     assert ax.get_lines()[0].get_label() == "GAN (1 seed)"  # no mean or band to speak of
@@ -74,3 +74,16 @@ def test_record_caption_takes_data_and_seed_from_the_manifest():
     text = plotting.record_caption(rec, "Samples", n=64, steps="one generator evaluation per image")
     assert "Fashion-MNIST, 20,000 training images" in text and "seed 0" in text
     assert "(../book/results/runs/train_gan/manifest.json)" in text
+
+
+def test_show_marks_a_figure_wider_than_the_text_column(monkeypatch):
+    import matplotlib.pyplot as plt
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda fig, metadata: shown.append(metadata["image/png"]))
+    for width in (7.5, 9.0):
+        fig = plt.figure(figsize=(width, 3), dpi=100)
+        plotting.show(fig, "caption")
+        plt.close(fig)
+    assert shown == [{"caption": "caption"}, {"caption": "caption", "wide": True}]

@@ -148,3 +148,16 @@ def test_stored_outputs_name_no_temporary_folder_of_the_machine():
     assert nb.cells[2].outputs[0].text == "run folder: TMPDIR/run\n"
     assert nb.cells[2].outputs[2].metadata["image/png"]["caption"] == "Run record: TMPDIR/m.json"
     assert nb.cells[3].outputs[0].data["text/markdown"] == "Run record: [TMPDIR/m.json](TMPDIR/m.json)"
+
+
+def test_a_figure_wider_than_the_column_gets_the_page_width_and_a_narrow_one_does_not():
+    nb = nbformat.v4.new_notebook()
+    wide, narrow = nbformat.v4.new_code_cell("montage()"), nbformat.v4.new_code_cell("curve()")
+    wide.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"},
+                                           metadata={"image/png": {"caption": "grids", "wide": True}})]
+    narrow.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"},
+                                             metadata={"image/png": {"caption": "curve"}})]
+    nb.cells = [wide, narrow]
+    nb = prepare_for_book(nb)
+    assert "full-width" in nb.cells[0].metadata.tags and "full-width" not in nb.cells[1].metadata.tags
+    assert "wide" not in nb.cells[0].outputs[0].metadata["image/png"]

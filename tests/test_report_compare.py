@@ -68,7 +68,7 @@ def test_sweep_table_has_one_row_per_sampler_and_a_dash_where_none_was_run(tmp_p
     (run / "metrics.csv").write_text("sampler,nfe,fd_classifier\ngan,1,2.8464870569380736\n"
                                      "ancestral,5,26.714445097362603\nancestral,100,15.33\n")
     rows = compare.sweep_table(tmp_path).rows
-    assert rows == [{"classifier FD, N = 250": "gan", "K = 1": "2.85", "K = 5": MISSING, "K = 100": MISSING},
+    assert rows == [{"classifier FD, N = 250": "DCGAN", "K = 1": "2.85", "K = 5": MISSING, "K = 100": MISSING},
                     {"classifier FD, N = 250": "ancestral", "K = 1": MISSING, "K = 5": "26.7", "K = 100": "15.3"}]
     assert "No `sample_ddim` run" in compare.sweep_table(None)._repr_markdown_()
 
@@ -89,7 +89,7 @@ def test_toy_rows_summarise_the_seeds_of_each_model_and_leave_out_selection_runs
     run(root / "gan-lr3e-05-seed2", 1, status="running")   # unfinished: left out
     run(root / "select" / "gan-lr0.0001", 2)                 # selection run: left out
     (row,) = compare.toy_rows(tmp_path)
-    assert (row["model"], row["lr"], row["seeds"], row["modes hit (>= 20 of 2,500)"]) == ("GAN", "3e-05", 2, "7 ± 1")
+    assert (row["model"], row["lr"], row["seeds"], row["modes hit (>= 20 of 2,500)"]) == ("GAN", "3e-5", 2, "7.0 ± 1.0")
 
 
 def test_the_images_studys_models_are_rows_over_their_seeds_beside_the_real_floor(tmp_path, images_run):
@@ -112,5 +112,5 @@ def test_the_images_studys_models_are_rows_over_their_seeds_beside_the_real_floo
     assert gan["data"] == "Fashion-MNIST, 60,000 training images"
     assert "mean over 3 seeds" in gan["source and protocol"] and "images/gan/lr0.0002-seed0" in gan["source and protocol"]
     assert ddpm_row["model"].endswith("DDIM 20 steps, η = 0)") and ddpm_row["FID"] == "30 (N = 1,000)"
-    assert real["FID"] == "2.5 (N = 1,000)" and real["data"] == "Fashion-MNIST, test split"
+    assert real["FID"] == "2.50 (N = 1,000)" and real["data"] == "Fashion-MNIST, test split"
     assert "[real-baseline.json]" in real["source and protocol"]

@@ -5,12 +5,12 @@ import math
 import pandas as pd
 import pytest
 
-from repro.report.tables import MISSING, format_frame, sig, tidy_dataframe_html, to_html, with_n
+from repro.report.tables import MISSING, format_frame, printed, rate, seed_list, sig, tidy_dataframe_html, to_html, with_n
 
 
 @pytest.mark.parametrize("x, text", [(228.999, "229"), (20.0, "20"), (0.0194514, "0.0195"), (2.8294, "2.83"),
                                      (299520, "299,520"), (299520.0, "299,520"), (1.82e-7, "1.8e-07"), (0, "0"),
-                                     (float("nan"), MISSING), (None, MISSING), ("ddim-eta0", "ddim-eta0")])
+                                     (0.82, "0.820"), (float("nan"), MISSING), (None, MISSING), ("ddim-eta0", "ddim-eta0")])
 def test_sig_rounds_to_significant_figures_without_false_precision(x, text):
     assert sig(x) == text
 
@@ -58,3 +58,22 @@ def test_markdown_table_has_no_index_column_and_escapes_pipes():
     table = Table([{"model": "a", "FID": "20"}])
     assert table._repr_markdown_() == to_markdown(table.rows) and "model" in repr(table)
     assert to_markdown([]) == "" and repr(Table([])) == "(empty table)"
+
+
+@pytest.mark.parametrize("x, text", [(3e-5, "3e-5"), (1e-4, "1e-4"), (0.00067, "6.7e-4"), (2e-3, "2e-3"),
+                                     (9.96e-5, "1e-4"), (None, MISSING)])
+def test_rate_writes_learning_rates_as_papers_do(x, text):
+    assert rate(x) == text
+
+
+def test_format_frame_writes_learning_rate_columns_as_rates():
+    out = format_frame(pd.DataFrame({"lr": [3e-5, 1e-4], "lr_D (x lr_G)": [4.0, 1.0], "fd": [0.82, 0.664]}))
+    assert out["lr"].tolist() == ["3e-5", "1e-4"] and out["fd"].tolist() == ["0.820", "0.664"]
+
+
+def test_seed_list_folds_a_consecutive_run():
+    assert seed_list([2, 0, 1, 3, 4]) == "0-4" and seed_list([0, 1]) == "0, 1" and seed_list([0, 1, 3]) == "0, 1, 3"
+
+
+def test_published_numbers_are_shown_as_printed():
+    assert printed(4.73) == "4.73" and printed(13.36) == "13.36" and printed(50000) == "50,000" and printed(None) == MISSING

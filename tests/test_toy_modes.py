@@ -38,7 +38,7 @@ def test_study_rows_give_mean_and_standard_error_over_seeds_beside_pacgan():
                                   for s, (m, q) in enumerate([(4, 0.9), (6, 0.7)])})
     rows = toy_modes.study_rows(study, cfg)
     ours, paper, oracle = rows
-    assert ours["seeds"] == 2 and ours["modes (>= 20 of 2,500)"] == "5 ± 1" and ours["high quality %"] == "80 ± 10"
+    assert ours["seeds"] == 2 and ours["modes (>= 20 of 2,500)"] == "5.0 ± 1.0" and ours["high quality %"] == "80 ± 10"
     assert ours["reverse KL"] == "—"  # no finite value: no NaN in the table
     assert paper["source"].startswith("PacGAN") and paper["modes (>= 1)"] == "6.3 ± 0.5"
     assert toy_modes.study_rows(study, {**cfg, "seeds": 5})[0]["seeds"] == "2 of 5"  # a study still running
@@ -107,7 +107,7 @@ def test_the_gan_at_pacgans_own_setting_has_its_own_row_beside_pacgans():
     own = _record([7] * 400, [0.97] * 400, any_modes=7, kl=0.3)
     study = toy_modes.Study(runs={("ring8_r1", "gan", 0): _record([8], [0.9])}, pacgan={"ring8_r1": own})
     rows = toy_modes.study_rows(study, cfg)
-    assert [r["source"] for r in rows][:3] == ["ours, GAN", "ours, GAN at PacGAN's lr 0.0001, 400 epochs",
+    assert [r["source"] for r in rows][:3] == ["ours, GAN", "ours, GAN at PacGAN's lr 1e-4, 400 epochs",
                                                "PacGAN Table 1, GAN"]
     assert rows[1]["seeds"] == "1 (seed 0)" and rows[1]["modes (>= 1)"] == "7" and rows[1]["high quality %"] == "97"
     assert toy_modes.PACGAN_LR == 1e-4

@@ -8,7 +8,8 @@
 - replaces the checkout's absolute path in text outputs with a path relative to it, and re-bases
   relative links in Markdown outputs (a table's links to run records) onto the executed copy's folder;
 - moves a figure caption that a plotting cell attached to its image (``repro.plotting.show``) into
-  the cell metadata that myst-nb turns into ``<figcaption>`` (``mystnb.figure.caption``);
+  the cell metadata that myst-nb turns into ``<figcaption>`` (``mystnb.figure.caption``), and tags a
+  figure wider than the text column ``full-width``;
 - rewrites stored DataFrame HTML with :func:`repro.report.tables.tidy_dataframe_html` (no NaN, no
   0..n-1 index column).
 
@@ -28,6 +29,7 @@ from .tables import tidy_dataframe_html
 __all__ = ["prepare_for_book", "prepare_file", "scrub_temporary_folders", "set_caption"]
 
 HIDE = "hide-input"
+WIDE = "full-width"  # the theme widens such a cell's output into the page margin
 KEEP_VISIBLE = {"remove-cell", "remove-input", "hide-cell", HIDE}
 
 
@@ -98,6 +100,9 @@ def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
             caption = out.get("metadata", {}).pop("repro-caption", None)
             if caption:
                 set_caption(target, caption)
+            if out.get("metadata", {}).pop("repro-wide", False):
+                tags = target["metadata"].setdefault("tags", [])
+                tags += [WIDE] * (WIDE not in tags)
         if k:
             extra.append(target)
     return extra
@@ -138,6 +143,8 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
             caption = out.get("metadata", {}).get("image/png", {}).pop("caption", None)
             if caption and "image/png" in data:
                 out.setdefault("metadata", {})["repro-caption"] = _rebase_links(caption, cwd, out_dir)
+            if out.get("metadata", {}).get("image/png", {}).pop("wide", False) and "image/png" in data:
+                out["metadata"]["repro-wide"] = True
             outputs.append(out)
         cells.extend(_one_figure_per_cell(cell, outputs))
     nb["cells"] = cells

@@ -15,9 +15,9 @@ from typing import Any
 from ..records import load_record
 from .evaluation import EVALUATION
 from .params import Rule, setup_for
-from .tables import MISSING, Table, mean_pm, mean_se, sig, with_n
+from .tables import MISSING, Table, mean_pm, mean_se, pm, printed, rate, sig, with_n
 
-__all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "setup", "our_rows", "study_rows", "summary_rows", "summary_table",
+__all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "SAMPLER_NAMES", "setup", "our_rows", "study_rows", "summary_rows", "summary_table",
            "ddim_steps_table", "sampling_rows", "sweep_table", "toy_rows"]
 
 NOTEBOOK = "compare"
@@ -41,8 +41,8 @@ ANCHORS: list[dict[str, Any]] = [
 ]
 # Song et al. 2021, Table 1, CIFAR-10 FID of a DDPM-trained model sampled with S steps
 DDIM_STEPS: dict[str, dict[int, float]] = {
-    "DDIM eta = 0": {10: 13.36, 20: 6.84, 50: 4.67, 100: 4.16, 1000: 4.04},
-    "DDIM eta = 1": {10: 41.07, 20: 18.36, 50: 8.01, 100: 5.78, 1000: 4.73},
+    "DDIM η = 0": {10: 13.36, 20: 6.84, 50: 4.67, 100: 4.16, 1000: 4.04},
+    "DDIM η = 1": {10: 41.07, 20: 18.36, 50: 8.01, 100: 5.78, 1000: 4.73},
 }
 
 
@@ -149,7 +149,7 @@ def _fid(fid: float | None, n: int | None, spread: tuple[float, float, int] | No
     text = with_n(fid, n) if n else f"{sig(fid)} (N not stated)"
     if spread is not None and spread[2] > 1:
         mean, se, k = spread
-        text = f"{sig(mean)} ± {sig(se * k ** 0.5, 2)} (N = {sig(n)}, {k} seeds)"
+        text = f"{pm(mean, se * k ** 0.5)} (N = {sig(n)}, {k} seeds)"
     return text.replace(" = ", "\u00a0=\u00a0").replace("(N ", "(N\u00a0")
 
 
@@ -193,6 +193,9 @@ def summary_table(runs_dir: str | Path | None) -> Table:
         "linked, or a paper's table)"))
 
 
+SAMPLER_NAMES = {"gan": "DCGAN", "ancestral": "ancestral", "ddim-eta0": "DDIM η = 0", "ddim-eta1": "DDIM η = 1"}
+
+
 def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
     """The ``sample_ddim`` sweep of ``runs_dir`` (empty when absent)."""
     if runs_dir is None or not (Path(runs_dir) / "sample_ddim" / "manifest.json").exists():
@@ -203,9 +206,9 @@ def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
 def ddim_steps_table() -> Table:
     """:data:`DDIM_STEPS` as printed by Song et al. (2021, Table 1): one row per sampler, one column per S."""
     steps = sorted({s for row in DDIM_STEPS.values() for s in row})
-    return Table(caption="Song et al. 2021, Table 1: CIFAR-10 FID of one DDPM-trained model sampled with S steps "
+    return Table(caption="{cite:t}`song2021ddim`, Table 1: CIFAR-10 FID of one DDPM-trained model sampled with S steps "
                          "(50,000 samples, Inception), as printed",
-                 rows=[{"CIFAR-10 FID, 50k samples": name, **{f"S = {s}": sig(row.get(s), 4) for s in steps}}
+                 rows=[{"CIFAR-10 FID, 50k samples": name, **{f"S = {s}": printed(row.get(s)) for s in steps}}
                   for name, row in DDIM_STEPS.items()])
 
 
@@ -220,7 +223,7 @@ def sweep_table(runs_dir: str | Path | None) -> Table:
     nfes = sorted({r["nfe"] for r in rows})
     first = f"classifier FD, N = {n:,}" if n else "classifier FD"
     record = Path(runs_dir) / "sample_ddim" / "manifest.json"
-    return Table([{first: s, **{f"K = {k}": sig(fd.get((s, k))) for k in nfes}}
+    return Table([{first: SAMPLER_NAMES.get(s, s), **{f"K = {k}": sig(fd.get((s, k))) for k in nfes}}
                   for s in dict.fromkeys(r["sampler"] for r in rows)],
                  caption=f"Our sampling sweep: classifier-space Fréchet distance (not FID) of each sampler at K network "
                          f"evaluations per image{f', N = {n:,} samples' if n else ''}. Run record: [{record}]({record})")
@@ -240,7 +243,7 @@ def toy_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
             name = manifest.parent.name.rsplit("-seed", 1)[0]
             model, _, lr = name.partition("-lr")
             groups.setdefault((manifest.parent.parent.name, model, lr), []).append(rec.rows[-1])
-    return [{"mixture": mixture, "model": model.upper(), "lr": lr or MISSING, "seeds": len(last),
+    return [{"mixture": mixture, "model": model.upper(), "lr": rate(float(lr)) if lr else MISSING, "seeds": len(last),
              "modes hit (>= 20 of 2,500)": mean_pm([r["modes_hit"] for r in last]),
              "high-quality fraction": mean_pm([r["high_quality_fraction"] for r in last])}
             for (mixture, model, lr), last in groups.items()]

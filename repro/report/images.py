@@ -48,7 +48,7 @@ from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
 from .selection import tail_mean
-from .tables import mean_pm, mean_se
+from .tables import mean_pm, mean_se, pm, sig
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "load_study", "select_lr", "Study", "curves", "summary_rows",
            "runs_rows", "baseline_rows", "selection_rows", "final_results", "seed_series", "machines", "real_baseline", "bf16_rows", "fid_due", "final_samples",
@@ -357,7 +357,7 @@ def bf16_rows(study: Study) -> list[dict[str, Any]]:
         sd = se * math.sqrt(n) if n > 1 else math.nan
         spread = max(bf16) - min(bf16) if n > 1 else math.nan  # speed is measured by make bench, not here
         within = "—" if n < 2 else ("yes" if abs(fp32 - mean) <= max(2 * sd, spread) else "no")
-        rows.append({"model": model.upper(), "epoch": epoch, "FD fp32 (seed 0)": f"{fp32:.3g}",
+        rows.append({"model": model.upper(), "epoch": epoch, "FD fp32 (seed 0)": sig(fp32),
                      "FD bf16 (seeds)": mean_pm(bf16, "sd"), "bf16 seeds": n,
                      "fp32 within the bf16 seeds' spread": within})
     return rows
@@ -418,7 +418,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
         fids = final_results(study, model)
         rows.append({
             "model": model.upper(), "lr": study.chosen[model], "seeds": len(recs),
-            "GFLOP per example": f"{study.flops[model] / 1e9:.3g}",
+            "GFLOP per example": sig(study.flops[model] / 1e9),
             "training PFLOP": mean_pm([s["training_flops"] / 1e15 for s in stops], "sd"),
             "training_s": sum(sum(float(r.get("epoch_time_s") or 0) for r in rec.rows) for rec in recs) / len(recs),
             "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
@@ -435,22 +435,21 @@ def baseline_rows(study: Study) -> list[dict[str, Any]]:
     if b is None:
         return []
     return [{"samples": "real images, test split", "N": b["n"],
-             "reference": b["reference"], "FD (classifier)": f"{b['fd_classifier']:.3g}",
-             "FID": f"{b['fid']:.3g}{_interval(b, 'fid')}", "KID x 1000": _kid(b),
-             "precision": f"{b['precision']:.3g}", "recall": f"{b['recall']:.3g}"}]
+             "reference": b["reference"], "FD (classifier)": sig(b['fd_classifier']),
+             "FID": f"{sig(b['fid'])}{_interval(b, 'fid')}", "KID x 1000": _kid(b),
+             "precision": sig(b['precision']), "recall": sig(b['recall'])}]
 
 
 def _kid(result: Mapping[str, Any] | None) -> str:
     """KID x 1000 with the spread over its subsets and their size: "2.1 ± 0.3 (subsets of 500)"."""
     if result is None or result.get("kid_mean") is None:
         return "—"
-    return (f"{result['kid_mean'] * 1e3:.3g} ± {result['kid_std'] * 1e3:.2g} "
-            f"(subsets of {result['kid_subset_size']:,})")
+    return f"{pm(result['kid_mean'] * 1e3, result['kid_std'] * 1e3)} (subsets of {result['kid_subset_size']:,})"
 
 
 def _interval(result: Mapping[str, Any], key: str) -> str:
     lo_hi = result.get(f"{key}_interval")
-    return f" [{lo_hi[0]:.3g}, {lo_hi[1]:.3g}]" if lo_hi else ""
+    return f" [{sig(lo_hi[0])}, {sig(lo_hi[1])}]" if lo_hi else ""
 
 
 def runs_rows(study: Study) -> list[dict[str, Any]]:
@@ -462,11 +461,11 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
         fid = _last_fid(rec)
         stop = study.stops[model, seed]
         rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
-                     "training PFLOP": f"{stop['training_flops'] / 1e15:.3g}", "stopped": stop["reason"].split(":")[0],
-                     "FD (classifier)": (f"{float(rec.rows[-1][KEY]):.3g} (N = {int(rec.rows[-1]['n_eval']):,})"
+                     "training PFLOP": sig(stop['training_flops'] / 1e15), "stopped": stop["reason"].split(":")[0],
+                     "FD (classifier)": (f"{sig(float(rec.rows[-1][KEY]))} (N = {int(rec.rows[-1]['n_eval']):,})"
                                          if fid is None or fid.get(KEY) is None else
-                                         f"{fid[KEY]:.3g}{_interval(fid, KEY)} (N = {fid['n']})"),
-                     "FID": "—" if fid is None else f"{fid['fid']:.3g}{_interval(fid, 'fid')} (N = {fid['n']})",
+                                         f"{sig(fid[KEY])}{_interval(fid, KEY)} (N = {fid['n']})"),
+                     "FID": "—" if fid is None else f"{sig(fid['fid'])}{_interval(fid, 'fid')} (N = {fid['n']})",
                      "KID x 1000": _kid(fid)})
     return rows
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..records import load_record
 from ..train import diffusion, gan
+from .tables import with_caption
 
 __all__ = ["settings_rows", "settings_markdown"]
 
@@ -132,4 +133,5 @@ def settings_markdown(results: str | Path) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
     lines += ["| " + " | ".join(str(r[k]).replace("|", "\\|") for k in keys) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return with_caption("\n".join(lines), "The settings of every finished run in this book, read from the run "
+                        "manifests: runs that differ only in their seed share a row")

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from ..records import load_record
+from .tables import with_caption
 
 __all__ = ["summary_markdown"]
 
@@ -20,6 +21,16 @@ def _device(m: dict) -> str:
     return hw.get("gpu") or (f"CPU ({threads} thread{'' if threads == 1 else 's'})" if threads else "CPU")
 
 
+def _min(seconds: float) -> str:
+    """Seconds as minutes to one decimal, "< 0.1 min" below that (never "0.0 min")."""
+    return f"{seconds / 60:.1f} min" if seconds >= 3 else "< 0.1 min"
+
+
+def _minute(stamp: str) -> str:
+    """An ISO time stamp to the minute, "2026-12-02 20:07" (the table's header says UTC)."""
+    return str(stamp).replace("T", " ")[:16]
+
+
 def summary_markdown(results: str | Path) -> str:
     """Wall time per notebook; run folders and their wall time per notebook; and, folded into a dropdown,
     one row per run folder (manifest)."""
@@ -28,16 +39,17 @@ def summary_markdown(results: str | Path) -> str:
     timings = json.loads((results / "timings.json").read_text()) if (results / "timings.json").exists() else {}
     if timings:
         git = timings.get("git", {})
-        out += ["| notebook | profile | executed (UTC) | notebook wall time | its runs' wall time |",
-                "| --- | --- | --- | --- | --- |"]
+        table = ["| notebook | profile | executed (UTC) | notebook wall time | its runs' wall time |",
+                 "| --- | --- | --- | --- | --- |"]
         total = runs_total = 0.0
         for name, t in timings["notebooks"].items():
             runs_s = t.get("runs_wall_time_s", 0.0)
             total, runs_total = total + t["wall_time_s"], runs_total + runs_s
-            out.append(f"| `{name}` | {t['profile']} | {t['start_time']} | {t['wall_time_s'] / 60:.1f} min | "
-                       f"{runs_s / 60:.1f} min |")
-        out.append(f"| **all** | | | **{total / 60:.1f} min** | **{runs_total / 60:.1f} min** |")
-        out += ["", "A notebook re-executed over finished runs reuses them, so its own wall time can be far below "
+            table.append(f"| `{name}` | {t['profile']} | {_minute(t['start_time'])} | {_min(t['wall_time_s'])} | {_min(runs_s)} |")
+        table.append(f"| **all** | | | **{total / 60:.1f} min** | **{runs_total / 60:.1f} min** |")
+        out += [with_caption("\n".join(table), "Each notebook's last execution: when, its own wall time, and the "
+                             "summed wall time of the runs it drew on")]
+        out += ["A notebook re-executed over finished runs reuses them, so its own wall time can be far below "
                 "the wall time of its runs (summed from their manifests)."]
         versions = ", ".join(f"{k} {v}" for k, v in timings.get("versions", {}).items())
         hw = timings.get("hardware", {})
@@ -61,5 +73,8 @@ def summary_markdown(results: str | Path) -> str:
         return "\n".join(out + rows) + "\n"
     head = ["| notebook | run folders | their wall time |", "| --- | --- | --- |"]
     head += [f"| `{name}` | {len(walls)} | {sum(walls) / 60:.1f} min |" for name, walls in per_notebook.items()]
-    folded = ["", f":::{{dropdown}} All {len(rows) - 2} run folders, one row per manifest", "", *rows, "", ":::"]
+    head = [with_caption("\n".join(head), "The run folders of each notebook and their summed wall time")]
+    folded = ["", f":::{{dropdown}} All {len(rows) - 2} run folders, one row per manifest", "",
+              with_caption("\n".join(rows), "Every run folder, from its manifest: kind, data, device, epochs "
+                           "(or rows) recorded, wall time and status"), ":::"]
     return "\n".join(out + head + folded) + "\n"

@@ -15,9 +15,10 @@ import re
 from typing import Any, Mapping
 
 MISSING = "—"
+RATE_COLUMNS = {"lr", "lr_G", "lr_D"}  # columns written as learning rates (:func:`rate`)
 
-__all__ = ["MISSING", "sig", "with_n", "mean_se", "mean_pm", "format_frame", "to_html", "tidy_dataframe_html",
-           "use_book_tables", "to_markdown", "Table", "captioned"]
+__all__ = ["MISSING", "RATE_COLUMNS", "sig", "printed", "rate", "seed_list", "with_n", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
+           "use_book_tables", "to_markdown", "with_caption", "Table", "captioned"]
 
 
 def _is_missing(x: Any) -> bool:
@@ -31,7 +32,7 @@ def _is_missing(x: Any) -> bool:
 
 def sig(x: Any, digits: int = 3, missing: str = MISSING) -> str:
     """``x`` to ``digits`` significant figures without false precision: 228.999 -> "229", 20.0 -> "20",
-    0.0194514 -> "0.0195", 1.82e-7 -> "1.8e-07", 299520 -> "299,520" (integers are kept whole)."""
+    0.0194514 -> "0.0195", 0.82 -> "0.820", 1.82e-7 -> "1.8e-07", 299520 -> "299,520" (integers are kept whole)."""
     if _is_missing(x):
         return missing
     if isinstance(x, (bool, str)) or not isinstance(x, numbers.Real):
@@ -48,9 +49,36 @@ def sig(x: Any, digits: int = 3, missing: str = MISSING) -> str:
         return f"{x:.{max(digits - 2, 0)}e}"
     decimals = max(digits - 1 - exponent, 0)
     text = f"{x:,.{decimals}f}"
-    if "." in text:
+    if "." in text and float(text.replace(",", "")).is_integer():  # 20.000 -> 20; 0.820 keeps its zero
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def printed(x: Any, missing: str = MISSING) -> str:
+    """A published number as its paper prints it (4.73 stays "4.73", 13.36 "13.36"): no rounding, no padding."""
+    return missing if _is_missing(x) else f"{x:,g}" if isinstance(x, numbers.Real) and not isinstance(x, bool) else str(x)
+
+
+def rate(x: Any, missing: str = MISSING) -> str:
+    """A learning rate as papers write it, two significant figures in powers of ten: 1e-4, 6.7e-5, 2e-3."""
+    if _is_missing(x):
+        return missing
+    x = float(x)
+    if x == 0 or not math.isfinite(x):
+        return sig(x)
+    exponent = math.floor(math.log10(abs(x)))
+    mantissa = round(x / 10 ** exponent, 1)
+    if abs(mantissa) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:g}e{exponent}"
+
+
+def seed_list(seeds: Any) -> str:
+    """Seeds for a caption: a consecutive run as "0-4", others listed ("0, 1, 3")."""
+    ss = sorted(int(s) for s in seeds)
+    if len(ss) > 2 and ss == list(range(ss[0], ss[-1] + 1)):
+        return f"{ss[0]}-{ss[-1]}"
+    return ", ".join(map(str, ss))
 
 
 def with_n(value: Any, n: Any, digits: int = 3) -> str:
@@ -80,8 +108,29 @@ def mean_pm(values: Any, spread: str = "se") -> str:
     if n == 0:
         return MISSING
     if n < 2:
-        return f"{mean:.3g}"
-    return f"{mean:.3g} ± {se * (math.sqrt(n) if spread == 'sd' else 1):.2g}"
+        return sig(mean)
+    return pm(mean, se * (math.sqrt(n) if spread == "sd" else 1))
+
+
+def _half_up(v: float) -> int:
+    """``v`` rounded half away from zero (Python's round() goes to even), after clearing float noise."""
+    v = round(v, 9)
+    return int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+
+def pm(mean: float, spread: float) -> str:
+    """"mean ± spread" rounded together: the spread to one significant figure (two when it starts with
+    a 1), the mean to the spread's last decimal place ("98.90 ± 0.09", "24.8 ± 0.2", "5.0 ± 1.0");
+    a zero spread keeps the mean's three significant figures."""
+    if not spread or not math.isfinite(spread):
+        return f"{sig(mean)} ± {sig(spread) if math.isfinite(spread) else MISSING}"
+    exponent = math.floor(math.log10(abs(spread)))
+    leading = int(round(abs(spread) / 10 ** exponent, 9))  # the spread's first digit
+    place = exponent - (1 if leading < 2 else 0)  # power of ten of the last digit shown
+    decimals = max(-place, 0)
+    step = 10.0 ** place
+    mean_r, spread_r = _half_up(mean / step) * step, _half_up(spread / step) * step
+    return f"{mean_r:,.{decimals}f} ± {spread_r:,.{decimals}f}"
 
 
 def format_frame(df, digits: int = 3, units: Mapping[str, str] | None = None, missing: str = MISSING):
@@ -98,7 +147,8 @@ def format_frame(df, digits: int = 3, units: Mapping[str, str] | None = None, mi
     else:
         out = out.reset_index()
     for col in out.columns:
-        out[col] = [sig(v, digits, missing) if not isinstance(v, str) else v for v in out[col]]
+        show = rate if str(col).split(" ")[0] in RATE_COLUMNS else (lambda v, m: sig(v, digits, m))
+        out[col] = [show(v, missing) if not isinstance(v, str) else v for v in out[col]]
     if units:
         out = out.rename(columns={c: f"{c} ({u})" for c, u in units.items() if c in out.columns})
     return out
@@ -124,6 +174,12 @@ def to_markdown(rows: list[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_caption(table: str, caption: str) -> str:
+    """A Markdown table as a numbered, captioned table of the book (MyST's ``table`` directive)."""
+    caption = " ".join(caption.split())
+    return f"```{{table}} {caption}\n\n{table.rstrip()}\n```\n"
+
+
 class Table:
     """A finished table for a notebook to display: Markdown in the notebook and the book (links work,
     cells wrap to the page), plain text in a terminal. With ``caption`` the book shows it as a numbered
@@ -138,10 +194,7 @@ class Table:
         table = to_markdown(self.rows)
         if not table:
             return self.empty
-        if not self.caption:
-            return table
-        caption = " ".join(self.caption.split())
-        return f"```{{table}} {caption}\n\n{table}```\n"
+        return with_caption(table, self.caption) if self.caption else table
 
     def __repr__(self) -> str:
         text = self.empty

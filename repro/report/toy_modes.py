@@ -45,7 +45,7 @@ from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
 from .selection import tail_mean as _tail_mean
-from .tables import mean_pm
+from .tables import mean_pm, rate
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
            "study_rows", "oracle_row", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config"]
@@ -285,7 +285,7 @@ def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
                          **_table_columns([rec.rows[-1] for rec in runs])})
         if mixture in study.pacgan:
             rec = study.pacgan[mixture]
-            rows.append({"mixture": mixture, "source": f"ours, GAN at PacGAN's lr {PACGAN_LR:g}, {len(rec.rows)} epochs",
+            rows.append({"mixture": mixture, "source": f"ours, GAN at PacGAN's lr {rate(PACGAN_LR)}, {len(rec.rows)} epochs",
                          "seeds": "1 (seed 0)", **_table_columns([rec.rows[-1]])})
         if mixture in PACGAN_TABLE1:
             p = PACGAN_TABLE1[mixture]
