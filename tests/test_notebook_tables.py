@@ -13,7 +13,7 @@ import pytest
 from repro.report.tables import Table, captioned
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-CAPTIONED = re.compile(r"^```\{table\} \S.*\n\n\|", re.S)
+CAPTIONED = re.compile(r"^:::\{table\} \S.*\n\n\|", re.S)
 
 
 def table_outputs(path: Path) -> list[tuple[int, str]]:
@@ -26,7 +26,7 @@ def table_outputs(path: Path) -> list[tuple[int, str]]:
             html = "".join(data.get("text/html", ""))
             if "<table" in html:
                 found.append((i, "an HTML table (a DataFrame shown as it is)"))
-            elif md.lstrip().startswith("```{table}"):
+            elif md.lstrip().startswith((":::{table}", "```{table}")):
                 found.append((i, "captioned" if CAPTIONED.match(md.lstrip()) else "a table directive without rows"))
             elif re.search(r"^\|.*\|\s*$", md, re.M):
                 found.append((i, "a Markdown table without a caption"))
@@ -41,6 +41,18 @@ def test_every_table_a_notebook_shows_is_captioned(path):
 
 def test_captioned_tables_render_as_a_table_directive_with_formatted_numbers():
     md = captioned([{"model": "GAN", "FID": 50.8123, "n": 1000}], "FID of the DCGAN. Data: x")._repr_markdown_()
-    assert md.startswith("```{table} FID of the DCGAN. Data: x\n\n| model | FID | n |")
-    assert "| GAN | 50.8 | 1,000 |" in md and md.rstrip().endswith("```")
+    assert md.startswith(":::{table} FID of the DCGAN. Data: x\n\n| model | FID | n |")
+    assert "| GAN | 50.8 | 1,000 |" in md and md.rstrip().endswith(":::")
     assert Table([{"a": 1}])._repr_markdown_().startswith("| a |")  # no caption: a plain table
+
+
+def test_a_caption_with_a_citation_still_opens_a_table_directive():
+    """MyST reads a directive from a fence's opening line; with a backtick fence, a role's backticks in
+    the caption make it an ordinary paragraph and the table loses its caption."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+
+    md = captioned([{"S": 10, "FID": 13.36}], "{cite:t}`song2021ddim`, Table 1: FID as printed")._repr_markdown_()
+    fences = [t for t in MarkdownIt("commonmark").enable("table").use(colon_fence_plugin).parse(md)
+              if t.type in ("fence", "colon_fence")]
+    assert [(t.info.split()[0], t.content.lstrip().startswith("| S |")) for t in fences] == [("{table}", True)]

@@ -85,9 +85,11 @@ def test_papermills_absolute_input_path_is_made_relative_to_the_checkout():
     from repro.report.book_cells import prepare_for_book
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["papermill"] = {"input_path": "/home/someone/checkout/notebooks/x.ipynb"}
+    nb.metadata["papermill"] = {"input_path": "/home/someone/checkout/notebooks/x.ipynb",
+                                "output_path": "/elsewhere/results/x.ipynb"}
     prepare_for_book(nb, root="/home/someone/checkout")
     assert nb.metadata["papermill"]["input_path"] == "notebooks/x.ipynb"
+    assert nb.metadata["papermill"]["output_path"] == "x.ipynb"  # outside the checkout: its name alone
 
 
 def test_each_of_several_figures_in_a_cell_keeps_its_own_caption(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -323,3 +324,16 @@ def test_report_run_resumes_a_notebook_whose_run_folder_holds_a_run(tmp_path, mo
     report.run(["train_gan", "compare"], "cpu", tmp_path, None)
     assert "resume" not in seen[0] and seen[1]["resume"] is True
     assert "resume" not in seen[2]  # compare takes no resume parameter
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")))
+def test_papermill_reads_every_parameter_and_its_comment(name, caplog):
+    """papermill (``-p``, ``--help-notebook``) parses each parameter line; a quote or an ``=`` in the
+    comment makes it skip the line with a warning and show the parameter without its help."""
+    import logging
+
+    papermill = pytest.importorskip("papermill")
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        found = papermill.inspect_notebook(str(Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb"))
+    assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
+    assert "profile" in found

@@ -151,9 +151,17 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
     run = nb.get("metadata", {}).get("papermill", {})
     if "input_path" in run and not isinstance(run["input_path"], str):
         run["input_path"] = source
-    elif root and str(run.get("input_path", "")).startswith(root):  # papermill records the absolute input
-        run["input_path"] = os.path.relpath(run["input_path"], root)
+    for key in ("input_path", "output_path"):  # papermill records absolute paths of the machine
+        if isinstance(run.get(key), str) and os.path.isabs(run[key]):
+            run[key] = _relative(run[key], root)
     return nb
+
+
+def _relative(path: str, root: str | None) -> str:
+    """``path`` relative to the checkout ``root`` when inside it, else the file's name alone."""
+    if root and Path(path).is_relative_to(root):
+        return os.path.relpath(path, root)
+    return Path(path).name
 
 
 def scrub_temporary_folders(nb: Any) -> Any:

@@ -175,9 +175,11 @@ def to_markdown(rows: list[Mapping[str, Any]]) -> str:
 
 
 def with_caption(table: str, caption: str) -> str:
-    """A Markdown table as a numbered, captioned table of the book (MyST's ``table`` directive)."""
+    """A Markdown table as a numbered, captioned table of the book (MyST's ``table`` directive). The
+    directive is fenced with colons: a backtick fence's opening line may hold no backtick (CommonMark),
+    so a caption with a role such as a citation would turn it into a plain code block."""
     caption = " ".join(caption.split())
-    return f"```{{table}} {caption}\n\n{table.rstrip()}\n```\n"
+    return f":::{{table}} {caption}\n\n{table.rstrip()}\n:::\n"
 
 
 class Table:
