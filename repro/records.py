@@ -367,8 +367,13 @@ class Record:
         return pd.DataFrame(self.rows)
 
 
+# Settings renamed since older records were written: old name -> the trainers' name today.
+RENAMED_PARAMS = {"n_grid": "grid_samples", "grid_size": "grid_samples"}
+
+
 def load_record(path: str | os.PathLike) -> Record:
-    """Read a run folder written by :class:`RunRecord`."""
+    """Read a run folder written by :class:`RunRecord`; settings written under an older name
+    (:data:`RENAMED_PARAMS`) are read under today's."""
     path = Path(path)
     try:
         manifest = json.loads((path / MANIFEST).read_text())
@@ -376,4 +381,9 @@ def load_record(path: str | os.PathLike) -> Record:
         raise FileNotFoundError(
             f"{path} is not a run record: {MANIFEST} is missing. Run the experiment that writes it first."
         ) from None
+    params = manifest.get("params")
+    if isinstance(params, dict):
+        for old_name, name in RENAMED_PARAMS.items():
+            if old_name in params and name not in params:
+                params[name] = params.pop(old_name)
     return Record(path=path, manifest=manifest, rows=_read_csv(path / METRICS))

@@ -33,8 +33,8 @@ LOCAL_PATH = re.compile(r"(?<![\w.:/-])/(work|tmp|home|root)/")
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$")
 MISSING = re.compile(r"^(nan|none|<na>|nat)$", re.IGNORECASE)
 # Executed before their notebooks captioned every table; they are re-executed on the models of the
-# `images` study (train_gan and train_ddpm leave the book then, sample_ddim samples the new DDPM).
-UNCAPTIONED_TABLES = {"book/results/train_gan.html", "book/results/train_ddpm.html", "book/results/sample_ddim.html"}
+# `images` study (train_ddpm leaves the book then, sample_ddim samples the new DDPM).
+UNCAPTIONED_TABLES = {"book/results/train_ddpm.html", "book/results/sample_ddim.html"}
 
 
 def page_problems(html: str, build_root: Path | None = None, page: Path | None = None,

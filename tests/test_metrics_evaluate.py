@@ -71,3 +71,12 @@ def test_bootstrap_intervals_come_with_the_numbers_and_real_images_set_the_floor
     assert real["real_split"] == "train" and real["n"] == 200
     worse = metrics.evaluate((fashion_32 * 0.5).clamp(-1, 1), **kwargs)
     assert real["fd_classifier"] < worse["fd_classifier"]
+
+
+def test_an_evaluation_reads_as_named_rows_in_a_fixed_order_with_significant_figures():
+    from repro.report.evaluation import evaluation_rows
+
+    rows = evaluation_rows({"recall": 0.47123, "fid": 50.7712, "n": 1000, "reference": "x", "kid_mean": 0.0194514})
+    assert rows == [{"metric": "FID (Inception pool3)", "value": "50.77"},
+                    {"metric": "KID, mean over subsets", "value": "0.01945"},
+                    {"metric": "recall (k-NN manifold, Inception)", "value": "0.4712"}]

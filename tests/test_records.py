@@ -135,3 +135,11 @@ def test_check_finite_names_the_step_and_checkpoint():
         check_finite(7, "runs/x/last.pt", loss_G=torch.tensor(1.0), loss_D=torch.tensor(float("nan")))
     with pytest.raises(NonFiniteLossError, match="inf"):
         check_finite(1, None, loss=float("inf"))
+
+
+def test_a_setting_written_under_its_old_name_is_read_under_todays(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"params": {"n_grid": 64, "lr": 1e-4}}))
+    (tmp_path / "metrics.csv").write_text("epoch\n0\n")
+    assert load_record(tmp_path).manifest["params"] == {"grid_samples": 64, "lr": 1e-4}
+    (tmp_path / "manifest.json").write_text(json.dumps({"params": {"grid_size": 16, "grid_samples": 64}}))
+    assert load_record(tmp_path).manifest["params"]["grid_samples"] == 64  # today's name wins

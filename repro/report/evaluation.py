@@ -14,9 +14,23 @@ from typing import Any, Mapping
 from ..io import atomic_write_json
 from ..records import environment_info, git_info, utc_now
 
-__all__ = ["evaluate_run", "tracked_floor", "EVALUATION"]
+__all__ = ["evaluate_run", "tracked_floor", "evaluation_rows", "EVALUATION"]
 
 EVALUATION = "evaluation.json"
+# What each number of an evaluation is, in the order a table shows them.
+METRICS = {
+    "fid": "FID (Inception pool3)",
+    "kid_mean": "KID, mean over subsets",
+    "kid_std": "KID, standard deviation over subsets",
+    "precision": "precision (k-NN manifold, Inception)",
+    "recall": "recall (k-NN manifold, Inception)",
+    "density": "density (Inception)",
+    "coverage": "coverage (Inception)",
+    "fd_classifier": "Fréchet distance, classifier features (not FID)",
+    "classifier_score": "classifier score (Inception Score form, classifier)",
+    "classes_hit": "classes present",
+    "class_kl": "KL(class histogram ‖ uniform)",
+}
 
 
 def evaluate_run(samples: Any, reference: str, out_dir: str | Path, params: Mapping[str, Any], *,
@@ -58,3 +72,11 @@ def tracked_floor(dataset: str, image_size: int, n: int, device: Any = "cpu") ->
 
     device = pick_device(device) if isinstance(device, str) else device
     return ClassifierTracker(dataset, n_samples=n, device=device).real_floor(image_size)
+
+
+def evaluation_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An evaluation's numbers as table rows (metric, value), in :data:`METRICS` order; what it was
+    measured on (``n``, ``reference``, ``extractor``) belongs in the table's caption."""
+    from .tables import sig
+
+    return [{"metric": name, "value": sig(result[key], 4)} for key, name in METRICS.items() if key in result]
