@@ -77,6 +77,6 @@ def test_an_evaluation_reads_as_named_rows_in_a_fixed_order_with_significant_fig
     from repro.report.evaluation import evaluation_rows
 
     rows = evaluation_rows({"recall": 0.47123, "fid": 50.7712, "n": 1000, "reference": "x", "kid_mean": 0.0194514})
-    assert rows == [{"metric": "FID (Inception pool3)", "value": "50.77"},
-                    {"metric": "KID, mean over subsets", "value": "0.01945"},
-                    {"metric": "recall (k-NN manifold, Inception)", "value": "0.4712"}]
+    assert rows == [{"metric": "FID (Inception pool3)", "value": "50.8"},
+                    {"metric": "KID, mean over subsets", "value": "0.0195"},
+                    {"metric": "recall (k-NN manifold, Inception)", "value": "0.471"}]

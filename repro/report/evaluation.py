@@ -79,4 +79,4 @@ def evaluation_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     measured on (``n``, ``reference``, ``extractor``) belongs in the table's caption."""
     from .tables import sig
 
-    return [{"metric": name, "value": sig(result[key], 4)} for key, name in METRICS.items() if key in result]
+    return [{"metric": name, "value": sig(result[key])} for key, name in METRICS.items() if key in result]
