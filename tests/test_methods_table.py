@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from repro.report.methods import settings_markdown, settings_rows
+from repro.report.tables import rate
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
@@ -25,7 +26,7 @@ def test_every_training_run_is_in_one_row_with_its_learning_rate_and_seed():
         if m["kind"] not in ("gan", "diffusion") or m["status"] != "finished":
             continue
         p = m["params"]
-        lr = f"lr_G {p['lr_G']:g}, lr_D {p['lr_D']:g}" if m["kind"] == "gan" else f"lr {p['lr']:g}"
+        lr = f"lr_G {rate(p['lr_G'])}, lr_D {rate(p['lr_D'])}" if m["kind"] == "gan" else f"lr {rate(p['lr'])}"
         parts = manifest.parent.relative_to(RESULTS / "runs").parts
         study = "/".join(parts[:-1]) or parts[0]  # a notebook's single run is its folder
         data = f"{m['data']['label']}, {m['data']['n']:,}"
@@ -55,7 +56,7 @@ def test_differences_from_the_paper_preset_are_named(tmp_path):
 @pytest.mark.parametrize("params, expected", [
     # the collapse study's control: the seed's preset with lr_D = lr_G, read against the seed's preset
     ({"arch": "dcgan", "batch_size": 128, "lr_G": 1e-4, "lr_D": 1e-4, "betas_G": [0.5, 0.999], "nz": 100,
-      "ngf": 64, "ndf": 64, "update": "alternating"}, "seed-report: lr_D 0.0004 → 0.0001"),
+      "ngf": 64, "ndf": 64, "update": "alternating"}, "seed-report: lr_D 4e-4 → 1e-4"),
     # a hybrid-loss DDPM is read against Nichol & Dhariwal's preset, an L_simple one against Ho et al.'s
     ({"model": "iddpm-cifar10", "schedule": "cosine", "num_timesteps": 4000, "loss_type": "hybrid", "batch_size": 64,
       "lr": 1e-4, "warmup_steps": 0, "ema_decay": 0.9999, "grad_clip": None}, "iddpm-cifar10: batch_size 128 → 64"),

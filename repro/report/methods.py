@@ -17,7 +17,7 @@ from typing import Any
 
 from ..records import load_record
 from ..train import diffusion, gan
-from .tables import with_caption
+from .tables import rate, with_caption
 
 __all__ = ["settings_rows", "settings_markdown"]
 
@@ -37,8 +37,8 @@ PAPER_LENGTH: dict[str, tuple[str, int]] = {"mixture-pacgan": ("epochs", 400), "
 
 
 def _differences(preset: Any, settings: dict[str, Any]) -> list[str]:
-    return [f"{k} {_fmt(getattr(preset, k))} → {_fmt(v)}" for k, v in settings.items()
-            if hasattr(preset, k) and _fmt(getattr(preset, k)) != _fmt(v)]
+    return [f"{k} {_fmt(getattr(preset, k), k)} → {_fmt(v, k)}" for k, v in settings.items()
+            if hasattr(preset, k) and _fmt(getattr(preset, k), k) != _fmt(v, k)]
 
 
 def _reference(kind: str, p: dict[str, Any]) -> tuple[str, Any] | None:
@@ -71,7 +71,10 @@ def _length(name: str, epochs: set[int], steps: set[int]) -> list[str]:
     return [f"training {theirs:,} {unit} → {span}"]
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, key: str = "") -> str:
+    """A setting as the table shows it; learning rates as papers write them (1e-4, 6.7e-4)."""
+    if key.startswith("lr") and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return rate(v)
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, (list, tuple)):
@@ -101,7 +104,7 @@ def settings_rows(results: str | Path) -> list[dict[str, Any]]:
         study = "/".join(run.parts[:-1]) or run.parts[0]
         data = rec.manifest.get("data", {})
         settings = _settings(kind, p)
-        key = (study, kind, data.get("label"), data.get("n"), tuple((k, _fmt(v)) for k, v in settings.items()))
+        key = (study, kind, data.get("label"), data.get("n"), tuple((k, _fmt(v, k)) for k, v in settings.items()))
         g = groups.setdefault(key, {"seeds": set(), "epochs": set(), "steps": set(), "kind": kind, "params": p})
         g["seeds"].add(p.get("seed"))
         g["epochs"].add(len(rec.rows))
