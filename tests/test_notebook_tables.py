@@ -22,7 +22,7 @@ def table_outputs(path: Path) -> list[tuple[int, str]]:
     for i, cell in enumerate(json.loads(path.read_text())["cells"]):
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            md = "".join(data.get("text/markdown", ""))
+            md = re.sub(r"^::::\{dropdown\}[^\n]*\n\n", "", "".join(data.get("text/markdown", "")).lstrip())
             html = "".join(data.get("text/html", ""))
             if "<table" in html:
                 found.append((i, "an HTML table (a DataFrame shown as it is)"))
@@ -56,3 +56,19 @@ def test_a_caption_with_a_citation_still_opens_a_table_directive():
     fences = [t for t in MarkdownIt("commonmark").enable("table").use(colon_fence_plugin).parse(md)
               if t.type in ("fence", "colon_fence")]
     assert [(t.info.split()[0], t.content.lstrip().startswith("| S |")) for t in fences] == [("{table}", True)]
+
+
+def test_a_long_table_is_folded_under_its_captions_first_sentence_and_a_short_one_is_not():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+
+    from repro.report.tables import FOLD_ROWS
+
+    caption = "Every run: modes hit at the last epoch. Data: ring8_r1; N = 2,500 samples."
+    long_md = captioned([{"seed": k} for k in range(FOLD_ROWS + 1)], caption)._repr_markdown_()
+    tokens = MarkdownIt("commonmark").enable("table").use(colon_fence_plugin).parse(long_md)
+    outer = [t for t in tokens if t.type == "colon_fence"]
+    assert [t.info for t in outer] == [f"{{dropdown}} Every run: modes hit at the last epoch ({FOLD_ROWS + 1} rows)"]
+    assert outer[0].content.lstrip().startswith(":::{table} Every run: modes hit at the last epoch. Data: ring8_r1;")
+    short_md = captioned([{"seed": k} for k in range(FOLD_ROWS)], caption)._repr_markdown_()
+    assert short_md.startswith(":::{table} Every run")

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 MISSING = "—"
 RATE_COLUMNS = {"lr", "lr_G", "lr_D"}  # columns written as learning rates (:func:`rate`)
 
-__all__ = ["MISSING", "RATE_COLUMNS", "sig", "printed", "rate", "seed_list", "with_n", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
+__all__ = ["MISSING", "RATE_COLUMNS", "FOLD_ROWS", "folded", "headline", "sig", "printed", "rate", "seed_list", "with_n", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
            "use_book_tables", "to_markdown", "with_caption", "Table", "captioned"]
 
 
@@ -182,10 +182,27 @@ def with_caption(table: str, caption: str) -> str:
     return f":::{{table}} {caption}\n\n{table.rstrip()}\n:::\n"
 
 
+FOLD_ROWS = 10  # a captioned table with more rows is folded into a dropdown
+
+
+def folded(table_md: str, title: str) -> str:
+    """Markdown (a captioned table) folded into a dropdown that shows ``title`` until it is opened
+    (sphinx-design's ``dropdown``; its fence is one colon longer than the table's)."""
+    return f"::::{{dropdown}} {' '.join(title.split())}\n\n{table_md.rstrip()}\n::::\n"
+
+
+def headline(caption: str) -> str:
+    """A caption's first sentence: what a folded table shows of it."""
+    first = re.split(r"(?<=[a-z0-9)])\. ", " ".join(caption.split()), maxsplit=1)[0]
+    return first.rstrip(".")
+
+
 class Table:
     """A finished table for a notebook to display: Markdown in the notebook and the book (links work,
     cells wrap to the page), plain text in a terminal. With ``caption`` the book shows it as a numbered
-    table with that caption (MyST's ``table`` directive)."""
+    table with that caption (MyST's ``table`` directive); one of more than :data:`FOLD_ROWS` rows is
+    folded under its caption's first sentence and row count, so that a page shows the headline tables
+    (each study's summary) and a click opens the long ones."""
 
     def __init__(self, rows: list[Mapping[str, Any]], empty: str = "(empty table)", caption: str | None = None):
         self.rows = [dict(r) for r in rows]
@@ -196,7 +213,12 @@ class Table:
         table = to_markdown(self.rows)
         if not table:
             return self.empty
-        return with_caption(table, self.caption) if self.caption else table
+        if not self.caption:
+            return table
+        shown = with_caption(table, self.caption)
+        if len(self.rows) > FOLD_ROWS:
+            shown = folded(shown, f"{headline(self.caption)} ({len(self.rows)} rows)")
+        return shown
 
     def __repr__(self) -> str:
         text = self.empty
