@@ -111,3 +111,10 @@ def test_the_gan_at_pacgans_own_setting_has_its_own_row_beside_pacgans():
                                                "PacGAN Table 1, GAN"]
     assert rows[1]["seeds"] == "1 (seed 0)" and rows[1]["modes (>= 1)"] == "7" and rows[1]["high quality %"] == "97"
     assert toy_modes.PACGAN_LR == 1e-4
+
+
+def test_pacgans_numbers_are_shown_as_printed_in_its_table_1():
+    cfg = {"mixtures": ["ring8_r1", "grid25"], "seeds": 2, "eval_samples": 2500}
+    rows = [r for r in toy_modes.study_rows(toy_modes.Study(), cfg) if r["source"] == "PacGAN Table 1, GAN"]
+    assert [(r["modes (>= 1)"], r["high quality %"], r["reverse KL"]) for r in rows] == [
+        ("6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"), ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07")]

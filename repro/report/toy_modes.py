@@ -45,7 +45,7 @@ from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
 from .selection import tail_mean as _tail_mean
-from .tables import mean_pm, rate
+from .tables import mean_pm, pm, rate
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
            "study_rows", "oracle_row", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config"]
@@ -290,9 +290,8 @@ def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
         if mixture in PACGAN_TABLE1:
             p = PACGAN_TABLE1[mixture]
             rows.append({"mixture": mixture, "source": "PacGAN Table 1, GAN", "seeds": 10,
-                         "modes (>= 1)": "{} ± {}".format(*p["modes"]), "modes (>= 20 of 2,500)": "—",
-                         "high quality %": "{} ± {}".format(*p["high_quality_pct"]),
-                         "reverse KL": "{} ± {}".format(*p["reverse_kl"])})
+                         "modes (>= 1)": pm(*p["modes"]), "modes (>= 20 of 2,500)": "—",
+                         "high quality %": pm(*p["high_quality_pct"]), "reverse KL": pm(*p["reverse_kl"])})
         rows.append(oracle_row(mixture, cfg["eval_samples"]))
     return rows
 
