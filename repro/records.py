@@ -367,8 +367,13 @@ class Record:
         return pd.DataFrame(self.rows)
 
 
-# Settings renamed since older records were written: old name -> the trainers' name today.
-RENAMED_PARAMS = {"n_grid": "grid_samples", "grid_size": "grid_samples"}
+# Training settings renamed since older records were written (one vocabulary for both trainers):
+# old name -> the trainers' name today. Applied to the manifests of training runs only.
+RENAMED_PARAMS = {"n_grid": "grid_samples", "grid_size": "grid_samples", "sampler": "track_sampler",
+                  "sampler_steps": "track_steps", "ddim_eta": "track_eta", "eval_every": "track_every",
+                  "sample_batch_size": "track_batch_size", "nan_check_every": "check_every",
+                  "adam_betas": "betas"}
+TRAINING_KINDS = ("gan", "diffusion")
 
 
 def load_record(path: str | os.PathLike) -> Record:
@@ -382,7 +387,7 @@ def load_record(path: str | os.PathLike) -> Record:
             f"{path} is not a run record: {MANIFEST} is missing. Run the experiment that writes it first."
         ) from None
     params = manifest.get("params")
-    if isinstance(params, dict):
+    if isinstance(params, dict) and manifest.get("kind") in TRAINING_KINDS:
         for old_name, name in RENAMED_PARAMS.items():
             if old_name in params and name not in params:
                 params[name] = params.pop(old_name)

@@ -138,8 +138,12 @@ def test_check_finite_names_the_step_and_checkpoint():
 
 
 def test_a_setting_written_under_its_old_name_is_read_under_todays(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"params": {"n_grid": 64, "lr": 1e-4}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "gan", "params": {"n_grid": 64, "lr": 1e-4}}))
     (tmp_path / "metrics.csv").write_text("epoch\n0\n")
     assert load_record(tmp_path).manifest["params"] == {"grid_samples": 64, "lr": 1e-4}
-    (tmp_path / "manifest.json").write_text(json.dumps({"params": {"grid_size": 16, "grid_samples": 64}}))
-    assert load_record(tmp_path).manifest["params"]["grid_samples"] == 64  # today's name wins
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "diffusion", "params": {
+        "grid_size": 16, "grid_samples": 64, "sampler_steps": 20, "sampler": "ddim"}}))
+    assert load_record(tmp_path).manifest["params"] == {"grid_size": 16, "grid_samples": 64,  # today's name wins
+                                                        "track_steps": 20, "track_sampler": "ddim"}
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sample_ddim", "params": {"sampler": "ddim"}}))
+    assert load_record(tmp_path).manifest["params"] == {"sampler": "ddim"}  # not a training run: as written
