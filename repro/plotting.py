@@ -44,6 +44,10 @@ def plot_series(rows: Sequence[Mapping[str, Any]], keys: Iterable[str], x: str =
             ax.plot(xs, ys, marker="o" if len(pts) <= 30 else None, ms=3, lw=1.5,
                     label=(labels or {}).get(k, k))
     ax.set_xlabel(x)
+    if x in ("epoch", "step"):  # counts: no tick between two of them
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ylabel:
         ax.set_ylabel(ylabel)
     if title:

@@ -87,3 +87,17 @@ def test_show_marks_a_figure_wider_than_the_text_column(monkeypatch):
         plotting.show(fig, "caption")
         plt.close(fig)
     assert shown == [{"caption": "caption"}, {"caption": "caption", "wide": True}]
+
+
+def test_an_epoch_axis_has_whole_epochs_as_ticks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from repro.plotting import plot_series
+
+    fig, ax = plt.subplots(figsize=(3, 2))  # a narrow panel, where matplotlib would tick 0, 2.5, 5, ...
+    plot_series([{"epoch": e, "loss": 1.0 / (e + 1)} for e in range(12)], ["loss"], ax=ax)
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= 11]
+    assert ticks and all(float(t).is_integer() for t in ticks)
