@@ -337,3 +337,16 @@ def test_papermill_reads_every_parameter_and_its_comment(name, caplog):
         found = papermill.inspect_notebook(str(Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb"))
     assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
     assert "profile" in found
+
+
+def test_stored_smoke_outputs_are_made_with_torchs_own_thread_count(monkeypatch, capsys):
+    """Some smoke outputs differ in their last digits between one thread and two; the tests run with
+    torch's default, so `store` drops a thread-count variable before it starts a kernel."""
+    import os
+
+    from repro.report.__main__ import store
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("REPRO_PROFILE", "smoke")
+    store([], timeout=10)
+    assert "OMP_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS ignored" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
 ``python -m repro.report store [NOTEBOOK ...]``
     Re-execute notebooks in place under the ``smoke`` profile, refreshing the outputs that
-    ``pytest --nbval`` compares against.
+    ``pytest --nbval`` compares against. The kernel runs with torch's own thread count, as the tests do
+    (``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` are dropped): some smoke outputs depend on it.
 
 ``python -m repro.report summary --out book/results``
     Rewrite ``OUT/summary.md``, ``OUT/methods.md`` (the settings of every run, from the manifests) and
@@ -62,11 +63,17 @@ def _names(given: list[str]) -> list[str]:
     return names
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def store(names: list[str], timeout: int) -> None:
     import nbclient
     import nbformat
 
     os.environ["REPRO_PROFILE"] = "smoke"
+    for var in THREAD_VARIABLES:  # the kernel runs as `pytest --nbval` does: torch's own thread count
+        if os.environ.pop(var, None) is not None:
+            print(f"store: {var} ignored (some smoke outputs depend on the thread count)")
     for name in names:
         path = NOTEBOOKS / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
