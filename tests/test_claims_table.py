@@ -144,6 +144,11 @@ def test_collapse_verdict_reads_the_seed_setting_against_its_control(tmp_path):
     f = gan_collapse(one)
     assert f.verdict == "provisional: contradicted so far"   # one seed of each
     assert f.sure.startswith("1 seed of the seed's setting, 1 of the control")
+    assert f.sure.endswith("0 of 2 runs still improving in their last 10 epochs")  # flat from epoch 5
+    falling = tmp_path / "falling"
+    _collapse_run(falling, 4.0, 0, [30.0 - 0.1 * e for e in range(60)])
+    _collapse_run(falling, 1.0, 0, steady)
+    assert gan_collapse(falling).sure.endswith("1 of 2 runs still improving in their last 10 epochs")
 
 
 DATA = {"label": "Fashion-MNIST", "n": 60000}

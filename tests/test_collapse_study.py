@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -89,4 +90,21 @@ def test_the_run_table_for_readers_dates_the_collapse_and_the_best_fd(tmp_path):
     collapsed, steady = collapse_study.run_table(study)
     assert collapsed["collapse rule"] == "collapse at epoch 4" and collapsed["best FD (epoch)"] == "9 (3)"
     assert steady["collapse rule"] == "no collapse" and steady["D(x) / D(G(z)) (last)"] == "0.70 / 0.30"
-    assert len(collapsed) == 8  # narrow enough for the page
+    assert collapsed["FD change, last 10 epochs"] == "—"  # 8 epochs: too short to judge
+    assert len(collapsed) == 9  # narrow enough for the page
+
+
+def test_late_change_compares_the_last_epochs_best_with_the_best_before():
+    assert collapse_study.late_change(STEADY, k=3) == pytest.approx(8.2 / 8.5 - 1)  # still improving
+    assert collapse_study.late_change(RISE, k=3) == pytest.approx(40.0 / 9.0 - 1)   # worse than the best
+    assert collapse_study.late_change([3.0, None, 2.0, float("nan"), 1.0], k=1) == pytest.approx(-0.5)
+    assert math.isnan(collapse_study.late_change(STEADY, k=8))
+
+
+def test_the_summary_counts_the_seeds_still_improving_at_the_end(tmp_path):
+    falling = [30.0, 20.0, 10.0, 9.0] + [8.0 - 0.1 * e for e in range(10)]  # best of the last 10: 7.1 < 9
+    flat = [30.0, 20.0, 10.0, 8.0] + [8.0] * 10                              # no better than 8 any more
+    study = {(4.0, 0): load_record(_record(tmp_path, 4.0, 0, falling)), (4.0, 1): load_record(_record(tmp_path, 4.0, 1, flat))}
+    (summary,) = collapse_study.summary_rows(study)
+    assert summary["still improving"] == "1 of 2"
+    assert [r["FD change, last 10 epochs"] for r in collapse_study.run_table(study)] == ["-21%", "+0%"]

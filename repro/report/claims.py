@@ -202,7 +202,7 @@ def _collapse_study(results: Path) -> dict[tuple[float, int], Record]:
 def gan_collapse(results: Path) -> Finding:
     """The seed's DCGAN setting (lr_D = 4 lr_G) and its equal-rate control from the ``collapse`` study,
     and the collapse rule on the 2D seeds of both models."""
-    from .collapse_study import run_rows
+    from .collapse_study import LATE, LATE_EPOCHS, run_rows
 
     counts = []
     for mixture in PACGAN_TABLE1:
@@ -236,7 +236,9 @@ def gan_collapse(results: Path) -> Finding:
     if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
         verdict = f"provisional: {verdict} so far"
     n = len(seed_rows)
-    sure = f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width"
+    improving = sum(r[LATE] < 0 for r in rows)
+    sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
+            f"{improving} of {len(rows)} runs still improving in their last {LATE_EPOCHS} epochs")
     return Finding(ours, verdict, sure, where)
 
 

@@ -31,8 +31,11 @@ from .runs import (DEVICE, WORKERS, continue_run, finished_run, in_workers, pick
 from .tables import mean_pm, sig
 from .train_gan import IMAGE_PRESETS, collapse
 
+LATE_EPOCHS = 10  # the window of :func:`late_change`
+
 __all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "run_table", "summary_rows", "curves",
-           "grid_epochs"]
+           "grid_epochs",
+           "LATE_EPOCHS", "LATE", "late_change"]
 
 NOTEBOOK = "collapse"
 RULES = {
@@ -103,9 +106,19 @@ def _setting(rec: Record) -> str:
     return f"lr_D = {r:g} lr_G" if r != 1 else "lr_D = lr_G"
 
 
+def late_change(values: list[float | None], k: int = LATE_EPOCHS) -> float:
+    """How much the best of the last ``k`` values beat the best before them, as a relative change
+    (-0.1: 10% lower; for a distance, negative is still improving); NaN with ``k`` values or fewer."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if len(vals) <= k:
+        return math.nan
+    return min(vals[-k:]) / min(vals[:-k]) - 1
+
+
 def run_rows(study: Study) -> list[dict[str, Any]]:
-    """One row per run: the collapse rule's verdict and epoch, the best and last classifier FD, the
-    classes hit and the players' outputs at the last epoch."""
+    """One row per run: the collapse rule's verdict and epoch, the best and last classifier FD, how much
+    the last epochs still improved the best (:func:`late_change`), the classes hit and the players'
+    outputs at the last epoch."""
     rows = []
     for (ratio, seed), rec in study.items():
         report: CollapseReport = collapse(rec)
@@ -116,25 +129,36 @@ def run_rows(study: Study) -> list[dict[str, Any]]:
                      "epochs": len(rec.rows), "steps": last["step"], "collapse rule": report.verdict,
                      "at epoch": report.epoch if report.verdict == "collapse" else None,
                      "best FD": best, "best epoch": best_epoch, "last FD": last.get("fd_classifier"),
+                     f"FD change, last {LATE_EPOCHS} epochs": late_change(fd),
                      "classes hit (last)": last.get("classes_hit"), "D(x) (last)": last["D_x"],
                      "D(G(z)) (last)": last["D_G_z"]})
     return rows
 
 
+LATE = f"FD change, last {LATE_EPOCHS} epochs"
+
+
+def _percent(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{100 * x:+.0f}%"
+
+
 def run_table(study: Study) -> list[dict[str, Any]]:
     """:func:`run_rows` for readers, narrow enough for the page: the rule's verdict with its epoch, the
-    best FD with its epoch, and the players' outputs at the last epoch as one pair."""
+    best FD with its epoch, the late change in per cent, and the players' outputs at the last epoch as
+    one pair."""
     return [{"setting": r["setting"], "seed": r["seed"], "epochs": r["epochs"],
              "collapse rule": r["collapse rule"] + (f" at epoch {r['at epoch']}" if r["at epoch"] is not None else ""),
              "best FD (epoch)": f"{sig(r['best FD'])} ({r['best epoch']})", "last FD": sig(r["last FD"]),
+             LATE: _percent(r[LATE]),
              "classes hit (last)": r["classes hit (last)"],
              "D(x) / D(G(z)) (last)": f"{float(r['D(x) (last)']):.2f} / {float(r['D(G(z)) (last)']):.2f}"}
             for r in run_rows(study)]
 
 
 def summary_rows(study: Study, floor: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One row per setting: how many seeds collapsed and when, and the seeds' best and last FD
-    (mean ± standard error); with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row
+    """One row per setting: how many seeds collapsed and when, the seeds' best and last FD
+    (mean ± standard error), and how many seeds' best FD still fell in the last :data:`LATE_EPOCHS`
+    epochs; with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row
     of real training images scored the same way."""
     rows = run_rows(study)
     out = []
@@ -146,11 +170,12 @@ def summary_rows(study: Study, floor: Mapping[str, Any] | None = None) -> list[d
                                  + (" (epochs " + ", ".join(str(r["at epoch"]) for r in fired) + ")" if fired else ""),
                     "best FD": mean_pm([r["best FD"] for r in mine]),
                     "last FD": mean_pm([r["last FD"] for r in mine]),
+                    "still improving": f"{sum(r[LATE] < 0 for r in mine)} of {len(mine)}",
                     "classes hit (last)": mean_pm([r["classes hit (last)"] for r in mine])})
     if floor is not None:
         fd = sig(floor["fd_classifier"])
         out.append({"setting": "real training images (the floor)", "seeds": "—", "epochs": "—", "collapsed": "—",
-                    "best FD": fd, "last FD": fd, "classes hit (last)": sig(floor["classes_hit"])})
+                    "best FD": fd, "last FD": fd, "still improving": "—", "classes hit (last)": sig(floor["classes_hit"])})
     return out
 
 
