@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from repro.report.crossing import crossing, mean_curve
+from repro.report.crossing import crossing, crossing_row, mean_curve
 
 
 def _rows(model, pflop, values_by_seed):
@@ -39,3 +39,17 @@ def test_no_ordering_is_read_inside_the_seeds_spread():
 def test_curves_without_a_shared_compute_range_are_not_compared():
     c = crossing(_rows("gan", [0.1, 0.2], [[5, 4]]) + _rows("ddpm", [1.0, 2.0], [[5, 4]]))
     assert c["range"] is None and c["ahead_at_end"] is None
+
+
+def test_the_table_row_says_no_crossing_in_words_and_dashes_what_was_not_compared():
+    x = [0.01, 0.1, 1.0]
+    apart = crossing(_rows("gan", x, [[20, 10, 8], [20, 10, 8]]) + _rows("ddpm", x, [[30, 20, 18], [30, 20, 18]]))
+    row = crossing_row(apart)
+    assert row["shared range (PFLOP)"] == "0.01 to 1" and row["crossings (PFLOP)"] == "no crossing"
+    assert row["ahead at the end"] == "GAN" and row["FD gap GAN - DDPM at the end"] == pytest.approx(-10.0)
+    crossed = crossing_row(crossing(_rows("gan", x, [[20, 10, 8]] * 2) + _rows("ddpm", x, [[100, 10, 2]] * 2)))
+    assert crossed["crossings (PFLOP)"] == "0.1" and crossed["ahead at the end"] == "DDPM"
+    tied = crossing_row(crossing(_rows("gan", [0.1, 1.0], [[10, 5], [10, 9]]) + _rows("ddpm", [0.1, 1.0], [[12, 6]] * 2)))
+    assert tied["ahead at the end"] == "neither (inside the seeds' spread)"
+    apart_only = crossing_row(crossing(_rows("gan", [0.1, 0.2], [[5, 4]]) + _rows("ddpm", [1.0, 2.0], [[5, 4]])))
+    assert [apart_only[k] for k in ("shared range (PFLOP)", "crossings (PFLOP)", "ahead at the end")] == ["—"] * 3

@@ -350,3 +350,13 @@ def test_stored_smoke_outputs_are_made_with_torchs_own_thread_count(monkeypatch,
     monkeypatch.setenv("REPRO_PROFILE", "smoke")
     store([], timeout=10)
     assert "OMP_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS ignored" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_guidance_guides_the_images_study_on_the_images_it_was_trained_on(profile):
+    """``guidance`` reads the ``images`` study's seed-0 DDPM from ``runs_dir`` and trains a conditional
+    twin on the same images; a profile pair that disagrees fails after the study has run."""
+    profiles = load_profiles()
+    images, guidance = profiles["images"][profile], profiles["guidance"][profile]
+    for name in ("dataset", "image_size", "subset"):
+        assert guidance[name] == images[name], (profile, name)

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from .tables import mean_se
 
-__all__ = ["mean_curve", "crossing", "fid_points"]
+__all__ = ["mean_curve", "crossing", "crossing_row", "fid_points"]
 
 
 def mean_curve(rows: Sequence[Mapping[str, Any]], model: str, x: str = "pflop",
@@ -74,6 +74,18 @@ def crossing(rows: Sequence[Mapping[str, Any]], a: str = "gan", b: str = "ddpm",
     gap = diff[-1]
     ahead = None if abs(gap) <= 2 * sd else (b if gap > 0 else a)
     return {"range": (lo, hi), "crossings": crossings, "ahead_at_end": ahead, "gap_at_end": gap, "sd_at_end": sd}
+
+
+def crossing_row(c: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`crossing`'s result as one table row for readers: compute in PFLOP to 3 significant
+    figures, "no crossing" when the curves do not cross on their shared range, "—" where nothing was
+    compared, and the model ahead at the end in capitals ("neither" inside the seeds' spread)."""
+    compared = c["range"] is not None
+    return {"shared range (PFLOP)": f"{c['range'][0]:.3g} to {c['range'][1]:.3g}" if compared else "—",
+            "crossings (PFLOP)": (", ".join(f"{v:.3g}" for v in c["crossings"]) or "no crossing") if compared else "—",
+            "ahead at the end": (c["ahead_at_end"].upper() if c["ahead_at_end"] else "neither (inside the seeds' spread)")
+            if compared else "—",
+            "FD gap GAN - DDPM at the end": c["gap_at_end"], "seed sd there": c["sd_at_end"]}
 
 
 def fid_points(runs: Mapping[tuple[str, int], Any], flops: Mapping[str, float]) -> list[dict[str, Any]]:
