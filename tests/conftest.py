@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny data sets written in the real on-disk formats."""
+"""Shared fixtures: tiny data sets written in the real on-disk formats, and the book built once."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import csv
 import gzip
 import io
 import json
+import os
 import pickle
+import shutil
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,6 +22,25 @@ import torch
 from repro.data import DatasetNotFoundError, load_dataset
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def html_root(tmp_path_factory) -> Path:
+    """The rendered book: the build named by ``REPRO_BOOK_HTML`` (e.g. ``_build/html`` right after
+    ``make book``), else one built here (`jupyter-book build . -W -n --keep-going`, stored outputs only)."""
+    given = os.environ.get("REPRO_BOOK_HTML")
+    if given:
+        return Path(given)
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jb is None:
+        pytest.skip("jupyter-book is not installed (pip install -e '.[report]')")
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"the book does not build cleanly:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return out / "_build" / "html"
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """The book as a reader sees it: every rendered HTML page passes a page-level check.
 
-The test builds the book (`jupyter-book build . -W -n --keep-going`, stored outputs only) into a
-temporary folder, or reads an existing build named by ``REPRO_BOOK_HTML`` (e.g. ``_build/html`` right
-after ``make book``), and fails on what a reader would see as a defect:
+The test reads the book built once per session (the ``html_root`` fixture of ``conftest.py``: stored
+outputs only, or an existing build named by ``REPRO_BOOK_HTML``) and fails on what a reader would see
+as a defect:
 
 - raw TeX (``\\(``, ``\\[``, ``$$``) outside the math that MathJax typesets, or MathJax loaded from
   the network instead of the copy bundled with the book;
@@ -17,18 +17,13 @@ with the reason they have not been executed again; every other check applies to 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 bs4 = pytest.importorskip("bs4")
 
-ROOT = Path(__file__).resolve().parents[1]
 LOCAL_PATH = re.compile(r"(?<![\w.:/-])/(work|tmp|home|root)/")
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$")
 MISSING = re.compile(r"^(nan|none|<na>|nat)$", re.IGNORECASE)
@@ -105,19 +100,6 @@ def _pages(html_root: Path) -> list[Path]:
                   if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
 
 
-@pytest.fixture(scope="module")
-def html_root(tmp_path_factory) -> Path:
-    given = os.environ.get("REPRO_BOOK_HTML")
-    if given:
-        return Path(given)
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
-    if jb is None:
-        pytest.skip("jupyter-book is not installed (pip install -e '.[report]')")
-    out = tmp_path_factory.mktemp("book")
-    proc = subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"the book does not build cleanly:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return out / "_build" / "html"
 
 
 def test_every_page_reads_cleanly(html_root: Path) -> None:
