@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install book test test-fast bench cpu-runs clean-book
+.PHONY: install book test test-fast bench cpu-runs smoke-runs clean-book
 
 install: $(STAMP)
 
@@ -32,6 +32,12 @@ bench: install
 # Re-run the `cpu` profile of every notebook into book/results (resumable; see README for the wall time).
 cpu-runs: install
 	$(BIN)/python -m repro.report run --profile cpu --out book/results
+
+# The same chain of notebooks under the `smoke` profile, into a scratch folder: about 10 minutes on
+# 2 cores, a check that every notebook runs and hands its runs to the next before cpu-runs.
+smoke-runs: install
+	rm -rf _build/smoke-runs
+	$(BIN)/python -m repro.report run --profile smoke --out _build/smoke-runs
 
 clean-book:
 	rm -rf _build
