@@ -14,6 +14,7 @@ from repro.records import load_record
 from repro.report import collapse_study
 from repro.report.params import ParameterError
 from repro.train import gan
+from repro.train.budget import late_change
 
 
 def test_settings_differ_only_in_the_discriminators_rate():
@@ -95,10 +96,10 @@ def test_the_run_table_for_readers_dates_the_collapse_and_the_best_fd(tmp_path):
 
 
 def test_late_change_compares_the_last_epochs_best_with_the_best_before():
-    assert collapse_study.late_change(STEADY, k=3) == pytest.approx(8.2 / 8.5 - 1)  # still improving
-    assert collapse_study.late_change(RISE, k=3) == pytest.approx(40.0 / 9.0 - 1)   # worse than the best
-    assert collapse_study.late_change([3.0, None, 2.0, float("nan"), 1.0], k=1) == pytest.approx(-0.5)
-    assert math.isnan(collapse_study.late_change(STEADY, k=8))
+    assert late_change(STEADY, k=3) == pytest.approx(8.2 / 8.5 - 1)  # still improving
+    assert late_change(RISE, k=3) == pytest.approx(40.0 / 9.0 - 1)   # worse than the best
+    assert late_change([3.0, None, 2.0, float("nan"), 1.0], k=1) == pytest.approx(-0.5)
+    assert math.isnan(late_change(STEADY, k=8))
 
 
 def test_the_summary_counts_the_seeds_still_improving_at_the_end(tmp_path):

@@ -25,17 +25,19 @@ from ..data import IMAGE_DATASETS, load_dataset
 from ..metrics.collapse import CollapseReport
 from ..records import Record, load_record
 from ..train import gan
+from ..train.budget import late_change
 from .params import Rule, setup_for
 from .runs import (DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive,
                    study_root)
 from .tables import mean_pm, sig
 from .train_gan import IMAGE_PRESETS, collapse
 
-LATE_EPOCHS = 10  # the window of :func:`late_change`
+LATE_EPOCHS = 10  # the window of :func:`repro.train.budget.late_change`
+LATE = f"FD change, last {LATE_EPOCHS} epochs"
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "run_table", "summary_rows", "curves",
            "grid_epochs",
-           "LATE_EPOCHS", "LATE", "late_change"]
+           "LATE_EPOCHS", "LATE"]
 
 NOTEBOOK = "collapse"
 RULES = {
@@ -106,19 +108,10 @@ def _setting(rec: Record) -> str:
     return f"lr_D = {r:g} lr_G" if r != 1 else "lr_D = lr_G"
 
 
-def late_change(values: list[float | None], k: int = LATE_EPOCHS) -> float:
-    """How much the best of the last ``k`` values beat the best before them, as a relative change
-    (-0.1: 10% lower; for a distance, negative is still improving); NaN with ``k`` values or fewer."""
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if len(vals) <= k:
-        return math.nan
-    return min(vals[-k:]) / min(vals[:-k]) - 1
-
-
 def run_rows(study: Study) -> list[dict[str, Any]]:
     """One row per run: the collapse rule's verdict and epoch, the best and last classifier FD, how much
-    the last epochs still improved the best (:func:`late_change`), the classes hit and the players'
-    outputs at the last epoch."""
+    the last epochs still improved the best (:func:`repro.train.budget.late_change`), the classes hit
+    and the players' outputs at the last epoch."""
     rows = []
     for (ratio, seed), rec in study.items():
         report: CollapseReport = collapse(rec)
@@ -129,13 +122,10 @@ def run_rows(study: Study) -> list[dict[str, Any]]:
                      "epochs": len(rec.rows), "steps": last["step"], "collapse rule": report.verdict,
                      "at epoch": report.epoch if report.verdict == "collapse" else None,
                      "best FD": best, "best epoch": best_epoch, "last FD": last.get("fd_classifier"),
-                     f"FD change, last {LATE_EPOCHS} epochs": late_change(fd),
+                     LATE: late_change(fd, LATE_EPOCHS),
                      "classes hit (last)": last.get("classes_hit"), "D(x) (last)": last["D_x"],
                      "D(G(z)) (last)": last["D_G_z"]})
     return rows
-
-
-LATE = f"FD change, last {LATE_EPOCHS} epochs"
 
 
 def _percent(x: float) -> str:

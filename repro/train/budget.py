@@ -5,6 +5,7 @@ example by :func:`repro.train.compute.training_flops_per_example`): a model whos
 FLOPs per example trains at most ``B / (f N)`` epochs of ``N`` examples (:func:`epochs_for_budget`).
 It stops earlier when its quality curve has flattened (:func:`flattened`), so that neither side is
 stopped while still improving, and neither spends budget past the point where it stopped improving.
+A run stopped at a fixed length reports how much its last epochs still improved (:func:`late_change`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["epochs_for_budget", "flattened"]
+__all__ = ["epochs_for_budget", "flattened", "late_change"]
 
 
 def epochs_for_budget(budget_flops: float, flops_per_example: float, examples_per_epoch: int) -> int:
@@ -37,3 +38,13 @@ def flattened(rows: Sequence[dict[str, Any]], key: str, patience: int, min_impro
     if mode == "min":
         return min(recent) > min(before) * (1 - min_improvement)
     return max(recent) < max(before) * (1 + min_improvement)
+
+
+def late_change(values: Sequence[float | None], k: int) -> float:
+    """How much the best (lowest) of the last ``k`` values beat the best before them, as a relative change
+    (-0.1: 10% lower; for a distance, negative means still improving); values that are ``None`` or not
+    finite are skipped, and ``k`` values or fewer give NaN."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if len(vals) <= k:
+        return math.nan
+    return min(vals[-k:]) / min(vals[:-k]) - 1
