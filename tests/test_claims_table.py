@@ -227,3 +227,11 @@ def test_speed_finding_takes_the_cheapest_and_dearest_setting_over_every_sampler
     assert "20 ms at its cheapest setting (K = 5, ancestral)" in finding.ours
     assert "50 ms at its dearest (K = 10, ancestral)" in finding.ours
     assert "20x faster" in finding.sure and finding.verdict == "supported"
+
+
+def test_seeds_at_two_learning_rates_are_refused_naming_the_folder(tmp_path):
+    results = _study(tmp_path, {"ring8_r1": [6, 5]}, FIVE_DDPM)
+    stale = results / "runs" / "toy_modes" / "ring8_r1" / "gan-lr3e-05-seed1"
+    stale.rename(stale.with_name("gan-lr1e-05-seed1"))  # one seed at another rate, as after a grid grew
+    with pytest.raises(ValueError, match=r"ring8_r1 holds finished GAN seeds at more than one learning rate"):
+        mode_coverage(results)

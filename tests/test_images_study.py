@@ -88,11 +88,12 @@ def test_bf16_rows_set_the_fp32_twin_beside_the_bf16_seeds_at_its_epoch(tmp_path
 
 
 def test_every_selection_run_comes_first_then_every_seed_and_twin_in_workers(monkeypatch, tmp_path):
-    """The study's schedule: one pool for the selection runs of both models, one for the seeds (seed by
-    seed across the models) and the float32 twins; what is finished is not given to the workers again."""
+    """The study's schedule: one pool for the selection runs of both models, one for each round of rates
+    past an edge that won, one for the seeds (seed by seed across the models) and the float32 twins; what
+    is finished is not given to the workers again."""
     cfg = {**images.setup({"profile": "smoke"}), "gan_seeds": 2, "ddpm_seeds": 1, "gan_lrs": [1e-4, 2e-4],
            "ddpm_lrs": [5e-4], "out_dir": str(tmp_path), "workers": 2}
-    fd = {"lr0.0001": 5.0, "lr0.0002": 3.0}  # the rule must pick 2e-4 for the DCGAN
+    fd = {"lr0.0001": 5.0, "lr0.0002": 3.0, "lr0.0006": 4.0}  # 2e-4 wins at the edge; 6e-4, past it, loses
     monkeypatch.setattr(images, "load_record",
                         lambda out: SimpleNamespace(path=out, rows=[{"fd_classifier": fd.get(out.name, 1.0)}]))
     pools = []
@@ -108,10 +109,11 @@ def test_every_selection_run_comes_first_then_every_seed_and_twin_in_workers(mon
 
     monkeypatch.setattr(images, "in_workers", pool)
     study = images.run(cfg)
-    select, seeds = pools
+    select, past_edge, seeds = pools
     root = str(tmp_path)
     assert select == [("_select_job", "gan", f"{root}/gan/select/lr0.0001"), ("_select_job", "gan", f"{root}/gan/select/lr0.0002"),
                       ("_select_job", "ddpm", f"{root}/ddpm/select/lr0.0005")]
+    assert past_edge == [("_select_job", "gan", f"{root}/gan/select/lr0.0006")]  # the DDPM's grid has one rate
     assert study.chosen == {"gan": 2e-4, "ddpm": 5e-4}
     assert seeds == [("_seed_job", "gan", f"{root}/gan/lr0.0002-seed0"), ("_seed_job", "ddpm", f"{root}/ddpm/lr0.0005-seed0"),
                      ("_seed_job", "gan", f"{root}/gan/lr0.0002-seed1"),
@@ -120,7 +122,7 @@ def test_every_selection_run_comes_first_then_every_seed_and_twin_in_workers(mon
     assert sorted(study.runs) == [("ddpm", 0), ("gan", 0), ("gan", 1)] and set(study.fp32) == {"gan", "ddpm"}
     pools.clear()
     images.run(cfg)  # the seeds have their stop.json now: only the (fake, unfinished) other runs are left
-    assert [name for name, _, _ in pools[1]] == ["_twin_job", "_twin_job"]
+    assert [name for name, _, _ in pools[2]] == ["_twin_job", "_twin_job"]
 
 
 def test_the_float32_twin_must_fit_in_the_first_chunk():

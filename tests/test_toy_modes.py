@@ -96,10 +96,10 @@ def test_the_true_mixture_scores_every_mode_and_the_closed_form_high_quality_sha
 def test_selection_rows_count_modes_by_both_rules():
     study = toy_modes.Study(selection={("ring8_r1", "gan", 1e-4): _record([5, 6], [0.9, 0.9], any_modes=7)},
                             chosen={("ring8_r1", "gan"): 1e-4})
-    (row,) = toy_modes.selection_rows(study)
+    (row,) = toy_modes.selection_rows(study, {"mixtures": ["ring8_r1"], "gan_lrs": [1e-4, 3e-4]})
     assert row["modes hit (>= 20), mean of last 10"] == 5.5  # ours
     assert row["modes hit (>= 1), mean of last 10"] == 7     # the papers' rule, which PacGAN's table counts
-    assert row["chosen"] == "yes"
+    assert row["chosen"] == "yes" and row["in the grid"] == "yes"
 
 
 def test_the_gan_at_pacgans_own_setting_has_its_own_row_beside_pacgans():

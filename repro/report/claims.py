@@ -106,6 +106,10 @@ def _final_2d_runs(results: Path, mixture: str, model: str) -> list[Record]:
             rec = load_record(path)
             if rec.manifest.get("status") == "finished":
                 runs.append(rec)
+    rates = sorted({path.name.split("-seed")[0] for path in (r.path for r in runs)})
+    if len(rates) > 1:
+        raise ValueError(f"{folder} holds finished {model.upper()} seeds at more than one learning rate ({rates}); "
+                         "keep only the seeds at the rate the selection chose (the toy_modes page's selection table)")
     return runs
 
 

@@ -7,7 +7,9 @@ effort and stopping rule:
 1. **Selection.** On seed 0, each learning rate of the model's grid (``gan_lrs``: lr_G = lr_D;
    ``ddpm_lrs``) trains for ``select_fraction`` of the budget; :func:`select_lr` keeps the one with the
    lowest classifier-space Fréchet distance (``fd_classifier``, every epoch on ``track_samples``
-   samples) averaged over the last ``LAST_K`` evaluations.
+   samples) averaged over the last ``LAST_K`` evaluations. A rate chosen at an edge of its grid gets
+   one more ×/÷3 step past that edge and the rule picks again, up to ``extend`` times
+   (:func:`repro.report.selection.bracketed_selection`), for both models alike.
 2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
    ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
    (:func:`repro.train.budget.flattened`: the last ``patience`` evaluations beat the earlier best by
@@ -47,7 +49,7 @@ from ..train.budget import epochs_for_budget, flattened
 from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
-from .selection import tail_mean
+from .selection import bracketed_selection, grid_label, tail_mean
 from .tables import mean_pm, mean_se, pm, sig
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "load_study", "select_lr", "Study", "curves", "summary_rows",
@@ -70,6 +72,7 @@ RULES = {
     "gan_lrs": Rule(list, help="the DCGAN's learning-rate grid (lr_G = lr_D)"),
     "ddpm_lrs": Rule(list, help="the DDPM's learning-rate grid"),
     "select_fraction": Rule(float, help="share of the budget the selection runs train"),
+    "extend": Rule(int, minimum=0, help="rounds of growing a grid past an edge that wins (0: the grid as given)"),
     "chunk_fraction": Rule(float, help="share of the budget between two flatness checks and FID points"),
     "patience": Rule(int, minimum=1),
     "min_improvement": Rule(float, minimum=0.0),
@@ -267,22 +270,27 @@ def run(cfg: Mapping[str, Any]) -> Study:
     study = Study()
     study.baseline = real_baseline(cfg, root, device)
     budget = cfg["budget_pflop"] * 1e15
-    jobs = []
+    epochs = {}
     for model in MODELS:
         study.flops[model] = _flops(model, cfg, shape)
-        epochs = epochs_for_budget(budget * cfg["select_fraction"], study.flops[model], n)
-        jobs += [(model, dict(cfg), lr, epochs, str(root / model / "select" / f"lr{lr:g}"), str(device))
-                 for lr in cfg[f"{model}_lrs"]]
-    in_workers(_select_job, [j for j in jobs if finished_run(Path(j[4]), j[3]) is None], cfg["workers"], device)
-    study.selection = {(model, lr): load_record(Path(out)) for model, _, lr, _, out, _ in jobs}
+        epochs[model] = epochs_for_budget(budget * cfg["select_fraction"], study.flops[model], n)
+
+    def train(lrs: list[tuple[str, float]]) -> dict[tuple[str, float], Record]:
+        jobs = [(model, dict(cfg), lr, epochs[model], str(root / model / "select" / f"lr{lr:g}"), str(device))
+                for model, lr in lrs]
+        in_workers(_select_job, [j for j in jobs if finished_run(Path(j[4]), j[3]) is None], cfg["workers"], device)
+        return {(model, lr): load_record(Path(out)) for model, _, lr, _, out, _ in jobs}
+
+    study.chosen, study.selection = bracketed_selection({m: cfg[f"{m}_lrs"] for m in MODELS}, train, select_lr,
+                                                        cfg["extend"])
     seeds, twins = [], []
     for model in MODELS:
-        lr = study.chosen[model] = select_lr({lr: rec for (m, lr), rec in study.selection.items() if m == model})
+        lr = study.chosen[model]
         seeds += [(model, dict(cfg), lr, seed, str(root / model / f"lr{lr:g}-seed{seed}"), study.flops[model], str(device))
                   for seed in range(cfg[f"{model}_seeds"])]
         if cfg["bf16"] and cfg["bf16_check"] > 0:
-            epochs = epochs_for_budget(budget * cfg["bf16_check"], study.flops[model], n)
-            twins.append((model, dict(cfg), lr, epochs, str(root / model / f"lr{lr:g}-seed0-fp32"), str(device)))
+            twin_epochs = epochs_for_budget(budget * cfg["bf16_check"], study.flops[model], n)
+            twins.append((model, dict(cfg), lr, twin_epochs, str(root / model / f"lr{lr:g}-seed0-fp32"), str(device)))
     # seed by seed across the models, so that each model's first seeds are in before either's last one
     todo = [(_seed_job, j) for j in sorted(seeds, key=lambda j: j[3]) if not (Path(j[4]) / "stop.json").exists()]
     todo += [(_twin_job, j) for j in twins if finished_run(Path(j[4]), j[3]) is None]
@@ -470,12 +478,14 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
     return rows
 
 
-def selection_rows(study: Study) -> list[dict[str, Any]]:
-    """The learning-rate grid of each model on seed 0: what the selection rule compared."""
+def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The learning-rate grid of each model on seed 0: what the selection rule compared, and whether the
+    rate was in the given grid (``cfg``'s) or added past an edge that won."""
     return [{"model": model.upper(), "lr": lr, "epochs": len(rec.rows),
              f"FD mean of last {LAST_K}": round(_tail_mean(rec.rows), 3),
+             "in the grid": grid_label(lr, cfg[f"{model}_lrs"]),
              "chosen": "yes" if study.chosen.get(model) == lr else ""}
-            for (model, lr), rec in study.selection.items()]
+            for (model, lr), rec in sorted(study.selection.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1]))]
 
 
 def final_samples(study: Study, model: str, n: int, cfg: Mapping[str, Any], seed: int = 0):

@@ -9,7 +9,9 @@ discriminator, Adam 1e-4 with beta1 0.8, batch 100, simultaneous updates). The D
 1. **Selection.** On seed 0, each learning rate of its grid (``gan_lrs``, ``ddpm_lrs``: the same x/÷3
    steps around each model's reference value) trains for ``select_fraction`` of the model's epochs;
    :func:`select_lr` keeps the one with the most modes hit (>= 20 of 2,500 samples) averaged over the
-   last ``LAST_K`` evaluations, ties within half a mode going to the higher high-quality fraction.
+   last ``LAST_K`` evaluations, ties within half a mode going to the higher high-quality fraction. A
+   rate chosen at an edge of its grid gets one more ×/÷3 step past that edge and the rule picks again,
+   up to ``extend`` times (:func:`repro.report.selection.bracketed_selection`), for both models alike.
 2. **Seeds.** The chosen learning rate trains ``seeds`` seeds for the full epochs, each a run of its own
    (a selection run is a finished record that needs no checkpoint to be read again).
 3. **PacGAN's own setting.** With ``pacgan_epochs`` > 0, one more GAN run (seed 0) at PacGAN's learning
@@ -44,7 +46,7 @@ from ..records import Record
 from ..train import diffusion, gan, load_gan, load_run
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
-from .selection import tail_mean as _tail_mean
+from .selection import bracketed_selection, grid_label, tail_mean as _tail_mean
 from .tables import mean_pm, pm, rate
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
@@ -62,6 +64,7 @@ RULES = {
     "gan_lrs": Rule(list, help="the GAN's learning-rate grid (lr_G = lr_D)"),
     "ddpm_lrs": Rule(list, help="the DDPM's learning-rate grid"),
     "select_fraction": Rule(float, help="fraction of each model's epochs the selection runs train"),
+    "extend": Rule(int, minimum=0, help="rounds of growing a grid past an edge that wins (0: the grid as given)"),
     "pacgan_epochs": Rule(int, minimum=0, help="epochs of a seed-0 GAN at PacGAN's learning rate (0: none)"),
     "eval_samples": Rule(int, minimum=100),
     "out_dir": Rule(str, optional=True),
@@ -179,17 +182,21 @@ def run(cfg: Mapping[str, Any]) -> Study:
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
     study = Study()
-    selection = [_Job(mixture, model, root / mixture / "select" / f"{model}-lr{lr:g}", _selection_epochs(cfg, model),
-                      0, lr) for mixture in cfg["mixtures"] for model in MODELS for lr in cfg[f"{model}_lrs"]]
-    for job, rec in _execute(selection, cfg, device).items():
-        if rec is None:
-            raise ParameterError(f"train=False, but the selection run {job.out} has not finished; run the notebook "
-                                 "with train=True first")
-        study.selection[job.mixture, job.model, job.lr] = rec
-    for mixture in cfg["mixtures"]:
-        for model in MODELS:
-            study.chosen[mixture, model] = select_lr(
-                {lr: rec for (mix, mod, lr), rec in study.selection.items() if (mix, mod) == (mixture, model)})
+    grids = {(mixture, model): cfg[f"{model}_lrs"] for mixture in cfg["mixtures"] for model in MODELS}
+
+    def train(jobs: list[tuple[tuple[str, str], float]]) -> dict[tuple[tuple[str, str], float], Record]:
+        todo = [_Job(mixture, model, root / mixture / "select" / f"{model}-lr{lr:g}", _selection_epochs(cfg, model),
+                     0, lr) for (mixture, model), lr in jobs]
+        done = {}
+        for job, rec in _execute(todo, cfg, device).items():
+            if rec is None:
+                raise ParameterError(f"train=False, but the selection run {job.out} has not finished; run the "
+                                     "notebook with train=True first")
+            done[(job.mixture, job.model), job.lr] = rec
+        return done
+
+    study.chosen, records = bracketed_selection(grids, train, select_lr, cfg["extend"])
+    study.selection = {(mixture, model, lr): rec for ((mixture, model), lr), rec in records.items()}
     seeds = [_Job(mixture, model, root / mixture / f"{model}-lr{lr:g}-seed{seed}", cfg[f"{model}_epochs"], seed, lr)
              for (mixture, model), lr in study.chosen.items() for seed in range(cfg["seeds"])]
     for job, rec in _execute(seeds, cfg, device).items():
@@ -232,15 +239,19 @@ def _selection_epochs(cfg: Mapping[str, Any], model: str) -> int:
     return max(1, round(cfg["select_fraction"] * cfg[f"{model}_epochs"]))
 
 
-def selection_rows(study: Study) -> list[dict[str, Any]]:
-    """The learning-rate grid of each (mixture, model) on seed 0: what the selection rule compared, and the
-    modes hit by the papers' rule (>= 1 high-quality sample), which PacGAN's table counts."""
+def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The learning-rate grid of each (mixture, model) on seed 0: what the selection rule compared, the
+    modes hit by the papers' rule (>= 1 high-quality sample), which PacGAN's table counts, and whether the
+    rate was in the given grid (``cfg``'s) or added past an edge that won."""
     return [{"mixture": mixture, "model": model.upper(), "lr": lr, "epochs": len(rec.rows),
              f"modes hit (>= 20), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit"), 2),
              f"modes hit (>= 1), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit_any"), 2),
              f"high-quality fraction, mean of last {LAST_K}": round(tail_mean(rec.rows, "high_quality_fraction"), 3),
+             "in the grid": grid_label(lr, cfg[f"{model}_lrs"]),
              "chosen": "yes" if study.chosen.get((mixture, model)) == lr else ""}
-            for (mixture, model, lr), rec in study.selection.items()]
+            for (mixture, model, lr), rec in sorted(study.selection.items(), key=lambda kv: (
+                cfg["mixtures"].index(kv[0][0]) if kv[0][0] in cfg["mixtures"] else len(cfg["mixtures"]),
+                MODELS.index(kv[0][1]), kv[0][2]))]
 
 
 ORACLE_DRAWS = 5  # independent draws of the true mixture behind its row
