@@ -140,10 +140,19 @@ def test_diversity_zero_from_the_start_is_never_no_collapse():
     assert report.verdict != "no collapse" and "no diversity" in report.criteria
 
 
-def test_sharp_samples_on_one_mode_are_collapse_and_a_blurred_blob_is_non_convergence():
+def test_sharp_samples_on_few_modes_from_the_start_are_partial_coverage_and_a_blurred_blob_is_non_convergence():
     one_mode = _rows(modes_hit=[1] * 6, high_quality_fraction=[0.2, 0.6, 0.95, 0.99, 0.99, 0.99])
     report = detect_collapse(one_mode, MIXTURE)
-    assert report.verdict == "collapse" and report.reached_epoch == 2 and report.epoch == 2
+    # nothing was lost that the records saw: no epoch to date a collapse at (a review read one such date,
+    # the first epoch of half the samples sharp, as "collapse at epoch 52")
+    assert report.verdict == "partial coverage" and report.reached_epoch == 2 and report.epoch is None
+    assert not report.collapsed and str(report).startswith("partial coverage: modes_hit stayed more than 25% below")
+    lost = _rows(modes_hit=[8, 8, 8, 3, 3, 3], high_quality_fraction=[0.2, 0.6, 0.95, 0.99, 0.99, 0.99])
+    report = detect_collapse(lost, MIXTURE)  # all eight covered, then five lost
+    assert report.verdict == "collapse" and report.epoch == 4 and report.criteria == ("quality", "target")
+    few_then_fewer = _rows(modes_hit=[6, 6, 6, 2, 2, 2], high_quality_fraction=[0.99] * 6)
+    report = detect_collapse(few_then_fewer, CollapseRule.for_mixture(num_modes=25))  # 6 of 25, then 2: lost
+    assert report.verdict == "collapse" and report.epoch == 4 and report.reason.startswith("modes_hit 2 worse")
     # issue 16: a blob between two modes, high-quality fraction 0.0008-0.027, coverage never rose
     blob = _rows(modes_hit=[0, 0, 1, 0, 0, 0], high_quality_fraction=[0.0008, 0.01, 0.027, 0.02, 0.01, 0.015])
     report = detect_collapse(blob, MIXTURE)

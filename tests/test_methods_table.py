@@ -95,3 +95,23 @@ def test_the_papers_training_length_is_set_beside_ours(tmp_path, kind, params, r
     (run / "metrics.csv").write_text("epoch,step\n" + "".join(f"{e},{10 * (e + 1)}\n" for e in range(rows)))
     (row,) = settings_rows(tmp_path)
     assert row["differs from the paper preset"] == expected
+
+
+def test_the_presets_table_of_the_methods_chapter_states_the_presets_values():
+    """The hand-written presets table against ``PRESETS`` (a review found it giving Nichol & Dhariwal's
+    preset Ho et al.'s warm-up, clipping and T)."""
+    from repro.train import diffusion, gan
+
+    text = (ROOT / "book" / "methods.md").read_text()
+    table = text[text.index("| setting | DCGAN (seed report preset)"):]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines()[2:] if line.startswith("|")}
+    seed, paper = gan.PRESETS["seed-report"], gan.PRESETS["dcgan-paper"]
+    ho, iddpm = diffusion.PRESETS["ho-cifar10"], diffusion.PRESETS["iddpm-cifar10"]
+    assert rows["batch"] == [str(p.batch_size) for p in (seed, paper, ho, iddpm)]
+    assert (seed.lr_G, seed.lr_D, paper.lr_G, ho.lr, iddpm.lr) == (1e-4, 4e-4, 2e-4, 2e-4, 1e-4)
+    assert rows["learning rate"][2:] == ["$2 \\cdot 10^{-4}$", "$10^{-4}$"]
+    assert f"{ho.warmup_steps:,} warm-up steps, gradient clipping at {ho.grad_clip:g}" in rows["optimiser"][2]
+    assert iddpm.warmup_steps == 0 and iddpm.grad_clip is None and "no warm-up, no clipping" in rows["optimiser"][3]
+    for p, cell in ((ho, rows["other"][2]), (iddpm, rows["other"][3])):
+        assert f"{p.schedule} schedule, $T = {p.num_timesteps}$, EMA {p.ema_decay:g}" == cell

@@ -80,3 +80,16 @@ def test_an_evaluation_reads_as_named_rows_in_a_fixed_order_with_significant_fig
     assert rows == [{"metric": "FID (Inception pool3)", "value": "50.8"},
                     {"metric": "KID, mean over subsets", "value": "0.0195"},
                     {"metric": "recall (k-NN manifold, Inception)", "value": "0.471"}]
+
+
+def test_a_kid_from_one_subset_of_all_samples_shows_no_spread():
+    """A record whose KID subset was all N samples (one subset) has a 'standard deviation' of float
+    round-off (1.8e-7 in a review); the table drops it and says why."""
+    from repro.report.evaluation import evaluation_rows
+
+    one = {"n": 1000, "kid_mean": 0.0194514, "kid_std": 1.8e-7, "kid_subset_size": 1000}
+    assert evaluation_rows(one) == [{"metric": "KID, one subset of all 1,000 samples (no spread to report)",
+                                     "value": "0.0195"}]
+    many = {**one, "kid_std": 0.002, "kid_subset_size": 500}
+    assert [r["metric"] for r in evaluation_rows(many)] == ["KID, mean over subsets",
+                                                            "KID, standard deviation over subsets"]

@@ -49,9 +49,14 @@ so a collapse there means modes lost: :meth:`CollapseRule.for_mixture`.
   within 3 std of a mode, our threshold; images: ``for_images(reach_at=...)``, an FD to reach); without
   that column, where the quality column comes within ``margin`` of ``quality_target``; with neither,
   the rule cannot tell and takes quality as reached from the first epoch.
+- ``"partial coverage"``: quality was reached, and the only criterion that held is 4 (too few modes at
+  the end), while the quality column never came within ``margin`` of ``quality_target`` at any recorded
+  epoch: the generator dropped modes from the first evaluation on and lost none that the records saw.
+  That is mode dropping as PacGAN's table counts it, not a collapse *after a time*, so it gets no epoch;
+  where other criteria held as well, criterion 4 neither dates nor explains the collapse, they do.
 - ``"collapse"``: quality was reached, and a criterion held (modes lost, quality lost, diversity lost,
   a player winning outright, modes cycled). It is dated at the criterion's epoch, or at the epoch quality
-  was reached if that is later (a generator on one mode from the start collapses once it is sharp).
+  was reached if that is later.
 - ``"no collapse"``: quality reached and no criterion held.
 """
 
@@ -66,7 +71,7 @@ import torch
 
 __all__ = ["CollapseReport", "CollapseRule", "detect_collapse", "sample_diversity", "mode_set", "VERDICTS"]
 
-VERDICTS = ("no collapse", "collapse", "non-convergence", "diverged", "undetermined")
+VERDICTS = ("no collapse", "collapse", "partial coverage", "non-convergence", "diverged", "undetermined")
 LOSS_COLUMNS = ("loss_G", "loss_D", "loss")
 
 
@@ -381,6 +386,20 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
     if not found:
         return CollapseReport(False, None, "no criterion held for the required number of epochs",
                               best_epoch, best_value, verdict="no collapse", reached_epoch=reached)
+    dropped = [f for f in found if f[1] == "target"] if not _ever_near_target(rule, q) else []
+    if dropped:  # too few modes, but never more: that dates nothing; the other criteria decide
+        found = [f for f in found if f[1] != "target"]
+        if not found:
+            return CollapseReport(False, None, f"{dropped[0][2]}; it never came within the margin of the target "
+                                  "at any recorded epoch, so no mode was lost: modes dropped from the start",
+                                  best_epoch, best_value, criteria, verdict="partial coverage", reached_epoch=reached)
     epoch, _, reason = found[0]
     return CollapseReport(True, max(epoch, reached), reason, best_epoch, best_value, criteria,
                           verdict="collapse", reached_epoch=reached)
+
+
+def _ever_near_target(rule: CollapseRule, q: list[float | None]) -> bool:
+    """Did the quality column come within the margin of ``quality_target`` at some recorded epoch?"""
+    t = rule.quality_target
+    return t is not None and any(v is not None and not _worse_than(v, t, rule.quality_mode, rule.margin,
+                                                                    rule.margin_kind) for v in q)

@@ -5,8 +5,11 @@ Nothing in the "ours" and "verdict" columns is typed by hand: each claim has a f
 the records and returns a :class:`Finding`. A verdict is one of :data:`VERDICTS`:
 
 - ``supported`` / ``contradicted``: our numbers separate the two models in the claimed / the opposite
-  direction by more than :data:`Z` combined standard errors of the seeds' means;
-- ``not separable``: the difference is inside that noise;
+  direction: the difference of the seeds' means lies outside its :data:`CONFIDENCE` interval by Welch's
+  t (:func:`compare_means`), which widens as the seeds behind the spread get fewer;
+- ``not separable``: the difference is inside that interval;
+- ``not reproduced``: the seed's own setting was run, long enough, and the effect it reports did not
+  appear (on data, or at a scale, that the table names where they differ from the seed's);
 - ``mixed: ...``: the comparisons behind one claim do not all agree (data sets or measurements that
   go different ways, or either side of the point where two quality curves cross);
 - ``provisional: ...``: a direction is seen but the evidence is short of the protocol (fewer than
@@ -31,15 +34,15 @@ from .compare import ANCHORS, SAMPLER_NAMES
 from .tables import mean_se, pm, sig, to_markdown, with_caption
 from .toy_modes import LAST_K, PACGAN_TABLE1, collapse_report, tail_mean
 
-__all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "Z", "MIN_SEEDS", "compare_means",
+__all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", "compare_means", "welch_multiple",
            "claims_rows", "claims_markdown"]
 
-Z = 2.0          # combined standard errors that separate two means
+CONFIDENCE = 0.95  # two means are separated when their difference lies outside this Welch t interval
 MIN_SEEDS = 5    # seeds per model the 2D protocol asks for
 SEED_RATIO = 4.0  # the seed report's lr_D / lr_G
 MIN_EPOCHS = 60   # past the seed's "after epoch 50"
-VERDICTS = ("supported", "contradicted", "not separable", "mixed", "provisional", "not yet tested",
-            "implausible as reported")
+VERDICTS = ("supported", "contradicted", "not separable", "not reproduced", "mixed", "provisional",
+            "not yet tested", "implausible as reported")
 MIN_IMAGE_SEEDS = 2  # seeds per model before an image comparison has a spread
 _FINAL = re.compile(r"^(gan|ddpm)-lr.+-seed\d+$")  # the 2D study's full-length runs (toy_modes.run)
 
@@ -73,13 +76,30 @@ class Claim:
     assess: Callable[[Path], Finding]
 
 
-def compare_means(a: tuple[float, float, int], b: tuple[float, float, int], z: float = Z) -> str:
-    """``"a"`` or ``"b"`` when that mean is higher by more than ``z`` combined standard errors,
-    ``"neither"`` when the difference is inside them, ``"unknown"`` when a standard error is missing."""
+def welch_multiple(a: tuple[float, float, int], b: tuple[float, float, int],
+                   confidence: float = CONFIDENCE) -> float:
+    """How many combined standard errors ``hypot(se_a, se_b)`` make the two-sided ``confidence`` interval of
+    the difference of two seed means ``(mean, se, n)``: the Student t quantile at Welch–Satterthwaite's
+    degrees of freedom, nu = (se_a² + se_b²)² / (se_a⁴ / (n_a - 1) + se_b⁴ / (n_b - 1)). A side with no
+    standard error (one seed: NaN) or none to speak of (all seeds equal: 0) adds no term; with no spread
+    on either side the multiple is 0 (any difference separates)."""
+    from scipy.stats import t
+
+    terms = [(se ** 2, n) for _, se, n in (a, b) if math.isfinite(se) and se > 0 and n > 1]
+    if not terms:
+        return 0.0
+    nu = sum(v for v, _ in terms) ** 2 / sum(v ** 2 / (n - 1) for v, n in terms)
+    return float(t.ppf(0.5 + confidence / 2, nu))
+
+
+def compare_means(a: tuple[float, float, int], b: tuple[float, float, int], confidence: float = CONFIDENCE) -> str:
+    """``"a"`` or ``"b"`` when that mean is higher and the difference lies outside its ``confidence``
+    interval (:func:`welch_multiple` combined standard errors), ``"neither"`` when it lies inside,
+    ``"unknown"`` when a standard error is missing (a side with one seed)."""
     (ma, sa, _), (mb, sb, _) = a, b
     if not (math.isfinite(sa) and math.isfinite(sb)):
         return "unknown" if ma != mb else "neither"
-    gap = z * math.hypot(sa, sb)
+    gap = welch_multiple(a, b, confidence) * math.hypot(sa, sb)
     if ma - mb > gap:
         return "a"
     if mb - ma > gap:
@@ -116,7 +136,7 @@ def _final_2d_runs(results: Path, mixture: str, model: str) -> list[Record]:
 def _lean(ddpm: tuple[float, float, int], gan: tuple[float, float, int]) -> str:
     """Which way a comparison leans while a side has too few seeds for :func:`compare_means`: the
     spread that is known (a side with one seed adds none) decides what counts as a tie."""
-    noise = Z * math.hypot(*(se for _, se, _ in (ddpm, gan) if math.isfinite(se)))
+    noise = welch_multiple(ddpm, gan) * math.hypot(*(se for _, se, _ in (ddpm, gan) if math.isfinite(se)))
     gap = ddpm[0] - gan[0]
     return "DDPM ahead" if gap > noise else "GAN ahead" if -gap > noise else "tied within the known spread"
 
@@ -189,7 +209,8 @@ def mode_coverage(results: Path) -> Finding:
     if not comparisons:
         return Finding(ours, "not yet tested", "—", where)
     separated = sum(compare_means(d, g) in "ab" for _, d, g in comparisons)
-    sure += f"; separated by > {Z:g} standard errors on {separated} of {len(comparisons)} comparisons"
+    sure += (f"; separated at {CONFIDENCE:.0%} (Welch's t on the seed means) on {separated} of {len(comparisons)} "
+             "comparisons")
     return Finding(ours, _verdict(comparisons, short), sure, where)
 
 
@@ -208,14 +229,20 @@ def gan_collapse(results: Path) -> Finding:
     and the collapse rule on the 2D seeds of both models."""
     from .collapse_study import LATE, LATE_EPOCHS, run_rows
 
-    counts = []
+    counts, partial = [], []
     for mixture in PACGAN_TABLE1:
         for model in ("gan", "ddpm"):
             verdicts = [collapse_report(r, mixture).verdict for r in _final_2d_runs(results, mixture, model)]
             if verdicts:
                 counts.append(f"{mixture} {model.upper()} {sum(v == 'collapse' for v in verdicts)} of {len(verdicts)}")
+                dropped = sum(v == "partial coverage" for v in verdicts)
+                if dropped:
+                    partial.append(f"{mixture} {model.upper()} {dropped} of {len(verdicts)}")
     two_d = ("2D seeds where the collapse rule fires (quality reached, then lost): " + ", ".join(counts)) if counts \
         else "No 2D seed run has finished yet"
+    if partial:
+        two_d += ("; seeds that dropped modes from their first evaluation on and lost none later (partial "
+                  "coverage, not collapse): " + ", ".join(partial))
     rows = run_rows(_collapse_study(results))
     seed_rows = [r for r in rows if r["lr_D"] == SEED_RATIO * r["lr_G"]]
     control = [r for r in rows if r["lr_D"] == r["lr_G"]]
@@ -235,7 +262,7 @@ def gan_collapse(results: Path) -> Finding:
             f"{fired(seed_rows)} seeds of lr_D = {SEED_RATIO:g} lr_G and {fired(control)} of the lr_D = lr_G "
             f"control. {two_d}.")
     collapsed = sum(r["collapse rule"] == "collapse" for r in seed_rows)
-    verdict = ("supported" if collapsed == len(seed_rows) else "contradicted" if collapsed == 0
+    verdict = ("supported" if collapsed == len(seed_rows) else "not reproduced" if collapsed == 0
                else "not separable")
     if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
         verdict = f"provisional: {verdict} so far"
@@ -266,8 +293,8 @@ def sampling_speed(results: Path) -> Finding:
             f"{1e3 * fastest[0]:.2g} ms at its cheapest setting ({setting(fastest)}) to "
             f"{1e3 * slowest[0]:.3g} ms at its dearest ({setting(slowest)})")
     verdict = "supported" if fastest[0] > gan[0] else "contradicted"
-    sure = (f"one machine, one model pair; the GAN was {fastest[0] / gan[0]:.0f}x faster than the DDPM's cheapest "
-            "sampler; a larger U-Net widens the gap")
+    sure = (f"one machine, one model pair; the GAN was about {float(f'{fastest[0] / gan[0]:.2g}'):,.0f}x faster than the DDPM's "
+            "cheapest sampler; a larger U-Net costs more per step (training FLOPs per image in the benchmark table)")
     return Finding(ours, verdict, sure, "{doc}`results/sample_ddim`; benchmark table in {doc}`reproducibility`")
 
 

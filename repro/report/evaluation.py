@@ -79,4 +79,10 @@ def evaluation_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     measured on (``n``, ``reference``, ``extractor``) belongs in the table's caption."""
     from .tables import sig
 
-    return [{"metric": name, "value": sig(result[key])} for key, name in METRICS.items() if key in result]
+    names = dict(METRICS)
+    if result.get("kid_subset_size") is not None and result.get("n") is not None \
+            and result["kid_subset_size"] >= result["n"]:
+        # one subset of all N samples: its "standard deviation" is float round-off, not a spread
+        names.pop("kid_std")
+        names["kid_mean"] = f"KID, one subset of all {result['n']:,} samples (no spread to report)"
+    return [{"metric": name, "value": sig(result[key])} for key, name in names.items() if key in result]
