@@ -63,4 +63,4 @@ def test_the_images_selection_table_marks_the_rates_added_past_an_edge():
                          chosen={"gan": 2.2e-5, "ddpm": 5e-4})
     rows = images.selection_rows(study, {"gan_lrs": [6.7e-5, 2e-4, 6e-4], "ddpm_lrs": [5e-4]})
     assert [(r["model"], r["lr"], r["in the grid"], r["chosen"]) for r in rows] == [
-        ("GAN", 2.2e-5, "added (the edge won)", "yes"), ("GAN", 2e-4, "yes", ""), ("DDPM", 5e-4, "yes", "yes")]
+        ("GAN", 2.2e-5, "added past the edge that won", "yes"), ("GAN", 2e-4, "yes", ""), ("DDPM", 5e-4, "yes", "yes")]

@@ -118,3 +118,21 @@ def test_pacgans_numbers_are_shown_as_printed_in_its_table_1():
     rows = [r for r in toy_modes.study_rows(toy_modes.Study(), cfg) if r["source"] == "PacGAN Table 1, GAN"]
     assert [(r["modes (>= 1)"], r["high quality %"], r["reverse KL"]) for r in rows] == [
         ("6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"), ("17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07")]
+
+
+def test_the_seeds_caption_names_each_mixture_and_models_seeds():
+    rec = _record([8], [0.9])
+    runs = {**{("ring8_r1", "gan", s): rec for s in range(4)}, **{("ring8_r1", "ddpm", s): rec for s in range(5)},
+            **{("grid25", "gan", s): rec for s in range(2)}}
+    study = toy_modes.Study(runs=runs)
+    assert toy_modes.seeds_caption(study, ["ring8_r1", "grid25"]) == \
+        "ring8_r1: GAN seeds 0-3, DDPM seeds 0-4; grid25: GAN seeds 0, 1"
+    assert toy_modes.seeds_caption(toy_modes.Study(), ["ring8_r1"]) is None
+
+
+def test_the_collapse_column_names_the_criterion_that_dated_a_collapse():
+    hopping = ["0 1", "4 5", "2 3", "6 7", "0 1", "4 5"]
+    rows = [{"epoch": i, "modes_hit": 2, "modes_hit_any": 2, "high_quality_fraction": 0.99, "mode_set": m}
+            for i, m in enumerate(hopping)]
+    rec = Record(path=Path("."), manifest={"wall_time_s": 1.0}, rows=rows)
+    assert toy_modes._verdict(rec, "ring8_r1") == "collapse at epoch 1 (mode hopping)"

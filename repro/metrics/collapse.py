@@ -145,6 +145,7 @@ class CollapseReport:
     criteria: tuple[str, ...] = field(default=())
     verdict: str = ""
     reached_epoch: int | None = None
+    cause: str | None = None  # the criterion that dated a collapse (e.g. "mode hopping")
 
     def __post_init__(self) -> None:
         if not self.verdict:
@@ -161,7 +162,7 @@ class CollapseReport:
     def as_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "collapsed": self.collapsed, "epoch": self.epoch, "reason": self.reason,
                 "best_epoch": self.best_epoch, "best_value": self.best_value, "criteria": list(self.criteria),
-                "reached_epoch": self.reached_epoch}
+                "reached_epoch": self.reached_epoch, "cause": self.cause}
 
 
 def mode_set(counts: Sequence[int], min_count: int) -> str:
@@ -393,9 +394,9 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
             return CollapseReport(False, None, f"{dropped[0][2]}; it never came within the margin of the target "
                                   "at any recorded epoch, so no mode was lost: modes dropped from the start",
                                   best_epoch, best_value, criteria, verdict="partial coverage", reached_epoch=reached)
-    epoch, _, reason = found[0]
+    epoch, cause, reason = found[0]
     return CollapseReport(True, max(epoch, reached), reason, best_epoch, best_value, criteria,
-                          verdict="collapse", reached_epoch=reached)
+                          verdict="collapse", reached_epoch=reached, cause=cause)
 
 
 def _ever_near_target(rule: CollapseRule, q: list[float | None]) -> bool:

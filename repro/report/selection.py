@@ -79,4 +79,4 @@ def bracketed_selection(grids: Mapping[K, Sequence[float]],
 
 def grid_label(lr: float, grid: Sequence[float]) -> str:
     """How a selection table says where ``lr`` came from: the given ``grid``, or a step past its edge."""
-    return "yes" if lr in grid else "added (the edge won)"
+    return "yes" if lr in grid else "added past the edge that won"

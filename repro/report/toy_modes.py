@@ -50,7 +50,7 @@ from .selection import bracketed_selection, grid_label, tail_mean as _tail_mean
 from .tables import mean_pm, pm, rate
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
-           "study_rows", "oracle_row", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config"]
+           "study_rows", "oracle_row", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config", "seeds_caption"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
@@ -216,7 +216,10 @@ def collapse_report(rec: Record, mixture: str):
 
 
 def _verdict(rec: Record, mixture: str) -> str:
-    return str(collapse_report(rec, mixture)).split(":")[0]
+    """The collapse rule's verdict in a few words, with the criterion that dated a collapse."""
+    report = collapse_report(rec, mixture)
+    short = str(report).split(":")[0]
+    return f"{short} ({report.cause})" if report.cause else short
 
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
@@ -233,6 +236,20 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
                      "high-quality fraction, last epoch": round(last["high_quality_fraction"], 3),
                      "collapse rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
     return rows
+
+
+def seeds_caption(study: Study, mixtures: list[str]) -> str | None:
+    """The full-length seeds behind a table of the study, per mixture and model, as a caption's words,
+    e.g. ``"ring8_r1: GAN seeds 0-3, DDPM seeds 0-4; grid25: GAN seeds 0, 1, DDPM seeds 0-4"``."""
+    from .tables import seed_list
+
+    parts = []
+    for mixture in mixtures:
+        by_model = [f"{m.upper()} seeds {seed_list(seeds)}" for m in MODELS
+                    if (seeds := sorted(s for mix, mod, s in study.runs if (mix, mod) == (mixture, m)))]
+        if by_model:
+            parts.append(f"{mixture}: {', '.join(by_model)}")
+    return "; ".join(parts) or None
 
 
 def _selection_epochs(cfg: Mapping[str, Any], model: str) -> int:
