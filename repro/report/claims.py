@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from ..records import Record, load_record
 from .compare import ANCHORS, SAMPLER_NAMES
-from .tables import mean_se, pm, sig, to_markdown, with_caption
+from .tables import mean_se, pm, round_sig, sig, to_markdown, with_caption
 from .toy_modes import LAST_K, PACGAN_TABLE1, collapse_report, tail_mean
 
 __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", "compare_means", "welch_multiple",
@@ -293,7 +293,7 @@ def sampling_speed(results: Path) -> Finding:
             f"{1e3 * fastest[0]:.2g} ms at its cheapest setting ({setting(fastest)}) to "
             f"{1e3 * slowest[0]:.3g} ms at its dearest ({setting(slowest)})")
     verdict = "supported" if fastest[0] > gan[0] else "contradicted"
-    sure = (f"one machine, one model pair; the GAN was about {float(f'{fastest[0] / gan[0]:.2g}'):,.0f}x faster than the DDPM's "
+    sure = (f"one machine, one model pair; the GAN was about {sig(round_sig(fastest[0] / gan[0]))}x faster than the DDPM's "
             "cheapest sampler; a larger U-Net costs more per step (training FLOPs per image in the benchmark table)")
     return Finding(ours, verdict, sure, "{doc}`results/sample_ddim`; benchmark table in {doc}`reproducibility`")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Hashable, Mapping, Sequence, TypeVar
 
+from .tables import round_sig
+
 __all__ = ["tail_mean", "GRID_FACTOR", "beyond_edge", "bracketed_selection", "grid_label"]
 
 GRID_FACTOR = 3.0  # the studies' grids step ×/÷3 around each model's reference rate
@@ -26,10 +28,6 @@ def tail_mean(rows: list[dict[str, Any]], key: str, k: int) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def _two_figures(x: float) -> float:
-    return float(f"{x:.2g}")
-
-
 def beyond_edge(lrs: Sequence[float], chosen: float, factor: float = GRID_FACTOR) -> float | None:
     """The next rate past the edge of ``lrs`` that ``chosen`` sits on (``chosen / factor`` below the
     lowest, ``chosen * factor`` above the highest, to two significant figures), or ``None`` when
@@ -39,9 +37,9 @@ def beyond_edge(lrs: Sequence[float], chosen: float, factor: float = GRID_FACTOR
     if len(set(lrs)) < 2:
         return None
     if chosen == min(lrs):
-        return _two_figures(chosen / factor)
+        return round_sig(chosen / factor)
     if chosen == max(lrs):
-        return _two_figures(chosen * factor)
+        return round_sig(chosen * factor)
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 MISSING = "—"
 RATE_COLUMNS = {"lr", "lr_G", "lr_D"}  # columns written as learning rates (:func:`rate`)
 
-__all__ = ["MISSING", "RATE_COLUMNS", "FOLD_ROWS", "folded", "headline", "sig", "printed", "rate", "seed_list", "with_n", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
+__all__ = ["MISSING", "RATE_COLUMNS", "FOLD_ROWS", "folded", "headline", "sig", "round_sig", "printed", "rate", "seed_list", "with_n", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
            "use_book_tables", "to_markdown", "with_caption", "Table", "captioned"]
 
 
@@ -52,6 +52,11 @@ def sig(x: Any, digits: int = 3, missing: str = MISSING) -> str:
     if "." in text and float(text.replace(",", "")).is_integer():  # 20.000 -> 20; 0.820 keeps its zero
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def round_sig(x: float, digits: int = 2) -> float:
+    """``x`` rounded to ``digits`` significant figures, as a number: 132.4 -> 130.0, 2.233e-4 -> 2.2e-4."""
+    return float(f"{x:.{digits}g}")
 
 
 def printed(x: Any, missing: str = MISSING) -> str:
