@@ -78,3 +78,38 @@ def test_a_curve_is_flat_when_the_last_evaluations_do_not_beat_the_earlier_best(
     rows = [{"fd": v} for v in values] + [{"other": 1}]  # rows without the key are skipped
     assert flattened(rows, "fd", patience=3, min_improvement=0.02) is flat
     assert flattened([{"s": 1 / v} for v in values], "s", 3, 0.02, mode="max") is flat  # a score, rising
+
+
+def test_window_change_is_the_difference_of_window_means_with_its_standard_error():
+    import math
+
+    from repro.train.budget import window_change
+
+    values = [0.0, 2.0, 0.0, 2.0, 3.0, 5.0, 3.0, 5.0]  # windows of 4: means 1 and 4, variances 4/3 each
+    delta, se = window_change(values, 4)
+    assert delta == pytest.approx(3.0)
+    assert se == pytest.approx(math.sqrt(2 * (4 / 3) / 4))
+    assert window_change([None, *values, float("nan")], 4) == (delta, se)  # missing values skipped
+    assert all(math.isnan(x) for x in window_change(values[:7], 4))  # fewer than 2k values
+
+
+@pytest.mark.parametrize("values, kwargs, expected", [
+    ([0.0, 2.0, 0.0, 2.0, 3.0, 5.0, 3.0, 5.0], {}, "improving"),  # +3 against 2 x 0.82
+    ([3.0, 5.0, 3.0, 5.0, 0.0, 2.0, 0.0, 2.0], {}, "worsening"),
+    ([3.0, 5.0, 3.0, 5.0, 0.0, 2.0, 0.0, 2.0], {"mode": "min"}, "improving"),  # a distance that fell
+    ([0.0, 2.0, 0.0, 2.0, 0.5, 2.5, 0.5, 2.5], {}, "flat"),  # +0.5 inside 2 standard errors
+    ([0.0, 2.0, 0.0, 2.0, 3.0, 5.0, 3.0, 5.0], {"tol": 3.5}, "flat"),  # significant but below what counts
+    ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], {}, "flat"),  # a ceiling: zero change, zero error
+    ([1.0, 2.0, 3.0], {}, "too short"),
+])
+def test_trend_reads_the_change_against_its_noise_and_the_tolerance(values, kwargs, expected):
+    from repro.train.budget import trend
+
+    assert trend(values, 4, **kwargs) == expected
+
+
+def test_trend_rejects_an_unknown_mode():
+    from repro.train.budget import trend
+
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        trend([1.0] * 8, 4, mode="up")

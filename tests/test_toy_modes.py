@@ -136,3 +136,15 @@ def test_the_collapse_column_names_the_criterion_that_dated_a_collapse():
             for i, m in enumerate(hopping)]
     rec = Record(path=Path("."), manifest={"wall_time_s": 1.0}, rows=rows)
     assert toy_modes._verdict(rec, "ring8_r1") == "collapse at epoch 1 (mode hopping)"
+
+
+def test_the_trend_column_names_what_still_moved_in_the_last_epochs():
+    k = 5
+    flat = _record([8] * 2 * k, [0.9, 0.92] * k).rows
+    assert toy_modes.trend_cell(flat, k) == "flat"
+    rising = _record([8] * 2 * k, [0.80, 0.82] * (k // 2) + [0.80] + [0.90, 0.92] * (k // 2) + [0.90]).rows
+    cell = toy_modes.trend_cell(rising, k)
+    assert cell.startswith("improving: high-quality fraction +0.10") and "modes" not in cell
+    losing = _record([8] * k + [5, 6] * (k // 2) + [5], [0.9] * 2 * k).rows
+    assert toy_modes.trend_cell(losing, k).startswith("worsening: modes -2.")
+    assert toy_modes.trend_cell(flat[:-1], k) == f"too short (< {2 * k} epochs)"

@@ -24,7 +24,6 @@ book's introduction includes.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,7 +31,7 @@ from typing import Any, Callable
 from ..records import Record, load_record
 from .compare import ANCHORS, SAMPLER_NAMES
 from .tables import mean_se, pm, round_sig, sig, to_markdown, with_caption
-from .toy_modes import LAST_K, PACGAN_TABLE1, collapse_report, tail_mean
+from .toy_modes import LAST_K, PACGAN_TABLE1, chosen_runs, collapse_report, tail_mean
 
 __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", "compare_means", "welch_multiple",
            "claims_rows", "claims_markdown"]
@@ -44,7 +43,6 @@ MIN_EPOCHS = 60   # past the seed's "after epoch 50"
 VERDICTS = ("supported", "contradicted", "not separable", "not reproduced", "mixed", "provisional",
             "not yet tested", "implausible as reported")
 MIN_IMAGE_SEEDS = 2  # seeds per model before an image comparison has a spread
-_FINAL = re.compile(r"^(gan|ddpm)-lr.+-seed\d+$")  # the 2D study's full-length runs (toy_modes.run)
 
 # Published CIFAR-10 figures for the plausibility note on the seed's Table 1.
 IS_REAL_CIFAR10 = (11.24, "real data, {cite:t}`salimans2016improved`, Table 2", "salimans2016improved")
@@ -119,18 +117,9 @@ def _papers(stat: tuple[float, float, int]) -> str:
 
 
 def _final_2d_runs(results: Path, mixture: str, model: str) -> list[Record]:
-    folder = results / "runs" / "toy_modes" / mixture
-    runs = []
-    for path in sorted(folder.glob(f"{model}-lr*-seed*")):
-        if _FINAL.match(path.name) and (path / "manifest.json").exists():
-            rec = load_record(path)
-            if rec.manifest.get("status") == "finished":
-                runs.append(rec)
-    rates = sorted({path.name.split("-seed")[0] for path in (r.path for r in runs)})
-    if len(rates) > 1:
-        raise ValueError(f"{folder} holds finished {model.upper()} seeds at more than one learning rate ({rates}); "
-                         "keep only the seeds at the rate the selection chose (the toy_modes page's selection table)")
-    return runs
+    """The finished full-length 2D seeds at the rate the selection records choose (seeds at any other
+    rate, left from an earlier selection, are not read)."""
+    return chosen_runs(results / "runs" / "toy_modes" / mixture, model)[1]
 
 
 def _lean(ddpm: tuple[float, float, int], gan: tuple[float, float, int]) -> str:

@@ -31,7 +31,6 @@ left out, and the tables say how many each row holds).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,17 +43,20 @@ from ..metrics.collapse import CollapseRule, detect_collapse
 from ..metrics.tracking import ModeCoverageTracker
 from ..records import Record
 from ..train import diffusion, gan, load_gan, load_run
+from ..train.budget import trend, window_change
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
 from .selection import bracketed_selection, grid_label, tail_mean as _tail_mean
 from .tables import mean_pm, pm, rate
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
-           "study_rows", "oracle_row", "selection_rows", "Study", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config", "seeds_caption"]
+           "study_rows", "oracle_row", "selection_rows", "Study", "trend_cell", "TREND_K", "TREND_TOL", "chosen_runs", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config", "seeds_caption"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
 LAST_K = 10  # evaluations averaged: the GAN's coverage hops from epoch to epoch
+TREND_K = 25  # epochs in each of the two windows :func:`trend_cell` compares
+TREND_TOL = {"modes_hit": 0.5, "high_quality_fraction": 0.01}  # the smallest change that counts
 RULES = {
     "mixtures": Rule(list, help="a list of mixture names"),
     "seeds": Rule(int, minimum=1),
@@ -209,6 +211,31 @@ def run(cfg: Mapping[str, Any]) -> Study:
     return study
 
 
+def _finished(folder: Path, pattern: str) -> list[Record]:
+    from ..records import load_record
+
+    recs = [load_record(path) for path in sorted(folder.glob(pattern)) if (path / "manifest.json").exists()]
+    return [rec for rec in recs if rec.manifest.get("status") == "finished"]
+
+
+def _lr(rec: Record) -> float:
+    """A run's learning rate: the DDPM's ``lr``, the GAN's ``lr_G`` (equal to ``lr_D`` in this study)."""
+    return float(rec.params["lr"] if "lr" in rec.params else rec.params["lr_G"])
+
+
+def chosen_runs(mixture_dir: str | Path, model: str) -> tuple[float | None, list[Record]]:
+    """The learning rate the selection rule (:func:`select_lr`) picks among the finished selection runs of
+    ``model`` in ``mixture_dir/select`` (the grid as it was trained, rates added past an edge included),
+    and the finished full-length seeds at that rate, read from the records alone: no study config is
+    needed. ``(None, [])`` when no selection run has finished."""
+    mixture_dir = Path(mixture_dir)
+    selection = {_lr(rec): rec for rec in _finished(mixture_dir / "select", f"{model}-lr*")}
+    if not selection:
+        return None, []
+    lr = select_lr(selection)
+    return lr, [rec for rec in _finished(mixture_dir, f"{model}-lr*-seed*") if _lr(rec) == lr]
+
+
 def collapse_report(rec: Record, mixture: str):
     """What the collapse rule, set for the mixture's number of modes, says of a 2D run."""
     rule = CollapseRule.for_mixture(num_modes=len(mixture_centers(mixture)), diversity=None, win=None)
@@ -222,9 +249,27 @@ def _verdict(rec: Record, mixture: str) -> str:
     return f"{short} ({report.cause})" if report.cause else short
 
 
+def trend_cell(rows: list[dict[str, Any]], k: int = TREND_K) -> str:
+    """Whether a run's coverage had flattened by its end: the modes hit (>= 20 rule) and the high-quality
+    fraction, mean of the last ``k`` epochs against the ``k`` before (:func:`repro.train.budget.trend`,
+    with the changes that count in ``TREND_TOL``). "flat" when neither moved, else each that moved with
+    its change ± standard error, e.g. "improving: high-quality fraction +0.038 ± 0.011"."""
+    names = {"modes_hit": "modes", "high_quality_fraction": "high-quality fraction"}
+    moves: dict[str, list[str]] = {}
+    for key, name in names.items():
+        values = [r.get(key) for r in rows]
+        verdict = trend(values, k, tol=TREND_TOL[key])
+        if verdict == "too short":
+            return f"too short (< {2 * k} epochs)"
+        if verdict != "flat":
+            delta, se = window_change(values, k)
+            moves.setdefault(verdict, []).append(f"{name} {'+' if delta > 0 else ''}{pm(delta, se)}")
+    return "; ".join(f"{verdict}: {', '.join(parts)}" for verdict, parts in moves.items()) or "flat"
+
+
 def summary_rows(study: Study) -> list[dict[str, Any]]:
     """One row per full-length run: its learning rate, coverage at the last epoch and over the last
-    evaluations, and what the collapse rule says."""
+    evaluations, whether its curves had flattened (:func:`trend_cell`), and what the collapse rule says."""
     rows = []
     for (mixture, model, seed), rec in study.runs.items():
         last = rec.rows[-1]
@@ -234,6 +279,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
                      f"modes hit (>= 20), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit"), 2),
                      f"modes hit (>= 1), mean of last {LAST_K}": round(tail_mean(rec.rows, "modes_hit_any"), 2),
                      "high-quality fraction, last epoch": round(last["high_quality_fraction"], 3),
+                     f"last {TREND_K} epochs against the {TREND_K} before": trend_cell(rec.rows),
                      "collapse rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
     return rows
 

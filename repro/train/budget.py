@@ -5,7 +5,8 @@ example by :func:`repro.train.compute.training_flops_per_example`): a model whos
 FLOPs per example trains at most ``B / (f N)`` epochs of ``N`` examples (:func:`epochs_for_budget`).
 It stops earlier when its quality curve has flattened (:func:`flattened`), so that neither side is
 stopped while still improving, and neither spends budget past the point where it stopped improving.
-A run stopped at a fixed length reports how much its last epochs still improved (:func:`late_change`).
+A run stopped at a fixed length reports how much its last epochs still improved (:func:`late_change`
+for a distance's best value; :func:`window_change` and :func:`trend` for a noisy score's mean).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["epochs_for_budget", "flattened", "late_change"]
+__all__ = ["epochs_for_budget", "flattened", "late_change", "window_change", "trend"]
 
 
 def epochs_for_budget(budget_flops: float, flops_per_example: float, examples_per_epoch: int) -> int:
@@ -48,3 +49,37 @@ def late_change(values: Sequence[float | None], k: int) -> float:
     if len(vals) <= k:
         return math.nan
     return min(vals[-k:]) / min(vals[:-k]) - 1
+
+
+def window_change(values: Sequence[float | None], k: int) -> tuple[float, float]:
+    """The mean of the last ``k`` values minus the mean of the ``k`` before them, and the standard error
+    of that difference, sqrt(s1^2 / k + s2^2 / k) with each window's sample variance (the values taken as
+    independent draws around each window's mean). Values that are ``None`` or not finite are skipped;
+    fewer than ``2 k`` values, or ``k`` < 2, give ``(nan, nan)``."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if k < 2 or len(vals) < 2 * k:
+        return math.nan, math.nan
+    recent, before = vals[-k:], vals[-2 * k:-k]
+
+    def mean_var(xs: list[float]) -> tuple[float, float]:
+        m = sum(xs) / len(xs)
+        return m, sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+
+    (m1, v1), (m0, v0) = mean_var(recent), mean_var(before)
+    return m1 - m0, math.sqrt(v1 / k + v0 / k)
+
+
+def trend(values: Sequence[float | None], k: int, tol: float = 0.0, z: float = 2.0, mode: str = "max") -> str:
+    """What :func:`window_change` says of a score's last ``2 k`` values: "improving" or "worsening" when
+    the change exceeds both ``z`` standard errors and ``tol`` (the smallest change that matters, in the
+    score's units) in that direction (``mode`` "max" for a score, "min" for a distance), "flat"
+    otherwise, and "too short" with fewer than ``2 k`` values. Consecutive epochs of one run are
+    correlated, so the standard error is too small: past ``tol`` the rule errs towards "improving"."""
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    delta, se = window_change(values, k)
+    if math.isnan(delta):
+        return "too short"
+    if abs(delta) <= max(z * se, tol):
+        return "flat"
+    return "improving" if (delta > 0) == (mode == "max") else "worsening"
