@@ -194,3 +194,22 @@ def test_sample_diversity_is_one_for_data_and_zero_for_identical_samples():
     assert sample_diversity(same_law, data) == pytest.approx(1.0, abs=0.05)
     assert sample_diversity(data[:1].repeat(50, 1), data) == 0.0
     assert math.isclose(sample_diversity(0.5 * data, data), 0.5, rel_tol=1e-9)
+
+
+def test_events_before_quality_is_reached_are_training_not_collapse():
+    # grid25 GAN seeds: the few modes of blurred early epochs hop, then the run sharpens onto most modes
+    early = ["0", "3", "7", "12", "1", "20 21 22", "20 21 22", "20 21 22", "20 21 22"]
+    rows = _rows(modes_hit=[1, 1, 1, 1, 1, 21, 21, 21, 21], mode_set=early,
+                 high_quality_fraction=[0.1, 0.1, 0.2, 0.2, 0.3, 0.8, 0.8, 0.8, 0.8])
+    rule = CollapseRule.for_mixture(num_modes=25, diversity=None, win=None)
+    report = detect_collapse(rows, rule)
+    assert report.verdict == "no collapse" and report.reached_epoch == 6
+    # the same hopping once half the samples are sharp is a collapse, dated where it starts
+    hops = ["0 1 2"] * 4 + ["3 4 5", "6 7 8", "9 10 11", "12 13 14", "0 1 2"]
+    sharp = _rows(modes_hit=[3] * 9, mode_set=hops, high_quality_fraction=[0.8] * 9)
+    report = detect_collapse(sharp, rule)
+    assert report.verdict == "collapse" and report.cause == "mode hopping" and report.epoch == 5
+    # a discriminator that wins while the generator is still blurred, and no more once it is sharp
+    won = _rows(modes_hit=[8] * 6, high_quality_fraction=[0.1, 0.1, 0.1, 0.9, 0.9, 0.9],
+                D_x=[0.99, 0.99, 0.99, 0.6, 0.6, 0.6], D_G_z=[0.01, 0.01, 0.01, 0.4, 0.4, 0.4])
+    assert detect_collapse(won, CollapseRule.for_mixture(num_modes=8, diversity=None)).verdict == "no collapse"

@@ -54,9 +54,12 @@ so a collapse there means modes lost: :meth:`CollapseRule.for_mixture`.
   epoch: the generator dropped modes from the first evaluation on and lost none that the records saw.
   That is mode dropping as PacGAN's table counts it, not a collapse *after a time*, so it gets no epoch;
   where other criteria held as well, criterion 4 neither dates nor explains the collapse, they do.
-- ``"collapse"``: quality was reached, and a criterion held (modes lost, quality lost, diversity lost,
-  a player winning outright, modes cycled). It is dated at the criterion's epoch, or at the epoch quality
-  was reached if that is later.
+- ``"collapse"``: quality was reached, and a criterion held after that (modes lost, quality lost,
+  diversity lost, a player winning outright, modes cycled). The criteria that watch for an event (1, 2,
+  3, 6) count only stretches that start at or after the epoch quality was reached: modes hopping or a
+  player winning while the generator still learns to draw sharp samples is training, not collapse.
+  The criteria that judge the end (4, 5) hold over a final stretch; a collapse they find is dated at
+  its start, or at the epoch quality was reached if that is later.
 - ``"no collapse"``: quality reached and no criterion held.
 """
 
@@ -266,9 +269,9 @@ def _reached(rule: CollapseRule, rows: list[Mapping[str, Any]], epochs: list[int
     return present[0][0], "no quality threshold given (reach_at): quality taken as reached from the start"
 
 
-def _hopping(rule: CollapseRule, rows: list[Mapping[str, Any]], epochs: list[int],
-             q: list[float | None]) -> tuple[int, str] | None:
-    """Mode hopping: the set of modes hit changes by more than half between recorded epochs."""
+def _hopping(rule: CollapseRule, rows: list[Mapping[str, Any]], q: list[float | None]) -> list[bool | None] | None:
+    """Per epoch: did the set of modes hit change by more than half since the previous recorded epoch,
+    with fewer modes than the target hit? ``None`` without a modes column."""
     if rule.modes_column is None:
         return None
     sets = [_parse_set(r.get(rule.modes_column)) for r in rows]
@@ -282,11 +285,7 @@ def _hopping(rule: CollapseRule, rows: list[Mapping[str, Any]], epochs: list[int
             few = rule.quality_target is None or (v is not None and v < rule.quality_target)
             flags.append(bool(union) and len(prev & s_) / len(union) < 0.5 and few)
         prev = s_ if s_ is not None else prev
-    e = _first_sustained(epochs, flags, rule.patience)
-    if e is None:
-        return None
-    return e, (f"the modes hit changed by more than half from epoch to epoch for {rule.patience} epochs "
-               "(mode hopping)")
+    return flags
 
 
 def _rows(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> list[Mapping[str, Any]]:
@@ -317,14 +316,20 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
 
     best_epoch = best_value = None
     q = [_value(r, rule.quality) for r in rows]
+    reached, reached_how = _reached(rule, rows, epochs, q)
+
+    def since_reached(flags: list[bool | None]) -> list[bool | None]:
+        """An event counts only from the epoch quality was reached: what happened before is training."""
+        return flags if reached is None else [False if e < reached else f for e, f in zip(epochs, flags)]
+
     if rule.quality is not None:
         present = [(v, e) for v, e in zip(q, epochs) if v is not None]
         if present:
             pick = min if rule.quality_mode == "min" else max
             best_value, best_epoch = pick(present, key=lambda p: p[0])
             how = f"{rule.margin:.0%}" if rule.margin_kind == "relative" else f"{rule.margin:g}"
-            e = _first_sustained(epochs, _worse_than_best(q, rule.quality_mode, rule.margin, rule.margin_kind),
-                                 rule.patience)
+            e = _first_sustained(epochs, since_reached(_worse_than_best(q, rule.quality_mode, rule.margin,
+                                                                        rule.margin_kind)), rule.patience)
             if e is not None:
                 i = epochs.index(e)
                 prior = [v for v in q[: i + 1] if v is not None]
@@ -346,7 +351,8 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
 
     if rule.diversity is not None:
         d = [_value(r, rule.diversity) for r in rows]
-        e = _first_sustained(epochs, _worse_than_best(d, "max", rule.diversity_drop, "relative"), rule.patience)
+        e = _first_sustained(epochs, since_reached(_worse_than_best(d, "max", rule.diversity_drop, "relative")),
+                             rule.patience)
         if e is not None:
             i = epochs.index(e)
             best_then = max(v for v in d[: i + 1] if v is not None)
@@ -358,31 +364,31 @@ def detect_collapse(records: Sequence[Mapping[str, Any]] | Mapping[str, Sequence
                 found.append((e, "no diversity", f"{rule.diversity} stayed below {rule.diversity_floor:g} from "
                               f"epoch {e} to the last epoch {epochs[-1]}"))
 
-    hop = _hopping(rule, rows, epochs, q)
-    if hop is not None:
-        found.append((hop[0], "mode hopping", hop[1]))
+    hops = _hopping(rule, rows, q)
+    if hops is not None and (e := _first_sustained(epochs, since_reached(hops), rule.patience)) is not None:
+        found.append((e, "mode hopping", f"the modes hit changed by more than half from epoch to epoch for "
+                                         f"{rule.patience} epochs (mode hopping)"))
 
     if rule.win is not None:
         dx = [_value(r, "D_x") for r in rows]
         dgz = [_value(r, "D_G_z") for r in rows]
         d_wins = [None if a is None or b is None else (a >= rule.win and b <= 1 - rule.win) for a, b in zip(dx, dgz)]
         g_wins = [None if b is None else b >= rule.win for b in dgz]
-        e = _first_sustained(epochs, d_wins, rule.patience)
+        e = _first_sustained(epochs, since_reached(d_wins), rule.patience)
         if e is not None:
             i = epochs.index(e)
             found.append((e, "discriminator wins", f"discriminator wins outright: D(x) {dx[i]:.3f}, "
                           f"D(G(z)) {dgz[i]:.3g} for {rule.patience} epochs"))
-        e = _first_sustained(epochs, g_wins, rule.patience)
+        e = _first_sustained(epochs, since_reached(g_wins), rule.patience)
         if e is not None:
             i = epochs.index(e)
             found.append((e, "generator wins", f"discriminator fooled outright: D(G(z)) {dgz[i]:.3f} "
                           f"for {rule.patience} epochs"))
 
-    reached, how = _reached(rule, rows, epochs, q)
     found.sort(key=lambda f: f[0])
     criteria = tuple(f[1] for f in found)
     if reached is None:
-        why = f"never reached quality ({how})" + (f"; {found[0][2]}" if found else "")
+        why = f"never reached quality ({reached_how})" + (f"; {found[0][2]}" if found else "")
         return CollapseReport(False, None, why, best_epoch, best_value, criteria, verdict="non-convergence")
     if not found:
         return CollapseReport(False, None, "no criterion held for the required number of epochs",
