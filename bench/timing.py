@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from repro.records import cpu_model
+from repro.records import cpu_isa, cpu_model
 from repro.train.compute import count_flops
 
 __all__ = ["count_flops", "hardware_name", "matmul_rate", "summary", "sync", "time_calls"]
@@ -65,8 +65,8 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, warmup: int = 
 
 
 def hardware_name(device: torch.device) -> str:
-    """GPU name, or the CPU model with the number of torch threads."""
+    """GPU name, or the CPU model and its instruction set with the number of torch threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()
-    return f"{cpu_model()}, {n} thread{'' if n == 1 else 's'}"
+    return f"{cpu_model()} ({cpu_isa()}), {n} thread{'' if n == 1 else 's'}"

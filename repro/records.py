@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 from .io import atomic_torch_save, atomic_write, atomic_write_json
 
-__all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "git_info", "utc_now"]
+__all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "cpu_isa", "git_info", "utc_now"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -74,6 +74,23 @@ def cpu_model() -> str:
     return model or platform.processor() or platform.machine()
 
 
+def cpu_isa(flags: set[str] | None = None) -> str:
+    """The vector instructions torch's CPU kernels dispatch to here (``"AVX2"``, ``"AVX512"``, ...), and
+    the bf16 instructions the CPU has (``"AVX512 + avx512_bf16 + amx_bf16"``): two machines with the same
+    model name can differ in both, and bf16 autocast is fast only with the latter. ``flags`` are the
+    CPU's flags (default: ``/proc/cpuinfo``)."""
+    import torch
+
+    if flags is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = set(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
+        except OSError:
+            flags = set()
+    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    return " + ".join([torch.backends.cpu.get_cpu_capability(), *bf16])
+
+
 def environment_info(device: Any = None) -> dict[str, Any]:
     """Library versions and hardware, for the manifest."""
     import numpy
@@ -94,6 +111,7 @@ def environment_info(device: Any = None) -> dict[str, Any]:
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "cpu_model": cpu_model(),
+            "cpu_isa": cpu_isa(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
         },

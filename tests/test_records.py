@@ -147,3 +147,14 @@ def test_a_setting_written_under_its_old_name_is_read_under_todays(tmp_path):
                                                         "track_steps": 20, "track_sampler": "ddim"}
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sample_ddim", "params": {"sampler": "ddim"}}))
     assert load_record(tmp_path).manifest["params"] == {"sampler": "ddim"}  # not a training run: as written
+
+
+def test_the_cpu_isa_names_torchs_kernels_and_the_bf16_instructions(monkeypatch):
+    import torch
+
+    from repro.records import cpu_isa
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert cpu_isa({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) == "AVX512 + avx512_bf16 + amx_bf16"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert cpu_isa({"avx2", "fma"}) == "AVX2"  # no bf16 instructions: autocast is emulated, and slow
