@@ -47,10 +47,6 @@ def reconcile_outputs(ref: list[Any], test: list[Any], clean=lambda s: s) -> lis
             return r if same_text(clean(r), clean(t)) else t
         if isinstance(r, dict) and isinstance(t, dict):
             return type(t)({k: merge(r[k], v) if k in r else v for k, v in t.items()})
-        if isinstance(r, list) and isinstance(t, list) and len(r) == len(t):
-            joined_r, joined_t = "".join(map(str, r)), "".join(map(str, t))
-            if all(isinstance(x, str) for x in r + t) and same_text(clean(joined_r), clean(joined_t)):
-                return r
         return t
 
     return [merge(r, t) for r, t in zip(ref, test)] + list(test[len(ref):])

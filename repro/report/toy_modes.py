@@ -41,7 +41,7 @@ from ..data import load_dataset
 from ..data.mixtures import MIXTURES, mixture_centers
 from ..metrics.collapse import CollapseRule, detect_collapse
 from ..metrics.tracking import ModeCoverageTracker
-from ..records import Record
+from ..records import Record, load_record
 from ..train import diffusion, gan, load_gan, load_run
 from ..train.budget import trend, window_change
 from .params import ParameterError, Rule, setup_for
@@ -212,8 +212,6 @@ def run(cfg: Mapping[str, Any]) -> Study:
 
 
 def _finished(folder: Path, pattern: str) -> list[Record]:
-    from ..records import load_record
-
     recs = [load_record(path) for path in sorted(folder.glob(pattern)) if (path / "manifest.json").exists()]
     return [rec for rec in recs if rec.manifest.get("status") == "finished"]
 
