@@ -24,11 +24,12 @@ from repro.data import DeviceBatches
 from repro.models.unet import count_parameters
 from repro.train import diffusion as dtrain
 from repro.train import gan
+from repro.train.compute import training_flops_per_example
 from repro.train.trained import TrainedDiffusion
 
 from timing import count_flops, summary, time_calls
 
-__all__ = ["CIFAR_SHAPE", "dcgan_training", "options", "sampling", "unet_training"]
+__all__ = ["CIFAR_SHAPE", "dcgan_training", "mixture_training", "options", "sampling", "unet_training"]
 
 CIFAR_SHAPE = (3, 32, 32)
 FLOP_BATCH = 4  # FLOPs of convolutions and matmuls are linear in the batch: count on a small one
@@ -143,6 +144,49 @@ def unet_training(preset: str, device: torch.device, variants: list[str], batch_
                                  "batch_size": batch_size, **t}})
         if device.type == "cuda":
             torch.cuda.empty_cache()  # the next variant builds its own model
+    return rows
+
+
+def mixture_training(device: torch.device, warmup: int, repeats: int, steps_per_call: int,
+                     epoch_points: int = 100_000, epochs: int = 200) -> list[dict]:
+    """The 2D study's two trainers (``toy_modes``: the GAN of preset ``mixture-pacgan``, the DDPM of
+    ``mixture-mlp``, each at its configured batch) on random 2-d points, one after the other on the same
+    machine and threads, so that their per-example costs compare. ``also`` projects ``epochs`` epochs of
+    ``epoch_points`` points (the study's length) at the measured rate, the per-epoch evaluation not included.
+    """
+    from repro.report import toy_modes
+
+    shape = (2,)
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for model, cfg in (("GAN (mixture-pacgan)", toy_modes.gan_config(epochs, 0, 1e-4)),
+                       ("DDPM (mixture-mlp)", toy_modes.ddpm_config(epochs, 0, 1e-3))):
+        is_gan = model.startswith("GAN")
+        state = gan.setup_training(cfg, device) if is_gan else dtrain.setup_training(cfg, shape, device)
+        run_epoch = gan.gan_epoch if is_gan else dtrain.ddpm_epoch
+        counter = {"epoch": 0, "step": 0}
+        points = torch.randn(steps_per_call * cfg.batch_size, *shape, generator=g)
+        batches = DeviceBatches(points, None, cfg.batch_size, device, seed=0)
+
+        def call(s=state, run_epoch=run_epoch, is_gan=is_gan, batches=batches) -> None:
+            with policy.training(device):
+                _, counter["step"] = run_epoch(s, batches, counter["epoch"], counter["step"])
+            counter["epoch"] += 1
+            if is_gan:
+                s.iterations.clear()  # per-iteration rows are kept for the record; a benchmark keeps none
+
+        t = summary(time_calls(call, device, warmup, repeats))
+        rate = steps_per_call * cfg.batch_size / t["median_s"]
+        flops = training_flops_per_example("gan" if is_gan else "diffusion", cfg, shape)
+        projected = epochs * epoch_points / rate
+        rows.append({"workload": f"2D mixture training, {model}", "precision": "fp32", "value": rate,
+                     "unit": "points/s",
+                     "also": (f"{t['median_s'] / steps_per_call * 1e3:.4g} ms/step of batch {cfg.batch_size}; "
+                              f"{epochs} epochs of {epoch_points:,} points: {projected / 60:.3g} min of training "
+                              "steps"),
+                     "protocol": _protocol(cfg.batch_size, steps_per_call, warmup, repeats),
+                     "details": {"flops_per_image": flops, "images_per_s": rate, "steps_per_call": steps_per_call,
+                                 "batch_size": cfg.batch_size, "projected_s": projected, **t}})
     return rows
 
 

@@ -8,7 +8,8 @@
     python bench/run.py --out book/results/bench/cpu.json --markdown book/results/bench/cpu.md   # the book's
 
 Rows (``--only`` names the groups): ``matmul`` (measured matmul rate, the reference of the utilisation
-figures), ``dcgan`` and ``ddpm`` (training images/s through the trainers' step loops), ``ddp`` (the DDPM
+figures), ``dcgan`` and ``ddpm`` (training images/s through the trainers' step loops), ``mixtures`` (the 2D
+study's GAN and DDPM training steps, points/s), ``ddp`` (the DDPM
 step on 1 process against 2 data-parallel ranks at the same global batch: overhead per step), ``sampling``
 (ancestral and DDIM at 10/50/100 steps), ``inception`` (features/s), ``fid`` (FID wall time, ours vs
 torch-fidelity), ``prdc`` (precision/recall + density/coverage time and peak memory). The metric
@@ -36,7 +37,7 @@ import torch
 
 import bench_metrics
 from bench_ddp import ddp_rows
-from bench_train import dcgan_training, sampling, unet_training
+from bench_train import dcgan_training, mixture_training, sampling, unet_training
 from timing import hardware_name, matmul_rate
 
 from repro.io import atomic_write, atomic_write_json
@@ -44,7 +45,7 @@ from repro.records import environment_info, git_info, utc_now
 from repro.report.tables import with_caption
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("matmul", "dcgan", "ddpm", "ddp", "sampling", "inception", "fid", "prdc")
+GROUPS = ("matmul", "dcgan", "ddpm", "mixtures", "ddp", "sampling", "inception", "fid", "prdc")
 
 # Settings as data, per (device type, quick). Steps per timed call > 1 on CUDA spreads the trainers'
 # once-per-epoch host read over several steps, as in a real epoch. ``train_variants`` are the trainer
@@ -55,6 +56,7 @@ _CPU = dict(
     unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=1, unet_repeats=2, unet_steps=1,
     sample_model="tiny", sample_n=32, sample_steps=[10, 50, 100], sample_repeats=1,
     ddp_model="tiny", ddp_batch=64, ddp_steps=4, ddp_warmup=1, ddp_repeats=3,
+    mix_steps=200, mix_warmup=1, mix_repeats=5,
     inception_n=200, fid_n=1000, fid_batch=50, fid_repeats=1, prdc_n=[10_000, 50_000], prdc_dim=2048)
 _CUDA = dict(
     train_variants=["fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile"],
@@ -62,12 +64,14 @@ _CUDA = dict(
     unets=["tiny", "small", "ho-cifar10"], unet_batch=128, unet_warmup=3, unet_repeats=5, unet_steps=10,
     sample_model="ho-cifar10", sample_n=256, sample_steps=[10, 50, 100], sample_repeats=3,
     ddp_model="ho-cifar10", ddp_batch=128, ddp_steps=10, ddp_warmup=2, ddp_repeats=5,
+    mix_steps=200, mix_warmup=1, mix_repeats=5,
     inception_n=5000, fid_n=10_000, fid_batch=250, fid_repeats=2, prdc_n=[10_000, 50_000], prdc_dim=2048)
 SETTINGS = {
     ("cpu", False): _CPU,
     ("cpu", True): {**_CPU, "train_variants": ["fp32"], "matmul_n": 1024, "gan_warmup": 1, "gan_repeats": 2,
                     "unets": ["tiny", "small"], "unet_batch": 16, "unet_repeats": 2, "sample_n": 8,
                     "ddp_batch": 16, "ddp_steps": 2, "ddp_repeats": 2,
+                    "mix_steps": 20, "mix_repeats": 2,
                     "inception_n": 20, "fid_n": 50, "prdc_n": [2000, 5000]},
     ("cuda", False): _CUDA,
     ("cuda", True): {**_CUDA, "gan_warmup": 2, "gan_repeats": 3, "gan_steps": 5, "unet_warmup": 2, "unet_repeats": 3,
@@ -196,6 +200,8 @@ def jobs(groups: list[str], s: dict, device: torch.device) -> list[tuple[str, ob
             out.append((f"ddpm {preset}", lambda preset=preset: unet_training(
                 preset, device, s["train_variants"], s["unet_batch"], s["unet_warmup"], s["unet_repeats"],
                 s["unet_steps"])))
+    if "mixtures" in groups:
+        out.append(("mixtures", lambda: mixture_training(device, s["mix_warmup"], s["mix_repeats"], s["mix_steps"])))
     if "ddp" in groups and (not cuda or torch.cuda.device_count() >= 2):
         out.append(("ddp", lambda: ddp_rows(device, s["ddp_model"], s["ddp_batch"], s["ddp_steps"], s["ddp_warmup"],
                                             s["ddp_repeats"])))
@@ -242,7 +248,7 @@ def table(rows: list[dict], keys: tuple[str, ...] = ("workload", "hardware", "pr
 
 # Rows the book's prose quotes; the page shows them first and folds the full table into a dropdown.
 HEADLINE = ("DCGAN training 32x32", "DDPM U-Net training, tiny", "DDPM U-Net training, ho-cifar10",
-            "sampling, ddim 10 steps", "sampling, ddim 100 steps", "FID-1000 wall time, ours")
+            "sampling, ddim 10 steps", "sampling, ddim 100 steps", "FID-1000 wall time, ours", "2D mixture training")
 
 
 def is_headline(row: dict) -> bool:

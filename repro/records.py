@@ -27,11 +27,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .io import atomic_torch_save, atomic_write, atomic_write_json
 
-__all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "cpu_isa", "git_info", "utc_now"]
+__all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "cpu_isa", "git_info", "utc_now",
+           "machine_name", "machines"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -89,6 +90,24 @@ def cpu_isa(flags: set[str] | None = None) -> str:
             flags = set()
     bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
     return " + ".join([torch.backends.cpu.get_cpu_capability(), *bf16])
+
+
+def machine_name(hardware: Mapping[str, Any]) -> str:
+    """A manifest's ``hardware`` in words: the GPU, else the CPU model with its instruction set where the
+    manifest names one (``"AMD EPYC (AVX2)"``), else the processor."""
+    name = str(hardware.get("gpu") or hardware.get("cpu_model") or hardware.get("processor") or "unknown")
+    isa = hardware.get("cpu_isa")
+    return f"{name} ({isa})" if isa and not hardware.get("gpu") else name
+
+
+def machines(records: Iterable[Record]) -> list[str]:
+    """The machines ``records`` trained on, from each manifest and each resume (``resumed_on``), sorted:
+    wall times compare between runs only when this is one machine."""
+    found = set()
+    for rec in records:
+        found.add(machine_name(rec.manifest.get("hardware", {})))
+        found.update(machine_name(r.get("hardware", {})) for r in rec.manifest.get("resumed_on", []))
+    return sorted(found)
 
 
 def environment_info(device: Any = None) -> dict[str, Any]:

@@ -52,10 +52,16 @@ RATES = {"gan": 3e-5, "ddpm": 2e-3}  # each model's chosen rate in these studies
 
 
 def _manifest(path: Path, model: str, lr: float, seed: int) -> None:
+    """A finished 2D run's manifest, its config the study's own (as ``dataclasses.asdict`` stores it)."""
+    import dataclasses
+
+    from repro.report import toy_modes
+
     path.mkdir(parents=True)
-    params = {"seed": seed, **({"lr_G": lr, "lr_D": lr} if model == "gan" else {"lr": lr})}
+    cfg = (toy_modes.gan_config if model == "gan" else toy_modes.ddpm_config)(200, seed, lr)
     (path / "manifest.json").write_text(json.dumps({"kind": "gan" if model == "gan" else "diffusion",
-                                                    "status": "finished", "params": params}))
+                                                    "status": "finished", "params": dataclasses.asdict(cfg),
+                                                    "data_shape": [2]}))
 
 
 def _run(results: Path, mixture: str, model: str, seed: int, modes: list[int], lr: float | None = None) -> None:
@@ -64,8 +70,8 @@ def _run(results: Path, mixture: str, model: str, seed: int, modes: list[int], l
     _manifest(path, model, lr, seed)
     with open(path / "metrics.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["epoch", "modes_hit", "modes_hit_any"])
-        w.writerows([e, m, m + 1] for e, m in enumerate(modes))  # the papers' rule (>= 1 sample) is looser
+        w.writerow(["epoch", "step", "modes_hit", "modes_hit_any"])
+        w.writerows([e, 10 * (e + 1), m, m + 1] for e, m in enumerate(modes))  # the papers' rule (>= 1) is looser
 
 
 def _selection(results: Path, mixture: str, model: str, modes_by_lr: dict[float, float]) -> None:
@@ -97,6 +103,14 @@ def test_mode_verdict_supported_when_the_ddpm_is_ahead_beyond_the_noise_on_both_
     assert "5–5 seeds" in f.sure
     # ours decides; the papers' count (>= 1 high-quality sample) is shown beside it, in brackets
     assert "ring8_r1: GAN 6.0 ± 0.3 (n = 5) [7.0 ± 0.3], DDPM 7.8 ± 0.2 (n = 5) [8.8 ± 0.2]" in f.ours
+    # and what one run of each cost: 15 epochs of 10 steps, times the batch and the counted FLOPs per example
+    from repro.report import toy_modes
+    from repro.train.compute import training_flops_per_example
+
+    gan_pflop = 150 * 100 * training_flops_per_example("gan", toy_modes.gan_config(200, 0, 3e-5), (2,)) / 1e15
+    ddpm_pflop = 150 * 512 * training_flops_per_example("diffusion", toy_modes.ddpm_config(200, 0, 2e-3), (2,)) / 1e15
+    assert f.ours.endswith(f"Training compute of one full-length run (counted FLOPs): GAN {gan_pflop:.3g} PFLOP in 15 "
+                           f"epochs, DDPM {ddpm_pflop:.3g} PFLOP in 15 epochs")
 
 
 def test_mode_verdict_contradicted_when_the_gan_is_ahead(tmp_path):

@@ -113,3 +113,43 @@ def test_trend_rejects_an_unknown_mode():
 
     with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
         trend([1.0] * 8, 4, mode="up")
+
+
+def _run(kind: str, cfg, rows, **manifest):
+    import dataclasses
+
+    from repro.records import Record
+
+    params = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as a manifest stores it: lists, not tuples
+    return Record(path=Path("."), manifest={"kind": kind, "params": params, **manifest}, rows=rows)
+
+
+def test_a_runs_flops_are_counted_from_the_config_in_its_manifest():
+    from repro.report import toy_modes
+    from repro.train.compute import record_flops_per_example, run_training_flops
+
+    g, d = toy_modes.gan_config(1, 0, 1e-4), toy_modes.ddpm_config(1, 0, 1e-3)
+    rows = [{"step": 1000, "epoch_time_s": 2.0}, {"step": 2000, "epoch_time_s": 3.0}]
+    gan_run, ddpm_run = _run(gan.KIND, g, rows), _run(diffusion.KIND, d, rows, data_shape=[2])
+    per_gan = record_flops_per_example(gan_run)
+    assert per_gan == training_flops_per_example("gan", g, (2,)) > 0
+    assert record_flops_per_example(ddpm_run) == training_flops_per_example("diffusion", d, (2,)) > 0
+    assert run_training_flops(gan_run, per_gan) == 2000 * g.batch_size * per_gan  # last step x batch x per example
+    with pytest.raises(ValueError, match="GAN and diffusion runs"):
+        record_flops_per_example(_run("classifier", g, rows))
+
+
+def test_the_pacgan_generators_flops_have_their_closed_form():
+    """G alone, forward: 2 x (2*400 + 400*400 * 3 + 400*2) per example (4 x 400 hidden, 2-d z and output)."""
+    from repro.report import toy_modes
+    from repro.train.gan import build_gan
+
+    G, _ = build_gan(toy_modes.gan_config(1, 0, 1e-4))
+    z = torch.randn(5, 2)
+    assert count_flops(lambda: G(z)) == 5 * 2 * (2 * 400 + 3 * 400 * 400 + 400 * 2)
+
+
+def test_training_time_is_the_sum_of_the_epochs_training_times():
+    from repro.train.compute import training_time_s
+
+    assert training_time_s([{"epoch_time_s": 2.5}, {"epoch_time_s": None}, {}, {"epoch_time_s": "1.5"}]) == 4.0

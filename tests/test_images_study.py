@@ -202,5 +202,7 @@ def test_machines_name_every_cpu_a_seed_trained_or_resumed_on():
 
     study = images.Study(runs={("gan", 0): rec({"cpu_model": "AMD EPYC"}),
                                ("ddpm", 0): rec({"cpu_model": "AMD EPYC"}, {"cpu_model": "Intel Xeon"}),
-                               ("ddpm", 1): rec({"processor": "x86_64"})})  # a record from before cpu_model
-    assert images.machines(study) == ["AMD EPYC", "Intel Xeon", "x86_64"]
+                               ("ddpm", 1): rec({"processor": "x86_64"}),  # a record from before cpu_model
+                               ("ddpm", 2): rec({"cpu_model": "AMD EPYC", "cpu_isa": "AVX2"}),
+                               ("ddpm", 3): rec({"gpu": "NVIDIA H200", "cpu_model": "AMD EPYC", "cpu_isa": "AVX2"})})
+    assert images.machines(study) == ["AMD EPYC", "AMD EPYC (AVX2)", "Intel Xeon", "NVIDIA H200", "x86_64"]

@@ -148,3 +148,33 @@ def test_the_trend_column_names_what_still_moved_in_the_last_epochs():
     losing = _record([8] * k + [5, 6] * (k // 2) + [5], [0.9] * 2 * k).rows
     assert toy_modes.trend_cell(losing, k).startswith("worsening: modes -2.")
     assert toy_modes.trend_cell(flat[:-1], k) == f"too short (< {2 * k} epochs)"
+
+
+def test_the_compute_table_counts_each_models_flops_and_training_minutes(monkeypatch):
+    import dataclasses
+    import json
+
+    from repro.train import diffusion, gan
+
+    def run(kind, cfg, epoch_s, epochs=4, steps_per_epoch=10):
+        rows = [{"epoch": e, "step": (e + 1) * steps_per_epoch, "epoch_time_s": epoch_s} for e in range(epochs)]
+        params = json.loads(json.dumps(dataclasses.asdict(cfg)))
+        return Record(path=Path("."), manifest={"kind": kind, "params": params, "data_shape": [2]}, rows=rows)
+
+    g, d = toy_modes.gan_config(4, 0, 1e-4), toy_modes.ddpm_config(4, 0, 1e-3)
+    per = {gan.KIND: 8e9, diffusion.KIND: 1e9}
+    monkeypatch.setattr(toy_modes, "record_flops_per_example", lambda rec: per[rec.manifest["kind"]])
+    study = toy_modes.Study(
+        runs={("ring8_r1", "gan", 0): run(gan.KIND, g, 30.0), ("ring8_r1", "gan", 1): run(gan.KIND, g, 60.0),
+              ("ring8_r1", "ddpm", 0): run(diffusion.KIND, d, 15.0)},
+        selection={("ring8_r1", "gan", 1e-4): run(gan.KIND, g, 30.0, epochs=1),
+                   ("ring8_r1", "gan", 3e-4): run(gan.KIND, g, 30.0, epochs=1)})
+    rows = toy_modes.compute_rows(study)
+    assert [(r["model"], r["seeds"], r["epochs"], r["steps per run"]) for r in rows] == [("GAN", 2, 4, 40), ("DDPM", 1, 4, 40)]
+    gan_row, ddpm_row = rows
+    # 40 steps x batch 100 x 8 GFLOP = 0.032 PFLOP; minutes 2 and 4: mean 3, sd 1.4
+    assert gan_row["MFLOP per example"] == "8,000" and gan_row["training PFLOP per run"] == "0.0320 ± 0"
+    assert gan_row["training time per run"] == "3.0 ± 1.4 min"
+    assert (gan_row["selection runs"], gan_row["selection PFLOP"], gan_row["selection time"]) == (2, "0.0160", "1 min")
+    # 40 steps x batch 512 x 1 GFLOP
+    assert ddpm_row["training PFLOP per run"] == "0.0205" and ddpm_row["selection runs"] == 0

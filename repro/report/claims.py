@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..records import Record, load_record
+from ..train.compute import record_flops_per_example, run_training_flops
 from .compare import ANCHORS, SAMPLER_NAMES
 from .tables import mean_se, pm, round_sig, sig, to_markdown, with_caption
 from .toy_modes import LAST_K, PACGAN_TABLE1, chosen_runs, collapse_report, tail_mean
@@ -157,6 +158,19 @@ def _image_seeds(study) -> dict[str, int]:
     return {model: len(study.seed_runs(model)) for model in ("gan", "ddpm")}
 
 
+def _compute_2d(results: Path) -> str:
+    """The training compute of one full-length 2D run of each model (the models train equal epochs, not
+    equal FLOPs), as a clause for the coverage evidence; empty until both have a finished seed."""
+    spent = {}
+    for model in ("gan", "ddpm"):
+        runs = next((r for mixture in PACGAN_TABLE1 if (r := _final_2d_runs(results, mixture, model))), [])
+        if not runs:
+            return ""
+        spent[model] = (run_training_flops(runs[0], record_flops_per_example(runs[0])) / 1e15, len(runs[0].rows))
+    return (f". Training compute of one full-length run (counted FLOPs): GAN {spent['gan'][0]:.3g} PFLOP in "
+            f"{spent['gan'][1]} epochs, DDPM {spent['ddpm'][0]:.3g} PFLOP in {spent['ddpm'][1]} epochs")
+
+
 def mode_coverage(results: Path) -> Finding:
     """Modes hit (>= 20 of 2,500 samples, mean of the last evaluations) of the 2D study's seeds, and,
     once the ``images`` study has stopped seeds, their final Inception recall and coverage."""
@@ -175,7 +189,7 @@ def mode_coverage(results: Path) -> Finding:
         parts.append(f"{mixture}: GAN {_fmt(g)}{_papers(g_any)}, DDPM {_fmt(d)}{_papers(d_any)}")
     ours = ("2D mixtures, PacGAN's protocol; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
             f"in brackets, by the papers' (>= 1), means of the last {LAST_K} epochs, mean ± standard error over "
-            "seeds: " + "; ".join(parts))
+            "seeds: " + "; ".join(parts) + _compute_2d(results))
     where = "{doc}`results/toy_modes` (PacGAN's table with ours)"
     short = bool(seeds) and min(seeds) < MIN_SEEDS or len(comparisons) < len(PACGAN_TABLE1)
     sure = f"{min(seeds, default=0)}–{max(seeds, default=0)} seeds per model of the {MIN_SEEDS} planned"

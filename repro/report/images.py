@@ -43,6 +43,7 @@ import torch
 
 from ..data import IMAGE_DATASETS, load_dataset
 from ..io import atomic_write_json
+from .. import records
 from ..records import Record, load_record
 from ..train import diffusion, gan, load_diffusion, load_gan
 from ..train.budget import epochs_for_budget, flattened
@@ -386,14 +387,7 @@ def curves(study: Study) -> list[dict[str, Any]]:
 def machines(study: Study) -> list[str]:
     """The machines the seed runs trained on (GPU name or CPU model, from each manifest and each resume):
     the training-time axis compares wall times only when this is one machine."""
-    def name(hw: Mapping[str, Any]) -> str:
-        return str(hw.get("gpu") or hw.get("cpu_model") or hw.get("processor") or "unknown")
-
-    found = []
-    for rec in study.runs.values():
-        found.append(name(rec.manifest.get("hardware", {})))
-        found += [name(r.get("hardware", {})) for r in rec.manifest.get("resumed_on", [])]
-    return sorted(set(found))
+    return records.machines(study.runs.values())
 
 
 def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tuple[list[float], list[Any]]]:

@@ -44,13 +44,15 @@ from ..metrics.tracking import ModeCoverageTracker
 from ..records import Record, load_record
 from ..train import diffusion, gan, load_gan, load_run
 from ..train.budget import trend, window_change
+from ..train.compute import record_flops_per_example, run_training_flops, training_time_s
 from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, study_root
 from .selection import bracketed_selection, grid_label, tail_mean as _tail_mean
-from .tables import mean_pm, pm, rate
+from .tables import mean_pm, pm, rate, sig
 
 __all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
-           "study_rows", "oracle_row", "selection_rows", "Study", "trend_cell", "TREND_K", "TREND_TOL", "chosen_runs", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config", "seeds_caption"]
+           "study_rows", "oracle_row", "selection_rows", "Study", "trend_cell", "TREND_K", "TREND_TOL", "chosen_runs", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config", "seeds_caption",
+           "compute_rows"]
 
 NOTEBOOK = "toy_modes"
 MODELS = ("gan", "ddpm")
@@ -279,6 +281,39 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
                      "high-quality fraction, last epoch": round(last["high_quality_fraction"], 3),
                      f"last {TREND_K} epochs against the {TREND_K} before": trend_cell(rec.rows),
                      "collapse rule": _verdict(rec, mixture), "wall_time_s": rec.manifest["wall_time_s"]})
+    return rows
+
+
+def _spent(recs: list[Record]) -> tuple[list[float], list[float]]:
+    """Training PFLOP and training minutes of each of ``recs`` (FLOPs counted from the first's config:
+    the runs of one (mixture, model) share their architecture and batch)."""
+    per_example = record_flops_per_example(recs[0])
+    return ([run_training_flops(rec, per_example) / 1e15 for rec in recs],
+            [training_time_s(rec.rows) / 60 for rec in recs])
+
+
+def compute_rows(study: Study) -> list[dict[str, Any]]:
+    """What each model's runs cost, per (mixture, model): FLOPs per training example (counted from the
+    run's config, :mod:`repro.train.compute`), training PFLOP and minutes per full-length run (mean ± standard
+    deviation over seeds; minutes are the sum of the epochs' training times, evaluation left out), and the
+    same totals for the selection runs that chose its learning rate: the study matches the two models in
+    epochs and tuning rule, and this table says what that means in compute."""
+    rows = []
+    for mixture in dict.fromkeys(m for m, _, _ in study.runs):
+        for model in MODELS:
+            recs = [rec for (mix, mod, _), rec in sorted(study.runs.items()) if (mix, mod) == (mixture, model)]
+            if not recs:
+                continue
+            select = [rec for (mix, mod, _), rec in study.selection.items() if (mix, mod) == (mixture, model)]
+            pflop, minutes = _spent(recs)
+            sel_pflop, sel_minutes = _spent(select) if select else ([], [])
+            rows.append({"mixture": mixture, "model": model.upper(), "seeds": len(recs), "epochs": len(recs[0].rows),
+                         "batch": recs[0].params["batch_size"], "steps per run": int(recs[0].rows[-1]["step"]),
+                         "MFLOP per example": sig(record_flops_per_example(recs[0]) / 1e6),
+                         "training PFLOP per run": mean_pm(pflop, "sd"),
+                         "training time per run": f"{mean_pm(minutes, 'sd')} min",
+                         "selection runs": len(select), "selection PFLOP": sig(sum(sel_pflop)),
+                         "selection time": f"{sig(sum(sel_minutes))} min"})
     return rows
 
 

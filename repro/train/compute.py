@@ -7,7 +7,10 @@ data of the run's shape, under torch's FlopCounterMode, with every global RNG le
 count covers matrix multiplications, convolutions and attention (2 FLOPs per multiply-add; the CPU's
 fused attention kernel, which torch leaves uncounted, gets torch's attention formula), forward and
 backward; elementwise work, normalisation and the optimiser are not counted, for either model alike.
-A run's training compute after ``step`` steps is then ``step * batch_size * flops_per_example``.
+A run's training compute after ``step`` steps is then ``step * batch_size * flops_per_example``
+(:func:`run_training_flops`, with :func:`record_flops_per_example` counted from the run's own config),
+and its training time the sum of its epochs' ``epoch_time_s`` (:func:`training_time_s`: evaluation and
+checkpointing are not in it).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 from ..data import DeviceBatches
 from .loop import isolated_rng
 
-__all__ = ["count_flops", "training_flops_per_example"]
+__all__ = ["count_flops", "training_flops_per_example", "record_flops_per_example", "run_training_flops",
+           "training_time_s"]
 
 BATCH = 4  # convolutions and matmuls are linear in the batch: count on a small one
 
@@ -70,3 +74,29 @@ def training_flops_per_example(kind: str, config, data_shape: tuple[int, ...], b
             state = diffusion.setup_training(cfg, data_shape, cpu)
             flops = count_flops(lambda: diffusion.ddpm_epoch(state, batches, 0, 0))
     return flops / batch
+
+
+def record_flops_per_example(record) -> float:
+    """:func:`training_flops_per_example` of a run, from the config in its manifest (its ``params``) and
+    its data shape (the manifest's ``data_shape``; a GAN's is its generator's output)."""
+    from . import diffusion, gan
+
+    kind = record.manifest.get("kind")
+    if kind == gan.KIND:
+        cfg = gan.GANTrainConfig(**record.params)
+        shape = (2,) if cfg.arch == "mlp" else (cfg.channels, cfg.image_size, cfg.image_size)
+        return training_flops_per_example("gan", cfg, shape)
+    if kind == diffusion.KIND:
+        cfg = diffusion.DiffusionTrainConfig(**record.params)
+        return training_flops_per_example("diffusion", cfg, tuple(record.manifest["data_shape"]))
+    raise ValueError(f"{record.path} holds a {kind!r} run; training FLOPs are counted for GAN and diffusion runs")
+
+
+def run_training_flops(record, flops_per_example: float) -> float:
+    """Training FLOPs a run spent: its last step x its batch size x ``flops_per_example``."""
+    return float(record.rows[-1]["step"]) * float(record.params["batch_size"]) * flops_per_example
+
+
+def training_time_s(rows) -> float:
+    """Training wall time of a run's metrics ``rows``: the sum of their ``epoch_time_s``."""
+    return sum(float(r.get("epoch_time_s") or 0.0) for r in rows)
