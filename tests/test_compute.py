@@ -49,6 +49,16 @@ def test_the_dcgan_count_agrees_with_the_benchmark_record():
     assert training_flops_per_example("gan", cfg, (3, 32, 32)) == bench
 
 
+def test_the_2d_counts_agree_with_the_mixtures_benchmark_record():
+    """The 2D study's compute table and bench/run.py --only mixtures count the same two steps."""
+    from repro.report import toy_modes
+
+    rows = json.loads((ROOT / "book" / "results" / "bench" / "cpu-mixtures.json").read_text())["rows"]
+    bench = {r["workload"].split(", ")[1].split()[0]: r["details"]["flops_per_image"] for r in rows}
+    assert bench["GAN"] == training_flops_per_example("gan", toy_modes.gan_config(1, 0, 1e-4), (2,))
+    assert bench["DDPM"] == training_flops_per_example("diffusion", toy_modes.ddpm_config(1, 0, 1e-3), (2,))
+
+
 def test_the_ddpm_step_costs_more_than_the_gan_step_and_unknown_kinds_are_refused():
     g = training_flops_per_example("gan", gan.preset("fashion-mnist-32-cpu", channels=1), (1, 32, 32))
     d = training_flops_per_example("diffusion", diffusion.preset("fashion-mnist-32-cpu"), (1, 32, 32))
