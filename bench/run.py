@@ -41,7 +41,7 @@ from bench_train import dcgan_training, mixture_training, sampling, unet_trainin
 from timing import hardware_name, matmul_rate
 
 from repro.io import atomic_write, atomic_write_json
-from repro.records import environment_info, git_info, utc_now
+from repro.records import cpu_isa, environment_info, git_info, utc_now
 from repro.report.tables import with_caption
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -310,6 +310,11 @@ def main() -> int:
     if threads:
         torch.set_num_threads(threads)
     s = dict(SETTINGS[(device.type, args.quick)])
+    if device.type == "cpu" and not args.variants and "bf16" not in cpu_isa():
+        # emulated bf16 is many times slower than float32 (book/results/bench/cpu-bf16-avx2.md): hours here
+        s["train_variants"] = [v for v in s["train_variants"] if "bf16" not in v.split("+")]
+        print("this CPU has no bf16 instructions: bf16 variants left out (name them with --variants to time them)",
+              file=sys.stderr)
     if args.variants:
         from bench_train import options
 
