@@ -170,11 +170,12 @@ def test_the_compute_table_counts_each_models_flops_and_training_minutes(monkeyp
         selection={("ring8_r1", "gan", 1e-4): run(gan.KIND, g, 30.0, epochs=1),
                    ("ring8_r1", "gan", 3e-4): run(gan.KIND, g, 30.0, epochs=1)})
     rows = toy_modes.compute_rows(study)
-    assert [(r["model"], r["seeds"], r["epochs"], r["steps per run"]) for r in rows] == [("GAN", 2, 4, 40), ("DDPM", 1, 4, 40)]
+    assert [(r["model"], r["seeds"], r["epochs"], r["steps × batch"]) for r in rows] == [("GAN", 2, 4, "40 × 100"),
+                                                                                         ("DDPM", 1, 4, "40 × 512")]
     gan_row, ddpm_row = rows
     # 40 steps x batch 100 x 8 GFLOP = 0.032 PFLOP; minutes 2 and 4: mean 3, sd 1.4
-    assert gan_row["MFLOP per example"] == "8,000" and gan_row["training PFLOP per run"] == "0.0320 ± 0"
-    assert gan_row["training time per run"] == "3.0 ± 1.4 min"
-    assert (gan_row["selection runs"], gan_row["selection PFLOP"], gan_row["selection time"]) == (2, "0.0160", "1 min")
+    assert gan_row["MFLOP per example"] == "8,000" and gan_row["PFLOP per run"] == "0.0320 ± 0"
+    assert gan_row["time per run"] == "3.0 ± 1.4 min"
+    assert gan_row["selection runs"] == "2: 0.0160 PFLOP, 1 min"
     # 40 steps x batch 512 x 1 GFLOP
-    assert ddpm_row["training PFLOP per run"] == "0.0205" and ddpm_row["selection runs"] == 0
+    assert ddpm_row["PFLOP per run"] == "0.0205" and ddpm_row["selection runs"] == "0"

@@ -308,12 +308,11 @@ def compute_rows(study: Study) -> list[dict[str, Any]]:
             pflop, minutes = _spent(recs)
             sel_pflop, sel_minutes = _spent(select) if select else ([], [])
             rows.append({"mixture": mixture, "model": model.upper(), "seeds": len(recs), "epochs": len(recs[0].rows),
-                         "batch": recs[0].params["batch_size"], "steps per run": int(recs[0].rows[-1]["step"]),
+                         "steps × batch": f"{int(recs[0].rows[-1]['step']):,} × {recs[0].params['batch_size']}",
                          "MFLOP per example": sig(record_flops_per_example(recs[0]) / 1e6),
-                         "training PFLOP per run": mean_pm(pflop, "sd"),
-                         "training time per run": f"{mean_pm(minutes, 'sd')} min",
-                         "selection runs": len(select), "selection PFLOP": sig(sum(sel_pflop)),
-                         "selection time": f"{sig(sum(sel_minutes))} min"})
+                         "PFLOP per run": mean_pm(pflop, "sd"), "time per run": f"{mean_pm(minutes, 'sd')} min",
+                         "selection runs": (f"{len(select)}: {sig(sum(sel_pflop))} PFLOP, {sig(sum(sel_minutes))} min"
+                                            if select else "0")})
     return rows
 
 
