@@ -47,7 +47,7 @@ from .. import records
 from ..records import Record, load_record
 from ..train import diffusion, gan, load_diffusion, load_gan
 from ..train.budget import epochs_for_budget, flattened
-from ..train.compute import training_flops_per_example
+from ..train.compute import training_flops_per_example, training_time_s
 from .params import Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
 from .selection import bracketed_selection, grid_label, tail_mean
@@ -422,7 +422,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
             "model": model.upper(), "lr": study.chosen[model], "seeds": len(recs),
             "GFLOP per example": sig(study.flops[model] / 1e9),
             "training PFLOP": mean_pm([s["training_flops"] / 1e15 for s in stops], "sd"),
-            "training_s": sum(sum(float(r.get("epoch_time_s") or 0) for r in rec.rows) for rec in recs) / len(recs),
+            "training_s": sum(training_time_s(rec.rows) for rec in recs) / len(recs),
             "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
             "stopped": "; ".join(sorted({s["reason"].split(":")[0] for s in stops})),
             "FD (classifier)": mean_pm([float(rec.rows[-1][KEY]) for rec in recs], "sd"),

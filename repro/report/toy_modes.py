@@ -284,11 +284,11 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
     return rows
 
 
-def _spent(recs: list[Record]) -> tuple[list[float], list[float]]:
-    """Training PFLOP and training minutes of each of ``recs`` (FLOPs counted from the first's config:
-    the runs of one (mixture, model) share their architecture and batch)."""
+def _spent(recs: list[Record]) -> tuple[float, list[float], list[float]]:
+    """FLOPs per example, and training PFLOP and training minutes of each of ``recs`` (FLOPs counted once,
+    from the first's config: the runs of one (mixture, model) share their architecture and batch)."""
     per_example = record_flops_per_example(recs[0])
-    return ([run_training_flops(rec, per_example) / 1e15 for rec in recs],
+    return (per_example, [run_training_flops(rec, per_example) / 1e15 for rec in recs],
             [training_time_s(rec.rows) / 60 for rec in recs])
 
 
@@ -305,11 +305,11 @@ def compute_rows(study: Study) -> list[dict[str, Any]]:
             if not recs:
                 continue
             select = [rec for (mix, mod, _), rec in study.selection.items() if (mix, mod) == (mixture, model)]
-            pflop, minutes = _spent(recs)
-            sel_pflop, sel_minutes = _spent(select) if select else ([], [])
+            per_example, pflop, minutes = _spent(recs)
+            _, sel_pflop, sel_minutes = _spent(select) if select else (None, [], [])
             rows.append({"mixture": mixture, "model": model.upper(), "seeds": len(recs), "epochs": len(recs[0].rows),
                          "steps × batch": f"{int(recs[0].rows[-1]['step']):,} × {recs[0].params['batch_size']}",
-                         "MFLOP per example": sig(record_flops_per_example(recs[0]) / 1e6),
+                         "MFLOP per example": sig(per_example / 1e6),
                          "PFLOP per run": mean_pm(pflop, "sd"), "time per run": f"{mean_pm(minutes, 'sd')} min",
                          "selection runs": (f"{len(select)}: {sig(sum(sel_pflop))} PFLOP, {sig(sum(sel_minutes))} min"
                                             if select else "0")})
