@@ -28,6 +28,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import sys
 import time
 import traceback
@@ -42,7 +43,7 @@ from timing import hardware_name, matmul_rate
 
 from repro.io import atomic_write, atomic_write_json
 from repro.records import cpu_isa, environment_info, git_info, utc_now
-from repro.report.tables import with_caption
+from repro.report.tables import sig, with_caption
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("matmul", "dcgan", "ddpm", "mixtures", "ddp", "sampling", "inception", "fid", "prdc")
@@ -226,7 +227,7 @@ def add_utilisation(rows: list[dict], reference: dict | None) -> None:
             continue
         achieved = flops * r["details"]["images_per_s"]
         r["details"]["achieved_flop_per_s"] = achieved
-        r["also"] += f"; {flops / 1e9:.4g} GFLOP/image; {achieved / 1e12:.3g} TFLOP/s"
+        r["also"] += f"; {flops / 1e9:.4g} GFLOP/{_example(r)}; {achieved / 1e12:.3g} TFLOP/s"
         if reference is not None:
             share = achieved / reference["details"]["flop_per_s"]
             r["details"]["utilisation"] = share
@@ -235,13 +236,35 @@ def add_utilisation(rows: list[dict], reference: dict | None) -> None:
                           else f"; {share:.1%} of the measured fp32 matmul rate")
 
 
+def _example(row: dict) -> str:
+    """What one example of a row's workload is ("image", "point"), from its unit ("points/s")."""
+    return row["unit"].split("/")[0].removesuffix("s") if row["unit"].endswith("/s") else "image"
+
+
+FLOAT = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]\d+)?(?![\w.])|(?<![\w.])\d+e[-+]\d+(?![\w.])")
+
+
+def _four(x: float) -> str:
+    """``x`` to at most 4 significant figures (no padding zeros), without an exponent where it is >= 1e-4."""
+    text = f"{x:.4g}"
+    return sig(float(text), 4) if "e" in text else text
+
+
+def readable(text: str, row: dict | None = None) -> str:
+    """A record's text for people: each decimal to at most 4 significant figures, without exponents
+    ("21.8289" -> "21.83", "1.32e+03" -> "1,320", "0.00e+00" -> "0"), and FLOPs per example named by the
+    row's unit (a record written before the unit was named says "GFLOP/image" of 2D points)."""
+    text = FLOAT.sub(lambda m: _four(float(m.group(0))), text)
+    return text.replace("GFLOP/image", f"GFLOP/{_example(row)}") if row is not None else text
+
+
 def table(rows: list[dict], keys: tuple[str, ...] = ("workload", "hardware", "precision", "figure", "also",
                                                        "protocol")) -> str:
-    """The rows as one Markdown table with the columns ``keys``."""
+    """The rows as one Markdown table with the columns ``keys``, numbers made :func:`readable`."""
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        figure = "FAILED" if r["value"] is None else f"{r['value']:.4g} {r['unit']}"
-        cells = {**r, "figure": figure}
+        figure = "FAILED" if r["value"] is None else f"{_four(r['value'])} {r['unit']}"
+        cells = {**r, "figure": figure, "also": readable(r["also"], r)}
         lines.append("| " + " | ".join(str(cells[k]).replace("|", "\\|") for k in keys) + " |")
     return "\n".join(lines)
 
@@ -273,8 +296,8 @@ def book_page(record: dict) -> str:
               with_caption(table(record["rows"], keys), "Every row of the benchmark: workload, precision, the "
                            "measured figure and what follows from it; the protocols are listed below")]
     folded += notes + ["", ":::"]
-    shown = with_caption(table(headline, keys), "The benchmark rows the discussion quotes: throughput of one "
-                         "training step or sampler on the machine named above")
+    shown = with_caption(table(headline, keys), "The headline rows of this benchmark (float32): throughput of "
+                         "each training step or sampler it times, on the machine named above")
     return "\n".join(head) + "\n" + shown + "\n" + "\n".join(folded) + "\n"
 
 

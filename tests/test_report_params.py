@@ -145,13 +145,18 @@ def test_summary_lists_every_notebook_and_run(tmp_path):
     run.mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({"kind": "gan", "status": "finished", "wall_time_s": 61.0,
                                                    "data": {"label": "Fashion-MNIST", "n": 2000},
-                                                   "hardware": {"torch_threads": 2}}))
+                                                   "hardware": {"torch_threads": 2},
+                                                   "git": {"commit": "a" * 40, "dirty": False},
+                                                   "resumed_on": [{"git": {"commit": "a" * 40}},
+                                                                  {"git": {"commit": "b" * 40, "dirty": True}}]}))
     (run / "metrics.csv").write_text("epoch,loss\n0,1\n1,0.5\n")
     (tmp_path / "timings.json").write_text(json.dumps({"notebooks": {"train_gan": {
         "profile": "cpu", "start_time": "2026-01-01T00:00:00+00:00", "wall_time_s": 120.0}}, "git": {}}))
     md = summary_markdown(tmp_path)
     assert "| `train_gan` | cpu | 2026-01-01 00:00 | 2.0 min | < 0.1 min |" in md
-    assert "| `train_gan` | gan | Fashion-MNIST, 2,000 | CPU (2 threads) | 2 | 61 s | finished |" in md
+    # the commit it started from, then each other commit a resume ran at
+    assert ("| `train_gan` | gan | Fashion-MNIST, 2,000 | CPU (2 threads) | 2 | 61 s | finished | aaaaaaa, then "
+            "bbbbbbb (dirty) |") in md
     assert "| `train_gan` | 1 | 1.0 min |" in md  # the per-notebook count in view, every run folded
     assert md.index("| `train_gan` | 1 | 1.0 min |") < md.index(":::{dropdown} All 1 run folders") < md.index("| `train_gan` | gan |")
 

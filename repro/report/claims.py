@@ -23,16 +23,18 @@ book's introduction includes.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..records import Record, load_record
-from ..train.compute import record_flops_per_example, run_training_flops
+from ..train.compute import record_flops_per_example, run_training_flops, training_time_s
+from ..train.gan_config import PRESETS as GAN_PRESETS
 from .compare import ANCHORS, SAMPLER_NAMES
 from .tables import mean_se, pm, round_sig, sig, to_markdown, with_caption
-from .toy_modes import LAST_K, PACGAN_TABLE1, chosen_runs, collapse_report, tail_mean
+from .toy_modes import PACGAN_TABLE1, chosen_runs, collapse_report, trend_cell
 
 __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", "compare_means", "welch_multiple",
            "claims_rows", "claims_markdown"]
@@ -171,49 +173,106 @@ def _compute_2d(results: Path) -> str:
             f"{spent['gan'][1]} epochs, DDPM {spent['ddpm'][0]:.3g} PFLOP in {spent['ddpm'][1]} epochs")
 
 
+def _last(rec: Record, key: str) -> float:
+    value = rec.rows[-1].get(key)
+    return float(value) if value is not None else math.nan
+
+
+def _beyond_modes(mixture: str, runs: dict[str, list[Record]]) -> str:
+    """How the two models compare on the 2D measures beside modes hit, at the last epoch: the share of
+    high-quality samples (higher is better) and reverse KL to the uniform mode weights (lower is better)."""
+    parts = []
+    for key, name, sign in (("high_quality_fraction", "high-quality share", 1), ("kl_to_uniform", "reverse KL", -1)):
+        d, g = (mean_se([sign * _last(r, key) for r in runs[m]]) for m in ("ddpm", "gan"))
+        if math.isfinite(d[0]) and math.isfinite(g[0]):
+            parts.append(f"{_lean(d, g)} on {name}")
+    return f"{mixture}: {', '.join(parts)}" if parts else ""
+
+
+def _still_improving(mixture: str, runs: dict[str, list[Record]]) -> str:
+    """The seeds whose coverage was still rising when their fixed length stopped them (:func:`trend_cell`)."""
+    parts = []
+    for model in ("gan", "ddpm"):
+        rising = sum("improving" in trend_cell(r.rows) for r in runs[model])
+        if rising:
+            parts.append(f"{rising} of {len(runs[model])} {mixture} {model.upper()} seeds")
+    return ", ".join(parts)
+
+
+def _image_previews(results: Path) -> str:
+    """Recall and coverage of the two CPU-preview models (unequal budgets, one seed each), while the
+    matched-compute study has not reported: the image evidence there is, named for what it is."""
+    found = {}
+    for name, label in (("train_gan", "DCGAN"), ("train_ddpm", "DDPM")):
+        path = results / "runs" / name / "evaluation.json"
+        if path.exists():
+            found[label] = json.loads(path.read_text())["result"]
+    if len(found) < 2:
+        return ""
+    g, d = found["DCGAN"], found["DDPM"]
+    return (f". Images: the matched-compute study has not reported; the two CPU previews (unequal budgets, one seed "
+            f"each, Inception features, N = {g['n']:,} and {d['n']:,}) give recall DCGAN {sig(g['recall'], 2)}, DDPM "
+            f"{sig(d['recall'], 2)} and coverage DCGAN {sig(g['coverage'], 2)}, DDPM {sig(d['coverage'], 2)}")
+
+
+def _seed_counts(seeds: list[int]) -> str:
+    low, high = min(seeds, default=0), max(seeds, default=0)
+    return f"{low} seeds" if low == high else f"{low}–{high} seeds"
+
+
 def mode_coverage(results: Path) -> Finding:
-    """Modes hit (>= 20 of 2,500 samples, mean of the last evaluations) of the 2D study's seeds, and,
-    once the ``images`` study has stopped seeds, their final Inception recall and coverage."""
+    """Modes hit (>= 20 of 2,500 samples) at the last epoch of the 2D study's seeds, as in PacGAN's table
+    and the toy_modes page, and, once the ``images`` study has stopped seeds, their final Inception recall
+    and coverage; until then the verdict is provisional and the CPU previews' image numbers are quoted."""
     from .images import final_results
 
-    parts, comparisons, seeds = [], [], []
+    parts, comparisons, seeds, beside, rising = [], [], [], [], []
     for mixture in PACGAN_TABLE1:
         runs = {m: _final_2d_runs(results, mixture, m) for m in ("gan", "ddpm")}
         if not runs["gan"] or not runs["ddpm"]:
             parts.append(f"{mixture}: GAN {len(runs['gan'])}, DDPM {len(runs['ddpm'])} seeds finished")
             continue
-        g, d = (mean_se([tail_mean(r.rows, "modes_hit") for r in runs[m]]) for m in ("gan", "ddpm"))
-        g_any, d_any = (mean_se([tail_mean(r.rows, "modes_hit_any") for r in runs[m]]) for m in ("gan", "ddpm"))
+        g, d = (mean_se([_last(r, "modes_hit") for r in runs[m]]) for m in ("gan", "ddpm"))
+        g_any, d_any = (mean_se([_last(r, "modes_hit_any") for r in runs[m]]) for m in ("gan", "ddpm"))
         seeds += [g[2], d[2]]
         comparisons.append((mixture, d, g))
         parts.append(f"{mixture}: GAN {_fmt(g)}{_papers(g_any)}, DDPM {_fmt(d)}{_papers(d_any)}")
+        beside += [b for b in [_beyond_modes(mixture, runs)] if b]
+        rising += [r for r in [_still_improving(mixture, runs)] if r]
     ours = ("2D mixtures, PacGAN's protocol; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
-            f"in brackets, by the papers' (>= 1), means of the last {LAST_K} epochs, mean ± standard error over "
-            "seeds: " + "; ".join(parts) + _compute_2d(results))
+            "in brackets, by the papers' (>= 1), at the last epoch, mean ± standard error over seeds: "
+            + "; ".join(parts) + _compute_2d(results))
     where = "{doc}`results/toy_modes` (PacGAN's table with ours)"
     short = bool(seeds) and min(seeds) < MIN_SEEDS or len(comparisons) < len(PACGAN_TABLE1)
-    sure = f"{min(seeds, default=0)}–{max(seeds, default=0)} seeds per model of the {MIN_SEEDS} planned"
+    sure = f"{_seed_counts(seeds)} per model of the {MIN_SEEDS} planned"
     study = _images_study(results)
-    if study is not None:
-        finals = {m: final_results(study, m) for m in ("gan", "ddpm")}
-        if finals["gan"] and finals["ddpm"]:
-            label = study.seed_runs("gan")[0].manifest.get("data", {}).get("label", "images")
-            image_parts = []
-            for key in ("recall", "coverage"):
-                g, d = (mean_se([r[key] for r in finals[m]]) for m in ("gan", "ddpm"))
-                comparisons.append((f"image {key}", d, g))
-                image_parts.append(f"{key} GAN {_fmt(g)}, DDPM {_fmt(d)}")
-            n = finals["gan"][0].get("n")
-            ours += (f". {label}, the matched-compute study's final models, Inception features, N = {n:,} per seed: "
-                     + "; ".join(image_parts))
-            short = short or min(len(v) for v in finals.values()) < MIN_IMAGE_SEEDS
-            sure += f"; {len(finals['gan'])} and {len(finals['ddpm'])} image seeds (DCGAN, DDPM)"
-            where += "; {doc}`results/images`"
+    finals = {m: final_results(study, m) for m in ("gan", "ddpm")} if study is not None else {}
+    if finals.get("gan") and finals.get("ddpm"):
+        label = study.seed_runs("gan")[0].manifest.get("data", {}).get("label", "images")
+        image_parts = []
+        for key in ("recall", "coverage"):
+            g, d = (mean_se([r[key] for r in finals[m]]) for m in ("gan", "ddpm"))
+            comparisons.append((f"image {key}", d, g))
+            image_parts.append(f"{key} GAN {_fmt(g)}, DDPM {_fmt(d)}")
+        n = finals["gan"][0].get("n")
+        ours += (f". {label}, the matched-compute study's final models, Inception features, N = {n:,} per seed: "
+                 + "; ".join(image_parts))
+        short = short or min(len(v) for v in finals.values()) < MIN_IMAGE_SEEDS
+        sure += f"; {len(finals['gan'])} and {len(finals['ddpm'])} image seeds (DCGAN, DDPM)"
+        where += "; {doc}`results/images`"
+    elif comparisons:
+        ours += _image_previews(results)
+        short = True
+        sure += "; 2D only: the image half of the rule (matched-compute recall and coverage) has not run"
     if not comparisons:
         return Finding(ours, "not yet tested", "—", where)
     separated = sum(compare_means(d, g) in "ab" for _, d, g in comparisons)
     sure += (f"; separated at {CONFIDENCE:.0%} (Welch's t on the seed means) on {separated} of {len(comparisons)} "
              "comparisons")
+    if beside:
+        sure += "; beside modes hit: " + "; ".join(beside)
+    if rising:
+        sure += "; still improving when their fixed length stopped them (a lower bound): " + ", ".join(rising)
     return Finding(ours, _verdict(comparisons, short), sure, where)
 
 
@@ -225,6 +284,24 @@ def _collapse_study(results: Path) -> dict[tuple[float, int], Record]:
             if rec.manifest.get("status") == "finished":
                 study[rec.params["lr_D"] / rec.params["lr_G"], rec.params["seed"]] = rec
     return study
+
+
+# The seed report's collapse run: CIFAR-10 with its DCGAN (preset seed-report: 64 x 64, width 64).
+SEED_COLLAPSE_SCALE = ("CIFAR-10", GAN_PRESETS["seed-report"].image_size, GAN_PRESETS["seed-report"].ngf)
+
+
+def _collapse_scale(rec: Record) -> str:
+    """Where the collapse study's data, image size or width differ from the seed's run, both named (a
+    verdict there holds at that scale only); empty when they match or the record does not say."""
+    label = rec.manifest.get("data", {}).get("label")
+    size, width = rec.params.get("image_size"), rec.params.get("ngf")
+    if None in (label, size, width):
+        return ""
+    if label.startswith(SEED_COLLAPSE_SCALE[0]) and (size, width) == SEED_COLLAPSE_SCALE[1:]:
+        return ""
+    seed_label, seed_size, seed_width = SEED_COLLAPSE_SCALE
+    return (f"at {label} {size} × {size}, width {width}, not the seed's {seed_label} {seed_size} × {seed_size}, "
+            f"width {seed_width}")
 
 
 def gan_collapse(results: Path) -> Finding:
@@ -252,7 +329,7 @@ def gan_collapse(results: Path) -> Finding:
     if not seed_rows:
         return Finding(f"The seed's setting (lr_D = {SEED_RATIO:g} lr_G, >= {MIN_EPOCHS} epochs) has not been run "
                        f"yet. {two_d}.", "not yet tested", "—", "{doc}`results/toy_modes`")
-    where = "{doc}`results/collapse`; {doc}`results/toy_modes`"
+    where = "{doc}`results/collapse`; 2D runs: {doc}`results/toy_modes`"
 
     def fired(rs: list[dict[str, Any]]) -> str:
         hit = [r for r in rs if r["collapse rule"] == "collapse"]
@@ -267,8 +344,11 @@ def gan_collapse(results: Path) -> Finding:
     collapsed = sum(r["collapse rule"] == "collapse" for r in seed_rows)
     verdict = ("supported" if collapsed == len(seed_rows) else "not reproduced" if collapsed == 0
                else "not separable")
+    scale = _collapse_scale(next(iter(_collapse_study(results).values())))
+    if scale and verdict != "not separable":
+        verdict += f": {scale}"
     if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
-        verdict = f"provisional: {verdict} so far"
+        verdict = f"provisional: {verdict.split(':')[0]} so far" + (f" ({scale})" if scale else "")
     n = len(seed_rows)
     improving = sum(r[LATE] < 0 for r in rows)
     sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
@@ -287,17 +367,24 @@ def sampling_speed(results: Path) -> Finding:
     ddpm = [(float(r["seconds_per_image"]), int(r["steps"]), r["sampler"]) for r in rows if r["sampler"] != "gan"]
     if not gan or not ddpm:
         return Finding("the sweep lacks a GAN or a DDPM row", "not yet tested", "—", "{doc}`results/sample_ddim`")
-    fastest, slowest = min(ddpm), max(ddpm)
+    fastest = min(ddpm)
     data = rec.manifest.get("data", {}).get("label", "images")
+    samplers = sorted({row[2] for row in ddpm})
 
-    def setting(row):
-        return f"K = {row[1]}, {SAMPLER_NAMES.get(row[2], row[2])}"
-    ours = (f"{data}, one CPU: DCGAN {1e3 * gan[0]:.2g} ms per image; DDPM U-Net "
-            f"{1e3 * fastest[0]:.2g} ms at its cheapest setting ({setting(fastest)}) to "
-            f"{1e3 * slowest[0]:.3g} ms at its dearest ({setting(slowest)})")
+    def at(k: int) -> str:
+        """Milliseconds per image at ``k`` steps over the samplers: at equal steps they evaluate the network
+        equally often, so their times differ only by the sampler's arithmetic and timing noise."""
+        times = [1e3 * t for t, steps, _ in ddpm if steps == k]
+        low, high = sig(round_sig(min(times))), sig(round_sig(max(times)))
+        return f"{low} ms at K = {k}" if low == high else f"{low}–{high} ms at K = {k}"
+    ks = sorted({row[1] for row in ddpm})
+    ours = (f"{data}, one CPU: DCGAN {1e3 * gan[0]:.2g} ms per image; DDPM U-Net {at(ks[0])} to {at(ks[-1])} steps, "
+            f"over its {len(samplers)} sampler{'s' * (len(samplers) > 1)} "
+            f"({', '.join(SAMPLER_NAMES.get(x, x) for x in samplers)})")
     verdict = "supported" if fastest[0] > gan[0] else "contradicted"
     sure = (f"one machine, one model pair; the GAN was about {sig(round_sig(fastest[0] / gan[0]))}x faster than the DDPM's "
-            "cheapest sampler; a larger U-Net costs more per step (training FLOPs per image in the benchmark table)")
+            f"cheapest setting (K = {fastest[1]}, {SAMPLER_NAMES.get(fastest[2], fastest[2])}); a larger U-Net costs "
+            "more per step (training FLOPs per image in the benchmark table)")
     return Finding(ours, verdict, sure, "{doc}`results/sample_ddim`; benchmark table in {doc}`reproducibility`")
 
 
@@ -364,9 +451,11 @@ def _preview_compute(results: Path) -> Finding:
         rec = recs[name]
         last = rec.rows[-1]
         seen = int(last["step"]) * int(rec.params["batch_size"])
-        parts.append(f"{label}: {seen:,} images seen in {rec.manifest['wall_time_s'] / 60:.0f} min, "
-                     f"classifier-space FD {float(last['fd_classifier']):.3g} (N = {int(last['n_eval']):,}) "
-                     f"after {len(rec.rows)} epochs")
+        threads = rec.manifest.get("hardware", {}).get("torch_threads")
+        on = f" on {threads} thread{'s' * (threads != 1)}" if threads else ""
+        parts.append(f"{label}: {seen:,} images seen in {training_time_s(rec.rows) / 60:.1f} min of training{on}, "
+                     f"classifier-space FD tracked at its last epoch ({len(rec.rows)}) "
+                     f"{float(last['fd_classifier']):.3g} (N = {int(last['n_eval']):,})")
     ours = ("Fashion-MNIST, CPU previews of unequal budgets, one seed each: " + "; ".join(parts)
             + ". The matched-compute study (quality against training FLOPs) has not been run yet.")
     return Finding(ours, "provisional: direction seen, budgets not matched",

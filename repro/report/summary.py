@@ -31,6 +31,18 @@ def _minute(stamp: str) -> str:
     return str(stamp).replace("T", " ")[:16]
 
 
+def _commits(m: dict) -> str:
+    """The commit a run started from and each other commit it was resumed at, in order, short; one with
+    uncommitted changes is marked "(dirty)"."""
+    seen: list[str] = []
+    for git in [m.get("git", {})] + [r.get("git", {}) for r in m.get("resumed_on", [])]:
+        if git.get("commit"):
+            name = git["commit"][:7] + (" (dirty)" if git.get("dirty") else "")
+            if name not in seen:
+                seen.append(name)
+    return ", then ".join(seen) or "?"
+
+
 def summary_markdown(results: str | Path) -> str:
     """Wall time per notebook; run folders and their wall time per notebook; and, folded into a dropdown,
     one row per run folder (manifest)."""
@@ -48,15 +60,15 @@ def summary_markdown(results: str | Path) -> str:
             table.append(f"| `{name}` | {t['profile']} | {_minute(t['start_time'])} | {_min(t['wall_time_s'])} | {_min(runs_s)} |")
         table.append(f"| **all** | | | **{total / 60:.1f} min** | **{runs_total / 60:.1f} min** |")
         out += [with_caption("\n".join(table), "Each notebook's last execution: when, its own wall time, and the "
-                             "summed wall time of the runs it drew on")]
+                             "summed wall time of the runs it drew on at that time")]
         out += ["A notebook re-executed over finished runs reuses them, so its own wall time can be far below "
                 "the wall time of its runs (summed from their manifests)."]
         versions = ", ".join(f"{k} {v}" for k, v in timings.get("versions", {}).items())
         hw = timings.get("hardware", {})
         out += ["", f"Commit `{str(git.get('commit'))[:12]}`{' (with uncommitted changes)' if git.get('dirty') else ''};"
                 f" {hw.get('platform', '')}, {hw.get('cpu_count', '?')} CPUs; {versions}.", ""]
-    rows = ["| run | kind | data | device | epochs / rows | wall time | status |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| run | kind | data | device | epochs / rows | wall time | status | commit |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     per_notebook: dict[str, list[float]] = {}
     for manifest in sorted(results.glob("runs/**/manifest.json")):
         rec = load_record(manifest.parent)
@@ -67,7 +79,7 @@ def summary_markdown(results: str | Path) -> str:
         if data.get("n"):
             label += f", {data['n']:,}"
         rows.append(f"| `{run}` | {m.get('kind')} | {label} | {_device(m)} | {n_rows} | "
-                    f"{m.get('wall_time_s', 0):.0f} s | {m.get('status')} |")
+                    f"{m.get('wall_time_s', 0):.0f} s | {m.get('status')} | {_commits(m)} |")
         per_notebook.setdefault(run.parts[0], []).append(float(m.get("wall_time_s") or 0.0))
     if not per_notebook:
         return "\n".join(out + rows) + "\n"
@@ -76,5 +88,5 @@ def summary_markdown(results: str | Path) -> str:
     head = [with_caption("\n".join(head), "The run folders of each notebook and their summed wall time")]
     folded = ["", f":::{{dropdown}} All {len(rows) - 2} run folders, one row per manifest", "",
               with_caption("\n".join(rows), "Every run folder, from its manifest: kind, data, device, epochs "
-                           "(or rows) recorded, wall time and status"), ":::"]
+                           "(or rows) recorded, wall time, status and the commits it ran at (started, then resumed)"), ":::"]
     return "\n".join(out + head + folded) + "\n"
