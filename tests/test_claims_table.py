@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from repro.report.claims import Finding, claims_markdown, compare_means, gan_collapse, mode_coverage, training_compute
+from repro.report.claims import claims_markdown, gan_collapse, training_compute
+from repro.report.coverage_claim import mode_coverage
+from repro.report.verdicts import Finding, compare_means
 from repro.report.tables import mean_pm, mean_se, pm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +138,7 @@ def test_mode_verdict_is_provisional_with_fewer_seeds_than_planned(tmp_path):
 
 
 def test_welch_multiple_is_the_t_quantile_at_welch_satterthwaite_degrees_of_freedom():
-    from repro.report.claims import welch_multiple
+    from repro.report.verdicts import welch_multiple
 
     # one side without spread: nu = n - 1 of the other; t(0.975, 4) = 2.776, t(0.975, 1) = tan(0.475 pi) = 12.706
     assert welch_multiple((25.0, 0.0, 5), (19.0, 1.0, 5)) == pytest.approx(2.7764, abs=1e-4)

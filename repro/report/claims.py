@@ -2,20 +2,8 @@
 (read from the run records under ``results/runs``), the literature's, and a verdict with how sure it is.
 
 Nothing in the "ours" and "verdict" columns is typed by hand: each claim has a function that reads
-the records and returns a :class:`Finding`. A verdict is one of :data:`VERDICTS`:
-
-- ``supported`` / ``contradicted``: our numbers separate the two models in the claimed / the opposite
-  direction: the difference of the seeds' means lies outside its :data:`CONFIDENCE` interval by Welch's
-  t (:func:`compare_means`), which widens as the seeds behind the spread get fewer;
-- ``not separable``: the difference is inside that interval;
-- ``not reproduced``: the seed's own setting was run, long enough, and the effect it reports did not
-  appear (on data, or at a scale, that the table names where they differ from the seed's);
-- ``mixed: ...``: the comparisons behind one claim do not all agree (data sets or measurements that
-  go different ways, or either side of the point where two quality curves cross);
-- ``provisional: ...``: a direction is seen but the evidence is short of the protocol (fewer than
-  :data:`MIN_SEEDS` seeds, or only one of the measurements the claim needs);
-- ``not yet tested``: no run of this repository measures it yet;
-- ``implausible as reported``: the seed's numbers contradict the literature or themselves.
+the records and returns a :class:`~repro.report.verdicts.Finding`, its verdict by the rule of
+:mod:`repro.report.verdicts`. The first claim's, mode coverage, is :mod:`repro.report.coverage_claim`.
 
 The table is written by ``python -m repro.report summary`` to ``results/claims.md``, which the
 book's introduction includes.
@@ -23,29 +11,25 @@ book's introduction includes.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..records import Record, load_record
-from ..train.compute import record_flops_per_example, run_training_flops, training_time_s
+from ..train.compute import training_time_s
 from ..train.gan_config import PRESETS as GAN_PRESETS
 from .compare import ANCHORS, SAMPLER_NAMES
-from .tables import mean_se, pm, round_sig, sig, to_markdown, with_caption
-from .toy_modes import PACGAN_TABLE1, chosen_runs, collapse_report, trend_cell
+from .coverage_claim import MIN_IMAGE_SEEDS, MIN_SEEDS, final_2d_runs, image_seeds, images_study, mode_coverage
+from .tables import mean_se, round_sig, sig, to_markdown, with_caption
+from .toy_modes import PACGAN_TABLE1, collapse_report
+from .verdicts import CONFIDENCE, VERDICTS, Finding, compare_means, fmt_stat, welch_multiple
 
 __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", "compare_means", "welch_multiple",
+           "mode_coverage", "gan_collapse", "sampling_speed", "training_compute", "guidance_tradeoff", "seed_table1",
            "claims_rows", "claims_markdown"]
 
-CONFIDENCE = 0.95  # two means are separated when their difference lies outside this Welch t interval
-MIN_SEEDS = 5    # seeds per model the 2D protocol asks for
 SEED_RATIO = 4.0  # the seed report's lr_D / lr_G
 MIN_EPOCHS = 60   # past the seed's "after epoch 50"
-VERDICTS = ("supported", "contradicted", "not separable", "not reproduced", "mixed", "provisional",
-            "not yet tested", "implausible as reported")
-MIN_IMAGE_SEEDS = 2  # seeds per model before an image comparison has a spread
 
 # Published CIFAR-10 figures for the plausibility note on the seed's Table 1.
 IS_REAL_CIFAR10 = (11.24, "real data, {cite:t}`salimans2016improved`, Table 2", "salimans2016improved")
@@ -55,225 +39,11 @@ _SEED = {row["model"]: row for row in ANCHORS if row["cite"] == "zena_superiorit
 
 
 @dataclass(frozen=True)
-class Finding:
-    """What the records say about one claim: our evidence (data, N, seeds, compute), the verdict,
-    how sure it is, and where in the book the table or figure behind it is."""
-
-    ours: str
-    verdict: str
-    sure: str
-    where: str
-
-    def __post_init__(self) -> None:
-        if self.verdict.split(":")[0] not in VERDICTS:
-            raise ValueError(f"verdict must start with one of {VERDICTS}, got {self.verdict!r}")
-
-
-@dataclass(frozen=True)
 class Claim:
     claim: str
     seed: str
     literature: str
     assess: Callable[[Path], Finding]
-
-
-def welch_multiple(a: tuple[float, float, int], b: tuple[float, float, int],
-                   confidence: float = CONFIDENCE) -> float:
-    """How many combined standard errors ``hypot(se_a, se_b)`` make the two-sided ``confidence`` interval of
-    the difference of two seed means ``(mean, se, n)``: the Student t quantile at Welch–Satterthwaite's
-    degrees of freedom, nu = (se_a² + se_b²)² / (se_a⁴ / (n_a - 1) + se_b⁴ / (n_b - 1)). A side with no
-    standard error (one seed: NaN) or none to speak of (all seeds equal: 0) adds no term; with no spread
-    on either side the multiple is 0 (any difference separates)."""
-    from scipy.stats import t
-
-    terms = [(se ** 2, n) for _, se, n in (a, b) if math.isfinite(se) and se > 0 and n > 1]
-    if not terms:
-        return 0.0
-    nu = sum(v for v, _ in terms) ** 2 / sum(v ** 2 / (n - 1) for v, n in terms)
-    return float(t.ppf(0.5 + confidence / 2, nu))
-
-
-def compare_means(a: tuple[float, float, int], b: tuple[float, float, int], confidence: float = CONFIDENCE) -> str:
-    """``"a"`` or ``"b"`` when that mean is higher and the difference lies outside its ``confidence``
-    interval (:func:`welch_multiple` combined standard errors), ``"neither"`` when it lies inside,
-    ``"unknown"`` when a standard error is missing (a side with one seed)."""
-    (ma, sa, _), (mb, sb, _) = a, b
-    if not (math.isfinite(sa) and math.isfinite(sb)):
-        return "unknown" if ma != mb else "neither"
-    gap = welch_multiple(a, b, confidence) * math.hypot(sa, sb)
-    if ma - mb > gap:
-        return "a"
-    if mb - ma > gap:
-        return "b"
-    return "neither"
-
-
-def _fmt(stat: tuple[float, float, int], n: bool = True) -> str:
-    mean, se, count = stat
-    text = pm(mean, se) if math.isfinite(se) else sig(mean)
-    return f"{text} (n = {count})" if n else text
-
-
-def _papers(stat: tuple[float, float, int]) -> str:
-    """The count by the papers' rule in brackets, where the records have it."""
-    return f" [{_fmt(stat, n=False)}]" if math.isfinite(stat[0]) else ""
-
-
-def _final_2d_runs(results: Path, mixture: str, model: str) -> list[Record]:
-    """The finished full-length 2D seeds at the rate the selection records choose (seeds at any other
-    rate, left from an earlier selection, are not read)."""
-    return chosen_runs(results / "runs" / "toy_modes" / mixture, model)[1]
-
-
-def _lean(ddpm: tuple[float, float, int], gan: tuple[float, float, int]) -> str:
-    """Which way a comparison leans while a side has too few seeds for :func:`compare_means`: the
-    spread that is known (a side with one seed adds none) decides what counts as a tie."""
-    noise = welch_multiple(ddpm, gan) * math.hypot(*(se for _, se, _ in (ddpm, gan) if math.isfinite(se)))
-    gap = ddpm[0] - gan[0]
-    return "DDPM ahead" if gap > noise else "GAN ahead" if -gap > noise else "tied within the known spread"
-
-
-def _verdict(comparisons: list[tuple[str, tuple[float, float, int], tuple[float, float, int]]], short: bool) -> str:
-    """The verdict on comparisons ``(where, DDPM stat, GAN stat)``, higher being what the claim expects of
-    the DDPM: *supported*, *contradicted* or *not separable* when every comparison says so, else *mixed*
-    with where each leans; *provisional* while ``short`` of the planned seeds or while a side has one
-    seed (no spread to judge a gap by)."""
-    outcomes = {compare_means(d, g) for _, d, g in comparisons}
-    verdict = {frozenset("a"): "supported", frozenset("b"): "contradicted",
-               frozenset(["neither"]): "not separable"}.get(frozenset(outcomes))
-    if verdict is None:
-        leads = ", ".join(f"{_lean(d, g)} on {where}" for where, d, g in comparisons)
-        pending = short or "unknown" in outcomes
-        return ("provisional: " if pending else "mixed: ") + leads + (" so far" if short else "")
-    return f"provisional: {verdict} so far" if short else verdict
-
-
-def _images_study(results: Path):
-    """The ``images`` study as its records stand, when both models have a seed that stopped; else ``None``."""
-    from .images import load_study
-
-    study = load_study(results / "runs" / "images")
-    return study if study is not None and {m for m, _ in study.runs} == {"gan", "ddpm"} else None
-
-
-def _image_seeds(study) -> dict[str, int]:
-    return {model: len(study.seed_runs(model)) for model in ("gan", "ddpm")}
-
-
-def _compute_2d(results: Path) -> str:
-    """The training compute of one full-length 2D run of each model (the models train equal epochs, not
-    equal FLOPs), as a clause for the coverage evidence; empty until both have a finished seed."""
-    spent = {}
-    for model in ("gan", "ddpm"):
-        runs = next((r for mixture in PACGAN_TABLE1 if (r := _final_2d_runs(results, mixture, model))), [])
-        if not runs:
-            return ""
-        spent[model] = (run_training_flops(runs[0], record_flops_per_example(runs[0])) / 1e15, len(runs[0].rows))
-    return (f". Training compute of one full-length run (counted FLOPs): GAN {spent['gan'][0]:.3g} PFLOP in "
-            f"{spent['gan'][1]} epochs, DDPM {spent['ddpm'][0]:.3g} PFLOP in {spent['ddpm'][1]} epochs")
-
-
-def _last(rec: Record, key: str) -> float:
-    value = rec.rows[-1].get(key)
-    return float(value) if value is not None else math.nan
-
-
-def _beyond_modes(mixture: str, runs: dict[str, list[Record]]) -> str:
-    """How the two models compare on the 2D measures beside modes hit, at the last epoch: the share of
-    high-quality samples (higher is better) and reverse KL to the uniform mode weights (lower is better)."""
-    parts = []
-    for key, name, sign in (("high_quality_fraction", "high-quality share", 1), ("kl_to_uniform", "reverse KL", -1)):
-        d, g = (mean_se([sign * _last(r, key) for r in runs[m]]) for m in ("ddpm", "gan"))
-        if math.isfinite(d[0]) and math.isfinite(g[0]):
-            parts.append(f"{_lean(d, g)} on {name}")
-    return f"{mixture}: {', '.join(parts)}" if parts else ""
-
-
-def _still_improving(mixture: str, runs: dict[str, list[Record]]) -> str:
-    """The seeds whose coverage was still rising when their fixed length stopped them (:func:`trend_cell`)."""
-    parts = []
-    for model in ("gan", "ddpm"):
-        rising = sum("improving" in trend_cell(r.rows) for r in runs[model])
-        if rising:
-            parts.append(f"{rising} of {len(runs[model])} {mixture} {model.upper()} seeds")
-    return ", ".join(parts)
-
-
-def _image_previews(results: Path) -> str:
-    """Recall and coverage of the two CPU-preview models (unequal budgets, one seed each), while the
-    matched-compute study has not reported: the image evidence there is, named for what it is."""
-    found = {}
-    for name, label in (("train_gan", "DCGAN"), ("train_ddpm", "DDPM")):
-        path = results / "runs" / name / "evaluation.json"
-        if path.exists():
-            found[label] = json.loads(path.read_text())["result"]
-    if len(found) < 2:
-        return ""
-    g, d = found["DCGAN"], found["DDPM"]
-    return (f". Images: the matched-compute study has not reported; the two CPU previews (unequal budgets, one seed "
-            f"each, Inception features, N = {g['n']:,} and {d['n']:,}) give recall DCGAN {sig(g['recall'], 2)}, DDPM "
-            f"{sig(d['recall'], 2)} and coverage DCGAN {sig(g['coverage'], 2)}, DDPM {sig(d['coverage'], 2)}")
-
-
-def _seed_counts(seeds: list[int]) -> str:
-    low, high = min(seeds, default=0), max(seeds, default=0)
-    return f"{low} seeds" if low == high else f"{low}–{high} seeds"
-
-
-def mode_coverage(results: Path) -> Finding:
-    """Modes hit (>= 20 of 2,500 samples) at the last epoch of the 2D study's seeds, as in PacGAN's table
-    and the toy_modes page, and, once the ``images`` study has stopped seeds, their final Inception recall
-    and coverage; until then the verdict is provisional and the CPU previews' image numbers are quoted."""
-    from .images import final_results
-
-    parts, comparisons, seeds, beside, rising = [], [], [], [], []
-    for mixture in PACGAN_TABLE1:
-        runs = {m: _final_2d_runs(results, mixture, m) for m in ("gan", "ddpm")}
-        if not runs["gan"] or not runs["ddpm"]:
-            parts.append(f"{mixture}: GAN {len(runs['gan'])}, DDPM {len(runs['ddpm'])} seeds finished")
-            continue
-        g, d = (mean_se([_last(r, "modes_hit") for r in runs[m]]) for m in ("gan", "ddpm"))
-        g_any, d_any = (mean_se([_last(r, "modes_hit_any") for r in runs[m]]) for m in ("gan", "ddpm"))
-        seeds += [g[2], d[2]]
-        comparisons.append((mixture, d, g))
-        parts.append(f"{mixture}: GAN {_fmt(g)}{_papers(g_any)}, DDPM {_fmt(d)}{_papers(d_any)}")
-        beside += [b for b in [_beyond_modes(mixture, runs)] if b]
-        rising += [r for r in [_still_improving(mixture, runs)] if r]
-    ours = ("2D mixtures, PacGAN's protocol; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
-            "in brackets, by the papers' (>= 1), at the last epoch, mean ± standard error over seeds: "
-            + "; ".join(parts) + _compute_2d(results))
-    where = "{doc}`results/toy_modes` (PacGAN's table with ours)"
-    short = bool(seeds) and min(seeds) < MIN_SEEDS or len(comparisons) < len(PACGAN_TABLE1)
-    sure = f"{_seed_counts(seeds)} per model of the {MIN_SEEDS} planned"
-    study = _images_study(results)
-    finals = {m: final_results(study, m) for m in ("gan", "ddpm")} if study is not None else {}
-    if finals.get("gan") and finals.get("ddpm"):
-        label = study.seed_runs("gan")[0].manifest.get("data", {}).get("label", "images")
-        image_parts = []
-        for key in ("recall", "coverage"):
-            g, d = (mean_se([r[key] for r in finals[m]]) for m in ("gan", "ddpm"))
-            comparisons.append((f"image {key}", d, g))
-            image_parts.append(f"{key} GAN {_fmt(g)}, DDPM {_fmt(d)}")
-        n = finals["gan"][0].get("n")
-        ours += (f". {label}, the matched-compute study's final models, Inception features, N = {n:,} per seed: "
-                 + "; ".join(image_parts))
-        short = short or min(len(v) for v in finals.values()) < MIN_IMAGE_SEEDS
-        sure += f"; {len(finals['gan'])} and {len(finals['ddpm'])} image seeds (DCGAN, DDPM)"
-        where += "; {doc}`results/images`"
-    elif comparisons:
-        ours += _image_previews(results)
-        short = True
-        sure += "; 2D only: the image half of the rule (matched-compute recall and coverage) has not run"
-    if not comparisons:
-        return Finding(ours, "not yet tested", "—", where)
-    separated = sum(compare_means(d, g) in "ab" for _, d, g in comparisons)
-    sure += (f"; separated at {CONFIDENCE:.0%} (Welch's t on the seed means) on {separated} of {len(comparisons)} "
-             "comparisons")
-    if beside:
-        sure += "; beside modes hit: " + "; ".join(beside)
-    if rising:
-        sure += "; still improving when their fixed length stopped them (a lower bound): " + ", ".join(rising)
-    return Finding(ours, _verdict(comparisons, short), sure, where)
 
 
 def _collapse_study(results: Path) -> dict[tuple[float, int], Record]:
@@ -312,7 +82,7 @@ def gan_collapse(results: Path) -> Finding:
     counts, partial = [], []
     for mixture in PACGAN_TABLE1:
         for model in ("gan", "ddpm"):
-            verdicts = [collapse_report(r, mixture).verdict for r in _final_2d_runs(results, mixture, model)]
+            verdicts = [collapse_report(r, mixture).verdict for r in final_2d_runs(results, mixture, model)]
             if verdicts:
                 counts.append(f"{mixture} {model.upper()} {sum(v == 'collapse' for v in verdicts)} of {len(verdicts)}")
                 dropped = sum(v == "partial coverage" for v in verdicts)
@@ -395,10 +165,10 @@ def training_compute(results: Path) -> Finding:
     from .crossing import crossing
     from .images import curves
 
-    study = _images_study(results)
+    study = images_study(results)
     if study is None:
         return _preview_compute(results)
-    seeds = _image_seeds(study)
+    seeds = image_seeds(study)
     first = study.seed_runs("gan")[0]
     data = first.manifest.get("data", {})
     budget = next(iter(study.stops.values()))["budget_flops"] / 1e15
@@ -407,7 +177,7 @@ def training_compute(results: Path) -> Finding:
         recs = study.seed_runs(model)
         used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items() if m == model])
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
-        parts.append(f"{label} FD {_fmt(fd)} after {used[0]:.3g} PFLOP")
+        parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP")
     c = crossing(curves(study))
     where = "{doc}`results/images` (quality against training compute)"
     if c["range"] is None:
