@@ -163,7 +163,7 @@ def training_compute(results: Path) -> Finding:
     curves on one PFLOP axis, :func:`repro.report.crossing.crossing`); before it has seeds of both
     models, the two CPU previews."""
     from .crossing import crossing
-    from .images import curves
+    from .images_results import curves
 
     study = images_study(results)
     if study is None:

@@ -1,7 +1,7 @@
 """Where two quality-against-compute curves cross, and the Inception FID points on the same axis.
 
 The ``images`` study records, per run and epoch, the training compute spent so far and the tracked
-classifier-space Fréchet distance (:func:`repro.report.images.curves`). :func:`mean_curve` averages a
+classifier-space Fréchet distance (:func:`repro.report.images_results.curves`). :func:`mean_curve` averages a
 model's seeds epoch by epoch (seeds of one model share batch and data, so an epoch means the same
 compute); :func:`crossing` compares two such curves on the compute range both cover, in log compute
 (the axis the curves are drawn on), and names every crossing and which model is ahead at the end,
