@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from repro.report import compare
 from repro.report.tables import MISSING
 
@@ -114,3 +116,22 @@ def test_the_images_studys_models_are_rows_over_their_seeds_beside_the_real_floo
     assert ddpm_row["model"].endswith("DDIM 20 steps, η = 0)") and ddpm_row["FID"] == "30 (N = 1,000)"
     assert real["FID"] == "2.50 (N = 1,000)" and real["data"] == "Fashion-MNIST, test split"
     assert "[real-baseline.json]" in real["source and protocol"]
+
+
+def test_the_sampling_sweeps_tables_name_samplers_for_people_and_the_montage_pairs_fewest_and_most_steps(tmp_path):
+    from repro.records import load_record
+    from repro.report import sample_ddim
+
+    run = tmp_path / "sample_ddim"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"kind": "sampling-sweep", "params": {"n_samples": 250}}))
+    (run / "metrics.csv").write_text("sampler,steps,nfe,seconds_per_image,fd_classifier,classes_hit,class_kl\n"
+                                     "gan,1,1,0.00021,2.85,10,0.018\nddim-eta0,5,5,0.0289,21.87,9,0.48\n")
+    rec = load_record(run)
+    assert sample_ddim.quality_rows(rec)[1] == {"sampler": "DDIM η = 0", "K": 5, "FD (classifier)": 21.87,
+                                                "classes hit": 9, "class KL": 0.48}
+    assert sample_ddim.time_rows(rec)[0] == {"sampler": "DCGAN", "K": 1, "ms per image": pytest.approx(0.21)}
+    paths, titles = sample_ddim.montage(rec, ["ancestral", "ddim-eta1"], [10, 5, 100])
+    assert [p.name for p in paths] == ["ancestral-0005.png", "ancestral-0100.png", "ddim-eta1-0005.png",
+                                       "ddim-eta1-0100.png"]
+    assert titles == ["ancestral, K = 5", "ancestral, K = 100", "DDIM η = 1, K = 5", "DDIM η = 1, K = 100"]

@@ -18,8 +18,9 @@ from typing import Any, Callable
 from ..records import Record, load_record
 from ..train.compute import training_time_s
 from ..train.gan_config import PRESETS as GAN_PRESETS
-from .compare import ANCHORS, SAMPLER_NAMES
+from .compare import ANCHORS
 from .coverage_claim import MIN_IMAGE_SEEDS, MIN_SEEDS, final_2d_runs, image_seeds, images_study, mode_coverage
+from .sample_ddim import SAMPLER_NAMES
 from .tables import mean_se, round_sig, sig, to_markdown, with_caption
 from .toy_modes import PACGAN_TABLE1, collapse_report
 from .verdicts import CONFIDENCE, VERDICTS, Finding, compare_means, fmt_stat, welch_multiple

@@ -15,6 +15,7 @@ from typing import Any
 from ..records import load_record
 from .evaluation import EVALUATION
 from .params import Rule, setup_for
+from .sample_ddim import SAMPLER_NAMES
 from .tables import MISSING, Table, mean_pm, mean_se, pm, printed, rate, sig, with_n
 
 __all__ = ["NOTEBOOK", "RULES", "ANCHORS", "DDIM_STEPS", "SAMPLER_NAMES", "setup", "our_rows", "study_rows", "summary_rows", "summary_table",
@@ -194,7 +195,6 @@ def summary_table(runs_dir: str | Path | None) -> Table:
         "linked, or a paper's table)"))
 
 
-SAMPLER_NAMES = {"gan": "DCGAN", "ancestral": "ancestral", "ddim-eta0": "DDIM η = 0", "ddim-eta1": "DDIM η = 1"}
 
 
 def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:

@@ -30,10 +30,12 @@ from ..train import TrainedDiffusion, TrainedGAN, load_run
 from .params import Rule, load_profiles, resolve, setup_for
 from .runs import DEVICE, output_dir, pick_device, study_run
 
-__all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "setup", "model_runs", "load_models", "sweep"]
+__all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "SAMPLER_NAMES", "setup", "model_runs", "load_models", "sweep",
+           "quality_rows", "time_rows", "montage"]
 
 NOTEBOOK = "sample_ddim"
 SAMPLERS = {"ancestral": ("ancestral", 1.0), "ddim-eta0": ("ddim", 0.0), "ddim-eta1": ("ddim", 1.0)}
+SAMPLER_NAMES = {"gan": "DCGAN", "ancestral": "ancestral", "ddim-eta0": "DDIM η = 0", "ddim-eta1": "DDIM η = 1"}
 RULES = {
     "runs_dir": Rule(str, optional=True, help="the folder holding images/, or train_ddpm/ and train_gan/ runs"),
     "steps": Rule(list),
@@ -154,3 +156,26 @@ def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: TrainedGAN, ddpm_
             record.save_grid(fn(64), f"{sampler}-{k:04d}")
     record.finish()
     return load_record(out)
+
+
+def quality_rows(record: Record) -> list[dict[str, Any]]:
+    """The sweep's quality for people: each sampler by name, K network evaluations per image, and the
+    classifier-space Fréchet distance, classes hit and class-frequency KL of its samples."""
+    return [{"sampler": SAMPLER_NAMES.get(r["sampler"], r["sampler"]), "K": int(r["nfe"]),
+             "FD (classifier)": float(r["fd_classifier"]), "classes hit": int(r["classes_hit"]),
+             "class KL": float(r["class_kl"])} for r in record.rows]
+
+
+def time_rows(record: Record) -> list[dict[str, Any]]:
+    """Wall milliseconds per image of each sampler at K network evaluations (batch ``batch_size``)."""
+    return [{"sampler": SAMPLER_NAMES.get(r["sampler"], r["sampler"]), "K": int(r["nfe"]),
+             "ms per image": 1e3 * float(r["seconds_per_image"])} for r in record.rows]
+
+
+def montage(record: Record, samplers: list[str], steps: list[int]) -> tuple[list[Path], list[str]]:
+    """The saved 8 x 8 grids of each sampler at the fewest and the most steps, one sampler per row of a
+    two-column montage (the same noise in every grid), with their titles."""
+    k_min, k_max = min(steps), max(steps)
+    grids = [(s, k) for s in samplers for k in (k_min, k_max)]
+    return ([record.path / "grids" / f"{s}-{k:04d}.png" for s, k in grids],
+            [f"{SAMPLER_NAMES.get(s, s)}, K = {k}" for s, k in grids])
