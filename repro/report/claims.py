@@ -164,7 +164,7 @@ def training_compute(results: Path) -> Finding:
     curves on one PFLOP axis, :func:`repro.report.crossing.crossing`); before it has seeds of both
     models, the two CPU previews."""
     from .crossing import crossing
-    from .images_results import curves
+    from .images import curves
 
     study = images_study(results)
     if study is None:

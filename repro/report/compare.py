@@ -97,7 +97,7 @@ def study_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
     over seeds (``FID_over_seeds``: mean, standard error and count), and real test images scored
     the same way at the same N, the floor."""
     from .images import load_study
-    from .images_results import final_results
+    from .images import final_results
 
     study = load_study(Path(runs_dir) / "images") if runs_dir is not None else None
     if study is None:

@@ -110,7 +110,7 @@ def mode_coverage(results: Path) -> Finding:
     """Modes hit (>= 20 of 2,500 samples) at the last epoch of the 2D study's seeds, as in PacGAN's table
     and the toy_modes page, and, once the ``images`` study has stopped seeds, their final Inception recall
     and coverage; until then the verdict is provisional and the CPU previews' image numbers are quoted."""
-    from .images_results import final_results
+    from .images import final_results
 
     parts, comparisons, seeds, beside, rising = [], [], [], [], []
     for mixture in PACGAN_TABLE1:
