@@ -1,6 +1,7 @@
 """The compare page's summary: one row per model, FID with its N, no false precision, sources linked."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -63,12 +64,18 @@ def test_ddim_steps_table_keeps_the_papers_digits_one_row_per_sampler():
     assert rows[0]["S = 10"] == "13.36" and rows[1]["S = 1000"] == "4.73"
 
 
-def test_sweep_table_has_one_row_per_sampler_and_a_dash_where_none_was_run(tmp_path):
-    run = tmp_path / "sample_ddim"
+def _sweep(runs: Path, metrics: str) -> Path:
+    """A finished ``sample_ddim`` sweep of 250 samples under ``runs``, its ``metrics.csv`` as given."""
+    run = runs / "sample_ddim"
     run.mkdir()
     (run / "manifest.json").write_text(json.dumps({"kind": "sampling-sweep", "params": {"n_samples": 250}}))
-    (run / "metrics.csv").write_text("sampler,nfe,fd_classifier\ngan,1,2.8464870569380736\n"
-                                     "ancestral,5,26.714445097362603\nancestral,100,15.33\n")
+    (run / "metrics.csv").write_text(metrics)
+    return run
+
+
+def test_sweep_table_has_one_row_per_sampler_and_a_dash_where_none_was_run(tmp_path):
+    _sweep(tmp_path, "sampler,nfe,fd_classifier\ngan,1,2.8464870569380736\nancestral,5,26.714445097362603\n"
+                     "ancestral,100,15.33\n")
     rows = compare.sweep_table(tmp_path).rows
     assert rows == [{"classifier FD, N = 250": "DCGAN", "K = 1": "2.85", "K = 5": MISSING, "K = 100": MISSING},
                     {"classifier FD, N = 250": "ancestral", "K = 1": MISSING, "K = 5": "26.7", "K = 100": "15.3"}]
@@ -122,12 +129,8 @@ def test_the_sampling_sweeps_tables_name_samplers_for_people_and_the_montage_pai
     from repro.records import load_record
     from repro.report import sample_ddim
 
-    run = tmp_path / "sample_ddim"
-    run.mkdir()
-    (run / "manifest.json").write_text(json.dumps({"kind": "sampling-sweep", "params": {"n_samples": 250}}))
-    (run / "metrics.csv").write_text("sampler,steps,nfe,seconds_per_image,fd_classifier,classes_hit,class_kl\n"
-                                     "gan,1,1,0.00021,2.85,10,0.018\nddim-eta0,5,5,0.0289,21.87,9,0.48\n")
-    rec = load_record(run)
+    rec = load_record(_sweep(tmp_path, "sampler,steps,nfe,seconds_per_image,fd_classifier,classes_hit,class_kl\n"
+                                       "gan,1,1,0.00021,2.85,10,0.018\nddim-eta0,5,5,0.0289,21.87,9,0.48\n"))
     assert sample_ddim.quality_rows(rec)[1] == {"sampler": "DDIM η = 0", "K": 5, "FD (classifier)": 21.87,
                                                 "classes hit": 9, "class KL": 0.48}
     assert sample_ddim.time_rows(rec)[0] == {"sampler": "DCGAN", "K": 1, "ms per image": pytest.approx(0.21)}
@@ -135,3 +138,16 @@ def test_the_sampling_sweeps_tables_name_samplers_for_people_and_the_montage_pai
     assert [p.name for p in paths] == ["ancestral-0005.png", "ancestral-0100.png", "ddim-eta1-0005.png",
                                        "ddim-eta1-0100.png"]
     assert titles == ["ancestral, K = 5", "ancestral, K = 100", "DDIM η = 1, K = 5", "DDIM η = 1, K = 100"]
+
+
+@pytest.mark.parametrize("first", ["repro.report.images_results", "repro.report.images", "repro.report.claims"])
+def test_the_images_modules_import_in_any_order(first):
+    """``images`` offers the page's functions of ``images_results``, which reads ``images``' records: a fresh
+    interpreter must import either first (a module-level re-export made that circular)."""
+    import subprocess
+    import sys
+
+    code = f"import {first}; from repro.report.images import curves, summary_rows; print(curves.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "repro.report.images_results"

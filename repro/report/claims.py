@@ -94,7 +94,8 @@ def gan_collapse(results: Path) -> Finding:
     if partial:
         two_d += ("; seeds that dropped modes from their first evaluation on and lost none later (partial "
                   "coverage, not collapse): " + ", ".join(partial))
-    rows = run_rows(_collapse_study(results))
+    study = _collapse_study(results)
+    rows = run_rows(study)
     seed_rows = [r for r in rows if r["lr_D"] == SEED_RATIO * r["lr_G"]]
     control = [r for r in rows if r["lr_D"] == r["lr_G"]]
     if not seed_rows:
@@ -107,7 +108,8 @@ def gan_collapse(results: Path) -> Finding:
         at = f" (epochs {', '.join(str(r['at epoch']) for r in hit)})" if hit else ""
         return f"{len(hit)} of {len(rs)}{at}"
 
-    data = next(iter(_collapse_study(results).values())).manifest.get("data", {})
+    first = next(iter(study.values()))
+    data = first.manifest.get("data", {})
     epochs = min(r["epochs"] for r in seed_rows)
     ours = (f"{data.get('label', '?')}, {data.get('n', 0):,} images, {epochs} epochs: the collapse rule fires in "
             f"{fired(seed_rows)} seeds of lr_D = {SEED_RATIO:g} lr_G and {fired(control)} of the lr_D = lr_G "
@@ -115,11 +117,11 @@ def gan_collapse(results: Path) -> Finding:
     collapsed = sum(r["collapse rule"] == "collapse" for r in seed_rows)
     verdict = ("supported" if collapsed == len(seed_rows) else "not reproduced" if collapsed == 0
                else "not separable")
-    scale = _collapse_scale(next(iter(_collapse_study(results).values())))
-    if scale and verdict != "not separable":
-        verdict += f": {scale}"
+    scale = _collapse_scale(first)
     if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
-        verdict = f"provisional: {verdict.split(':')[0]} so far" + (f" ({scale})" if scale else "")
+        verdict = f"provisional: {verdict} so far" + (f" ({scale})" if scale else "")
+    elif scale and verdict != "not separable":
+        verdict += f": {scale}"
     n = len(seed_rows)
     improving = sum(r[LATE] < 0 for r in rows)
     sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
@@ -164,7 +166,7 @@ def training_compute(results: Path) -> Finding:
     curves on one PFLOP axis, :func:`repro.report.crossing.crossing`); before it has seeds of both
     models, the two CPU previews."""
     from .crossing import crossing
-    from .images import curves
+    from .images_results import curves
 
     study = images_study(results)
     if study is None:

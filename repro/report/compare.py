@@ -7,13 +7,12 @@ the protocol behind them (data, number of samples, reference split, feature extr
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ..records import load_record
-from .evaluation import EVALUATION
+from .evaluation import EVALUATION, read_evaluation
 from .params import Rule, setup_for
 from .sample_ddim import SAMPLER_NAMES
 from .tables import MISSING, Table, mean_pm, mean_se, pm, printed, rate, sig, with_n
@@ -58,11 +57,6 @@ def _short_extractor(extractor: str) -> str:
     return re.sub(r" \(offline [^)]*\)", "", extractor)
 
 
-def _evaluation(run: Path) -> dict[str, Any] | None:
-    path = run / EVALUATION
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def our_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
     """One row per evaluated model of ``runs_dir`` (``train_gan``, ``train_ddpm``), with its protocol."""
     rows: list[dict[str, Any]] = []
@@ -70,7 +64,7 @@ def our_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
         return rows
     for name, model in (("train_gan", "DCGAN (ours)"), ("train_ddpm", "DDPM, hybrid loss (ours)")):
         run = Path(runs_dir) / name
-        ev = _evaluation(run)
+        ev = read_evaluation(run)
         if ev is None:
             continue
         r, p = ev["result"], ev["params"]
@@ -97,7 +91,7 @@ def study_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
     over seeds (``FID_over_seeds``: mean, standard error and count), and real test images scored
     the same way at the same N, the floor."""
     from .images import load_study
-    from .images import final_results
+    from .images_results import final_results
 
     study = load_study(Path(runs_dir) / "images") if runs_dir is not None else None
     if study is None:
@@ -193,8 +187,6 @@ def summary_table(runs_dir: str | Path | None) -> Table:
         "Our runs beside the seed report's Table 1 and published anchors: each row names its data, the samples "
         "behind its FID (N), its reference set and feature extractor, and where it comes from (a run record, "
         "linked, or a paper's table)"))
-
-
 
 
 def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:

@@ -7,12 +7,12 @@ verdict is provisional and the CPU previews' image numbers are quoted for what t
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from ..records import Record
 from ..train.compute import record_flops_per_example, run_training_flops
+from .evaluation import read_evaluation
 from .tables import mean_se, sig
 from .toy_modes import PACGAN_TABLE1, chosen_runs, trend_cell
 from .verdicts import CONFIDENCE, Finding, Stat, compare_means, fmt_stat, lean, verdict
@@ -88,14 +88,10 @@ def _still_improving(mixture: str, runs: dict[str, list[Record]]) -> str:
 def _image_previews(results: Path) -> str:
     """Recall and coverage of the two CPU-preview models (unequal budgets, one seed each), while the
     matched-compute study has not reported: the image evidence there is, named for what it is."""
-    found = {}
-    for name, label in (("train_gan", "DCGAN"), ("train_ddpm", "DDPM")):
-        path = results / "runs" / name / "evaluation.json"
-        if path.exists():
-            found[label] = json.loads(path.read_text())["result"]
-    if len(found) < 2:
+    g, d = (read_evaluation(results / "runs" / name) for name in ("train_gan", "train_ddpm"))
+    if g is None or d is None:
         return ""
-    g, d = found["DCGAN"], found["DDPM"]
+    g, d = g["result"], d["result"]
     return (f". Images: the matched-compute study has not reported; the two CPU previews (unequal budgets, one seed "
             f"each, Inception features, N = {g['n']:,} and {d['n']:,}) give recall DCGAN {sig(g['recall'], 2)}, DDPM "
             f"{sig(d['recall'], 2)} and coverage DCGAN {sig(g['coverage'], 2)}, DDPM {sig(d['coverage'], 2)}")
@@ -110,7 +106,7 @@ def mode_coverage(results: Path) -> Finding:
     """Modes hit (>= 20 of 2,500 samples) at the last epoch of the 2D study's seeds, as in PacGAN's table
     and the toy_modes page, and, once the ``images`` study has stopped seeds, their final Inception recall
     and coverage; until then the verdict is provisional and the CPU previews' image numbers are quoted."""
-    from .images import final_results
+    from .images_results import final_results
 
     parts, comparisons, seeds, beside, rising = [], [], [], [], []
     for mixture in PACGAN_TABLE1:
@@ -123,8 +119,8 @@ def mode_coverage(results: Path) -> Finding:
         seeds += [g[2], d[2]]
         comparisons.append((mixture, d, g))
         parts.append(f"{mixture}: GAN {fmt_stat(g)}{_papers(g_any)}, DDPM {fmt_stat(d)}{_papers(d_any)}")
-        beside += [b for b in [_beyond_modes(mixture, runs)] if b]
-        rising += [r for r in [_still_improving(mixture, runs)] if r]
+        beside.append(_beyond_modes(mixture, runs))
+        rising.append(_still_improving(mixture, runs))
     ours = ("2D mixtures, PacGAN's protocol; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
             "in brackets, by the papers' (>= 1), at the last epoch, mean ± standard error over seeds: "
             + "; ".join(parts) + _compute_2d(results))
@@ -155,8 +151,8 @@ def mode_coverage(results: Path) -> Finding:
     separated = sum(compare_means(d, g) in "ab" for _, d, g in comparisons)
     sure += (f"; separated at {CONFIDENCE:.0%} (Welch's t on the seed means) on {separated} of {len(comparisons)} "
              "comparisons")
-    if beside:
-        sure += "; beside modes hit: " + "; ".join(beside)
-    if rising:
-        sure += "; still improving when their fixed length stopped them (a lower bound): " + ", ".join(rising)
+    if any(beside):
+        sure += "; beside modes hit: " + "; ".join(filter(None, beside))
+    if any(rising):
+        sure += "; still improving when their fixed length stopped them (a lower bound): " + ", ".join(filter(None, rising))
     return Finding(ours, verdict(comparisons, short), sure, where)

@@ -14,9 +14,15 @@ from typing import Any, Mapping
 from ..io import atomic_write_json
 from ..records import environment_info, git_info, utc_now
 
-__all__ = ["evaluate_run", "tracked_floor", "evaluation_rows", "EVALUATION"]
+__all__ = ["evaluate_run", "read_evaluation", "tracked_floor", "evaluation_rows", "EVALUATION"]
 
 EVALUATION = "evaluation.json"
+
+
+def read_evaluation(run: str | Path) -> dict[str, Any] | None:
+    """The final evaluation written beside ``run`` (its manifest and ``result``), or ``None`` if it has none."""
+    path = Path(run) / EVALUATION
+    return json.loads(path.read_text()) if path.exists() else None
 # What each number of an evaluation is, in the order a table shows them.
 METRICS = {
     "fid": "FID (Inception pool3)",

@@ -51,9 +51,8 @@ from .params import Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
 from .selection import bracketed_selection, tail_mean
 
-__all__ = ["NOTEBOOK", "RULES", "LAST_K", "setup", "run", "load_study", "select_lr", "Study", "curves", "summary_rows",
-           "runs_rows", "baseline_rows", "selection_rows", "final_results", "seed_series", "machines", "real_baseline", "bf16_rows", "fid_due", "final_samples",
-           "memorization_rows"]
+__all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", "select_lr", "Study", "real_baseline",
+           "fid_due"]  # and, loaded on use, the names in PAGE
 
 NOTEBOOK = "images"
 MODELS = ("gan", "ddpm")
@@ -340,6 +339,15 @@ def load_study(root: str | Path) -> Study | None:
     return study if study.runs else None
 
 
-# The page's tables and views, for the notebook's `experiment` module (defined beside the records they read).
-from .images_results import (baseline_rows, bf16_rows, curves, final_results, final_samples,  # noqa: E402
-                             machines, memorization_rows, runs_rows, seed_series, selection_rows, summary_rows)
+PAGE = frozenset(("baseline_rows", "bf16_rows", "curves", "final_results", "final_samples", "machines",
+                  "memorization_rows", "runs_rows", "seed_series", "selection_rows", "summary_rows"))
+
+
+def __getattr__(name: str) -> Any:
+    """The page's tables and views (:mod:`repro.report.images_results`, which reads this module's records),
+    for the notebook's ``experiment`` module; loaded on first use, so either module may be imported first."""
+    if name in PAGE:
+        from . import images_results
+
+        return getattr(images_results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
