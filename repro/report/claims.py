@@ -275,8 +275,11 @@ CLAIMS: list[Claim] = [
           f"Table 1: recall {_SEED['diffusion']['recall']:.2f} vs the DCGAN's {_SEED['DCGAN']['recall']:.2f} "
           "{cite:p}`zena_superiority`; "
           "precision/recall against BigGAN-deep {cite:p}`dhariwal2021beat`",
-          "Vanilla GAN on the 2D ring: {} ± {} of 8 modes, grid: {} ± {} of 25 (PacGAN Table 1 "
-          "{{cite:p}}`lin2018pacgan`)".format(*PACGAN_TABLE1["ring8_r1"]["modes"], *PACGAN_TABLE1["grid25"]["modes"]),
+          "Vanilla GAN on the 2D ring: {} ± {} of 8 modes, {}% high quality; grid: {} ± {} of 25, {}% (PacGAN "
+          "Table 1 {{cite:p}}`lin2018pacgan`)".format(*PACGAN_TABLE1["ring8_r1"]["modes"],
+                                                      PACGAN_TABLE1["ring8_r1"]["high_quality_pct"][0],
+                                                      *PACGAN_TABLE1["grid25"]["modes"],
+                                                      PACGAN_TABLE1["grid25"]["high_quality_pct"][0]),
           mode_coverage),
     Claim("GAN training collapses after about 50 epochs",
           "DCGAN on CIFAR-10, lr_D = 4 lr_G, samples degrade after epoch 50 {cite:p}`zena_superiority`",

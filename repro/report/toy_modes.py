@@ -50,7 +50,7 @@ from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_
 from .selection import bracketed_selection, grid_label, tail_mean as _tail_mean
 from .tables import mean_pm, pm, rate, sig
 
-__all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "setup", "run", "select_lr", "summary_rows",
+__all__ = ["NOTEBOOK", "RULES", "PACGAN_TABLE1", "LAST_K", "ORACLE_DRAWS", "PACGAN_LR", "pacgan_dir", "setup", "run", "select_lr", "summary_rows",
            "study_rows", "oracle_row", "selection_rows", "Study", "trend_cell", "TREND_K", "TREND_TOL", "chosen_runs", "final_samples", "tail_mean", "collapse_report", "has_final_samples", "ddpm_config", "gan_config", "seeds_caption",
            "compute_rows"]
 
@@ -207,8 +207,8 @@ def run(cfg: Mapping[str, Any]) -> Study:
         if rec is not None:
             study.runs[job.mixture, job.model, job.seed] = rec
     if cfg["pacgan_epochs"] > 0:  # after the seeds: the verdicts rest on those
-        own = [_Job(mixture, "gan", root / mixture / "pacgan" / f"gan-lr{PACGAN_LR:g}-seed0", cfg["pacgan_epochs"],
-                    0, PACGAN_LR) for mixture in cfg["mixtures"]]
+        own = [_Job(mixture, "gan", pacgan_dir(root, mixture), cfg["pacgan_epochs"], 0, PACGAN_LR)
+               for mixture in cfg["mixtures"]]
         study.pacgan = {job.mixture: rec for job, rec in _execute(own, cfg, device).items() if rec is not None}
     return study
 
@@ -374,6 +374,11 @@ def _table_columns(last: list[dict[str, Any]]) -> dict[str, str]:
             "modes (>= 20 of 2,500)": mean_pm([float(r["modes_hit"]) for r in last]),
             "high quality %": mean_pm([100 * float(r["high_quality_fraction"]) for r in last]),
             "reverse KL": mean_pm([float(r["kl_to_uniform"]) for r in last if r["kl_to_uniform"] is not None])}
+
+
+def pacgan_dir(root: Path, mixture: str) -> Path:
+    """The folder of the seed-0 GAN at PacGAN's own learning rate on ``mixture``, under the study's root."""
+    return root / mixture / "pacgan" / f"gan-lr{PACGAN_LR:g}-seed0"
 
 
 def study_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
