@@ -8,6 +8,9 @@ differently, and a smoke run carries that into its third significant figure. Eve
 output is compared exactly."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from nbval.plugin import IPyNbCell
 
@@ -23,3 +26,21 @@ def _within_tolerance(self, test, ref, skip_compare=None):
 
 
 IPyNbCell.compare_outputs = _within_tolerance
+
+
+# A smoke run writes into a fresh temporary folder that its process removes when it exits
+# (repro.report.runs.study_root); nbval kills its kernels instead, so the folders they made are removed here.
+_TMP = Path(tempfile.gettempdir())
+_NAMES = [f"{nb.stem}-smoke-*" for nb in Path(__file__).parent.glob("*.ipynb")]
+
+
+def _smoke_folders() -> set[Path]:
+    return {folder for name in _NAMES for folder in _TMP.glob(name)}
+
+
+_BEFORE = _smoke_folders()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for folder in _smoke_folders() - _BEFORE:
+        shutil.rmtree(folder, ignore_errors=True)

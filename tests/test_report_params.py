@@ -365,3 +365,21 @@ def test_guidance_guides_the_images_study_on_the_images_it_was_trained_on(profil
     images, guidance = profiles["images"][profile], profiles["guidance"][profile]
     for name in ("dataset", "image_size", "subset"):
         assert guidance[name] == images[name], (profile, name)
+
+
+def test_a_smoke_studys_temporary_folder_is_removed_when_its_process_exits(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from repro.report.runs import study_root\n"
+            "root = study_root('toy_modes', {'profile': 'smoke'})\n"
+            "(root / 'run').mkdir(); (root / 'run' / 'metrics.csv').write_text('epoch\\n0\\n')\n"
+            "print(root)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**__import__("os").environ, "TMPDIR": str(tmp_path)})
+    root = Path(done.stdout.strip())
+    assert root.parent == tmp_path and root.name.startswith("toy_modes-smoke-")
+    assert not root.exists(), "validating a notebook must not leave its smoke runs behind"
+    # a folder the user names is theirs: it is kept
+    from repro.report.runs import study_root
+    assert study_root("toy_modes", {"profile": "smoke", "out_dir": str(tmp_path / "mine")}) == tmp_path / "mine"

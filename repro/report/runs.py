@@ -1,12 +1,15 @@
 """Where a notebook's run writes, on which device, and whether it continues an earlier run.
 
 A notebook's ``out_dir`` defaults to ``runs/<profile>/<notebook>`` (a fresh temporary folder for the
-``smoke`` profile, so that validating the notebooks never touches earlier results). A folder that
+``smoke`` profile, so that validating the notebooks never touches earlier results; it is removed when
+the process that made it exits). A folder that
 already holds a run is only reused with ``resume=True``, which continues from its last checkpoint.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -38,11 +41,14 @@ def positive(*names: str):
 
 def study_root(notebook: str, cfg: Mapping[str, Any]) -> Path:
     """The folder a notebook writes its runs into: ``out_dir``, else a fresh temporary folder for the
-    smoke profile, else ``runs/<profile>/<notebook>``."""
+    smoke profile (removed when this process exits, so that validating the notebooks leaves nothing
+    behind), else ``runs/<profile>/<notebook>``."""
     if cfg.get("out_dir"):
         return Path(cfg["out_dir"])
     if cfg["profile"] == "smoke":
-        return Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-"))
+        root = Path(tempfile.mkdtemp(prefix=f"{notebook}-smoke-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        return root
     return Path("runs") / cfg["profile"] / notebook
 
 
