@@ -368,6 +368,7 @@ def test_guidance_guides_the_images_study_on_the_images_it_was_trained_on(profil
 
 
 def test_a_smoke_studys_temporary_folder_is_removed_when_its_process_exits(tmp_path):
+    import os
     import subprocess
     import sys
 
@@ -376,7 +377,7 @@ def test_a_smoke_studys_temporary_folder_is_removed_when_its_process_exits(tmp_p
             "(root / 'run').mkdir(); (root / 'run' / 'metrics.csv').write_text('epoch\\n0\\n')\n"
             "print(root)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**__import__("os").environ, "TMPDIR": str(tmp_path)})
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
     root = Path(done.stdout.strip())
     assert root.parent == tmp_path and root.name.startswith("toy_modes-smoke-")
     assert not root.exists(), "validating a notebook must not leave its smoke runs behind"
