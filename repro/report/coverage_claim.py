@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..records import Record, load_record
+from ..records import Record
 from ..train.compute import record_flops_per_example, run_training_flops
 from .evaluation import read_evaluation
+from .runs import finished_run
 from .tables import mean_se, rate, sig
 from .toy_modes import PACGAN_LR, PACGAN_TABLE1, chosen_runs, pacgan_dir, trend_cell
 from .verdicts import CONFIDENCE, Finding, Stat, compare_means, fmt_stat, lean, verdict
@@ -70,8 +71,8 @@ def _at_pacgan_rate(results: Path) -> str:
     one of those runs has finished."""
     parts, epochs = [], set()
     for mixture in PACGAN_TABLE1:
-        path = pacgan_dir(results / "runs" / "toy_modes", mixture)
-        if not (path / "manifest.json").exists() or (rec := load_record(path)).manifest.get("status") != "finished":
+        rec = finished_run(pacgan_dir(results / "runs" / "toy_modes", mixture), 0)
+        if rec is None:
             continue
         epochs.add(len(rec.rows))
         parts.append(f"{mixture} {_last(rec, 'modes_hit_any'):.0f} modes and "
