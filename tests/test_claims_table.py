@@ -197,11 +197,11 @@ def test_collapse_verdict_reads_the_seed_setting_against_its_control(tmp_path):
     f = gan_collapse(one)
     assert f.verdict == "provisional: not reproduced so far"   # one seed of each
     assert f.sure.startswith("1 seed of the seed's setting, 1 of the control")
-    assert f.sure.endswith("0 of 2 runs still improving in their last 10 epochs")  # flat from epoch 5
+    assert "0 of 2 runs still improving (mean FD of the last 10 epochs below the 10 before" in f.sure  # flat from epoch 5
     falling = tmp_path / "falling"
     _collapse_run(falling, 4.0, 0, [30.0 - 0.1 * e for e in range(60)])
     _collapse_run(falling, 1.0, 0, steady)
-    assert gan_collapse(falling).sure.endswith("1 of 2 runs still improving in their last 10 epochs")
+    assert "1 of 2 runs still improving (mean FD" in gan_collapse(falling).sure
 
 
 DATA = {"label": "Fashion-MNIST", "n": 60000}
@@ -258,6 +258,26 @@ def test_mode_verdict_adds_the_image_studys_recall_and_coverage(tmp_path, images
     assert "3 and 2 image seeds" in f.sure and "{doc}`results/images`" in f.where
 
 
+def test_compute_verdict_reads_the_2d_study_only_where_the_cheaper_ddpm_did_at_least_as_well(tmp_path):
+    even = _study(tmp_path / "even", {"ring8_r1": [8] * 5, "grid25": [17, 16, 18, 17, 19]}, FIVE_DDPM)
+    f = training_compute(even)
+    assert f.verdict == "provisional: contradicted on 2D mixtures so far"  # fewer FLOPs, as many modes or more
+    assert "times as much" in f.ours and "grid25 DDPM 24.8 ± 0.2, GAN 17.4 ± 0.5 (DDPM ahead)" in f.ours
+    assert "CPU previews are not both recorded" in f.ours
+    # a cheaper DDPM that hit fewer modes says nothing about the compute each needs
+    behind = _study(tmp_path / "behind", {"ring8_r1": [8] * 5, "grid25": [25] * 5}, {"ring8_r1": [8] * 5,
+                                                                                     "grid25": [20, 21, 19, 20, 20]})
+    assert training_compute(behind).verdict == "not yet tested"
+
+
+def test_compute_verdict_mixed_when_the_images_and_the_2d_study_disagree(tmp_path, images_run):
+    results = _study(tmp_path, {"ring8_r1": [8] * 5, "grid25": [17, 16, 18, 17, 19]}, FIVE_DDPM)
+    gan = [[5.0 + 0.1 * s] * 30 for s in range(3)]
+    f = training_compute(_image_study(results, images_run, gan, [[20.0, 15.0], [21.0, 14.0]]))
+    assert f.verdict == "mixed: supported on images, contradicted on 2D mixtures"
+    assert "{doc}`results/toy_modes` (compute table)" in f.where and "2D: equal epochs, not equal compute" in f.sure
+
+
 def test_compute_verdict_waits_for_curves_that_share_a_compute_range(tmp_path, images_run):
     f = training_compute(_image_study(tmp_path, images_run, [[5.0] * 30], [[20.0]]))  # one DDPM epoch: no curve
     assert f.verdict == "not yet tested" and f.sure == "—" and "share no range of training compute" in f.ours
@@ -279,8 +299,15 @@ def test_speed_finding_quotes_the_fewest_and_most_steps_over_every_sampler(tmp_p
     finding = sampling_speed(tmp_path)
     # at equal steps the samplers evaluate the network equally often: their times are quoted as a range
     assert "DDPM U-Net 20–30 ms at K = 5 to 40–50 ms at K = 10 steps, over its 2 samplers" in finding.ours
-    assert "about 20x faster than the DDPM's cheapest setting (K = 5, ancestral)" in finding.sure
+    assert "cheapest setting (K = 5, ancestral) took about 20 times the GAN's time per image" in finding.sure
     assert finding.verdict == "supported"
+    # within the timing rule's factor of 2 the two are not separated; beyond it the other way, contradicted
+    for gan_time, verdict in ((0.015, "not separable"), (0.05, "contradicted")):
+        with open(path / "metrics.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["sampler", "steps", "nfe", "seconds_per_image"])
+            w.writerows([s, k, k, gan_time if s == "gan" else t] for s, k, t in rows)
+        assert sampling_speed(tmp_path).verdict == verdict
 
 
 def test_only_the_seeds_at_the_rate_the_selection_records_choose_are_read(tmp_path):

@@ -14,7 +14,6 @@ from repro.records import load_record
 from repro.report import collapse_study
 from repro.report.params import ParameterError
 from repro.train import gan
-from repro.train.budget import late_change
 
 
 def test_settings_differ_only_in_the_discriminators_rate():
@@ -91,21 +90,25 @@ def test_the_run_table_for_readers_dates_the_collapse_and_the_best_fd(tmp_path):
     collapsed, steady = collapse_study.run_table(study)
     assert collapsed["collapse rule"] == "collapse at epoch 4" and collapsed["best FD (epoch)"] == "9 (3)"
     assert steady["collapse rule"] == "no collapse" and steady["D(x) / D(G(z)) (last)"] == "0.70 / 0.30"
-    assert collapsed["FD change, last 10 epochs"] == "—"  # 8 epochs: too short to judge
+    assert collapsed[collapse_study.TREND] == "too short"  # 8 epochs: too short to judge
     assert len(collapsed) == 9  # narrow enough for the page
 
 
-def test_late_change_compares_the_last_epochs_best_with_the_best_before():
-    assert late_change(STEADY, k=3) == pytest.approx(8.2 / 8.5 - 1)  # still improving
-    assert late_change(RISE, k=3) == pytest.approx(40.0 / 9.0 - 1)   # worse than the best
-    assert late_change([3.0, None, 2.0, float("nan"), 1.0], k=1) == pytest.approx(-0.5)
-    assert math.isnan(late_change(STEADY, k=8))
+def test_the_fd_trend_compares_window_means_not_the_noisy_best():
+    noisy_flat = [30.0, 20.0, 10.0] + [1.0, 1.2] * 10 + [0.9]   # a new best by chance in the last epoch
+    verdict, delta, se = collapse_study.fd_trend(noisy_flat, k=10)
+    assert verdict == "flat" and abs(delta) <= 2 * se
+    falling = [10.0 - 0.1 * e for e in range(20)]
+    assert collapse_study.fd_trend(falling, k=10)[0] == "improving"
+    assert collapse_study.fd_trend(falling[::-1], k=10)[0] == "worsening"
+    assert collapse_study.fd_trend(falling[:19], k=10)[0] == "too short"
 
 
 def test_the_summary_counts_the_seeds_still_improving_at_the_end(tmp_path):
-    falling = [30.0, 20.0, 10.0, 9.0] + [8.0 - 0.1 * e for e in range(10)]  # best of the last 10: 7.1 < 9
-    flat = [30.0, 20.0, 10.0, 8.0] + [8.0] * 10                              # no better than 8 any more
+    falling = [30.0, 20.0, 10.0] + [9.0 - 0.1 * e for e in range(20)]  # last 10 below the 10 before
+    flat = [30.0, 20.0, 10.0] + [8.0, 8.2] * 10                        # window means equal
     study = {(4.0, 0): load_record(_record(tmp_path, 4.0, 0, falling)), (4.0, 1): load_record(_record(tmp_path, 4.0, 1, flat))}
     (summary,) = collapse_study.summary_rows(study)
     assert summary["still improving"] == "1 of 2"
-    assert [r["FD change, last 10 epochs"] for r in collapse_study.run_table(study)] == ["-21%", "+0%"]
+    assert [r[collapse_study.TREND] for r in collapse_study.run_table(study)] == [
+        "improving: -1.00 ± 0.14", "flat: +0.00 ± 0.05"]

@@ -19,11 +19,12 @@ from ..records import Record, load_record
 from ..train.compute import training_time_s
 from ..train.gan_config import PRESETS as GAN_PRESETS
 from .compare import ANCHORS
-from .coverage_claim import MIN_IMAGE_SEEDS, MIN_SEEDS, final_2d_runs, image_seeds, images_study, mode_coverage
+from .coverage_claim import (MIN_IMAGE_SEEDS, MIN_SEEDS, compute_2d, final_2d_runs, image_seeds, images_study,
+                             mode_coverage, modes_2d)
 from .sample_ddim import SAMPLER_NAMES
 from .tables import mean_se, round_sig, sig, to_markdown, with_caption
 from .toy_modes import PACGAN_TABLE1, collapse_report
-from .verdicts import CONFIDENCE, VERDICTS, Finding, compare_means, fmt_stat, welch_multiple
+from .verdicts import CONFIDENCE, TIME_MARGIN, VERDICTS, Finding, compare_means, fmt_stat, lean, welch_multiple
 
 __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", "compare_means", "welch_multiple",
            "mode_coverage", "gan_collapse", "sampling_speed", "training_compute", "guidance_tradeoff", "seed_table1",
@@ -78,7 +79,7 @@ def _collapse_scale(rec: Record) -> str:
 def gan_collapse(results: Path) -> Finding:
     """The seed's DCGAN setting (lr_D = 4 lr_G) and its equal-rate control from the ``collapse`` study,
     and the collapse rule on the 2D seeds of both models."""
-    from .collapse_study import LATE, LATE_EPOCHS, run_rows
+    from .collapse_study import TREND, TREND_EPOCHS, run_rows
 
     counts, partial = [], []
     for mixture in PACGAN_TABLE1:
@@ -123,9 +124,10 @@ def gan_collapse(results: Path) -> Finding:
     elif scale and verdict != "not separable":
         verdict += f": {scale}"
     n = len(seed_rows)
-    improving = sum(r[LATE] < 0 for r in rows)
+    improving = sum(r[TREND][0] == "improving" for r in rows)
     sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
-            f"{improving} of {len(rows)} runs still improving in their last {LATE_EPOCHS} epochs")
+            f"{improving} of {len(rows)} runs still improving (mean FD of the last {TREND_EPOCHS} epochs below the "
+            f"{TREND_EPOCHS} before by more than two standard errors)")
     return Finding(ours, verdict, sure, where)
 
 
@@ -154,23 +156,55 @@ def sampling_speed(results: Path) -> Finding:
     ours = (f"{data}, one CPU: DCGAN {1e3 * gan[0]:.2g} ms per image; DDPM U-Net {at(ks[0])} to {at(ks[-1])} steps, "
             f"over its {len(samplers)} sampler{'s' * (len(samplers) > 1)} "
             f"({', '.join(SAMPLER_NAMES.get(x, x) for x in samplers)})")
-    verdict = "supported" if fastest[0] > gan[0] else "contradicted"
-    sure = (f"one machine, one model pair; the GAN was about {sig(round_sig(fastest[0] / gan[0]))}x faster than the DDPM's "
-            f"cheapest setting (K = {fastest[1]}, {SAMPLER_NAMES.get(fastest[2], fastest[2])}); a larger U-Net costs "
+    ratio = fastest[0] / gan[0]
+    verdict = ("supported" if ratio > TIME_MARGIN else "contradicted" if ratio < 1 / TIME_MARGIN else "not separable")
+    sure = (f"one machine, one model pair; the DDPM's cheapest setting (K = {fastest[1]}, "
+            f"{SAMPLER_NAMES.get(fastest[2], fastest[2])}) took about {sig(round_sig(ratio))} times the GAN's time per "
+            f"image, where the rule for one machine's timings asks for a factor of {TIME_MARGIN:g}; a larger U-Net costs "
             "more per step (training FLOPs per image in the benchmark table)")
     return Finding(ours, verdict, sure, "{doc}`results/sample_ddim`; benchmark table in {doc}`reproducibility`")
 
 
+def _compute_2d(results: Path) -> tuple[str, bool]:
+    """The 2D study's reading of the compute claim: the models trained equal epochs, not equal FLOPs, so
+    it speaks only where the cheaper run did at least as well. Returns the clause for the evidence and
+    whether it contradicts the claim (the DDPM spent less and hit at least as many modes on every
+    mixture, by Welch's t on the seed means: ahead or not separable)."""
+    spent, modes = compute_2d(results), modes_2d(results)
+    if not spent or not modes:
+        return "", False
+    (ddpm, epochs), (gan, _) = spent["ddpm"], spent["gan"]
+    outcomes = {mixture: compare_means(d, g) for mixture, (d, g) in modes.items()}
+    contradicts = ddpm < gan and len(modes) == len(PACGAN_TABLE1) and set(outcomes.values()) <= {"a", "neither"}
+    seeds = sorted({n for stats in modes.values() for _, _, n in stats})
+    clause = (f"2D mixtures, {epochs} epochs each: one DDPM run spent {ddpm:.3g} training PFLOP, the GAN's {gan:.3g} "
+              f"({sig(round_sig(gan / ddpm))} times as much); modes hit at the last epoch "
+              f"({'–'.join(map(str, seeds))} seeds per model): "
+              + "; ".join(f"{m} DDPM {fmt_stat(d, n=False)}, GAN {fmt_stat(g, n=False)} ({lean(d, g)})"
+                          for m, (d, g) in modes.items()))
+    return clause, contradicts
+
+
 def training_compute(results: Path) -> Finding:
-    """Quality against training compute from the ``images`` study (the seeds' mean classifier-FD
-    curves on one PFLOP axis, :func:`repro.report.crossing.crossing`); before it has seeds of both
-    models, the two CPU previews."""
+    """Quality against training compute: the ``images`` study (the seeds' mean classifier-FD curves on
+    one PFLOP axis, :func:`repro.report.crossing.crossing`) and the 2D study (equal epochs, where the
+    DDPM spent less; :func:`_compute_2d`). Data sets that go different ways make the verdict *mixed*.
+    Before the images study has seeds of both models, its two CPU previews are quoted for what they are."""
     from .crossing import crossing
     from .images_results import curves
 
+    two_d, contradicts = _compute_2d(results)
+    where_2d = "{doc}`results/toy_modes` (compute table)"
     study = images_study(results)
     if study is None:
-        return _preview_compute(results)
+        ours = (two_d + ". " if two_d else "") + _preview_compute(results)
+        if not contradicts:
+            return Finding(ours, "not yet tested", "the CPU previews' budgets and data sizes differ, so they measure "
+                           "no gap", "{doc}`results/train_gan`, {doc}`results/train_ddpm`")
+        return Finding(ours, "provisional: contradicted on 2D mixtures so far",
+                       "2D: equal epochs, not equal compute, and the cheaper model did at least as well; images: the "
+                       "matched-compute study has not reported",
+                       f"{where_2d}; {{doc}}`results/train_gan`, {{doc}}`results/train_ddpm`")
     seeds = image_seeds(study)
     first = study.seed_runs("gan")[0]
     data = first.manifest.get("data", {})
@@ -182,7 +216,7 @@ def training_compute(results: Path) -> Finding:
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
         parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP")
     c = crossing(curves(study))
-    where = "{doc}`results/images` (quality against training compute)"
+    where = "{doc}`results/images` (quality against training compute)" + (f"; {where_2d}" if two_d else "")
     if c["range"] is None:
         return Finding(f"The images study's curves share no range of training compute yet ({seeds['gan']} DCGAN and "
                        f"{seeds['ddpm']} DDPM seeds, each with at least two epochs needed).", "not yet tested", "—",
@@ -193,7 +227,7 @@ def training_compute(results: Path) -> Finding:
     span = f" on the {c['range'][0]:.3g}–{c['range'][1]:.3g} PFLOP both covered"
     ours = (f"{data.get('label', 'images')}, {data.get('n', 0):,} training images, the same budget of {budget:.3g} "
             f"training PFLOP per run; classifier-space FD (N = {n_eval:,}), mean ± standard error over seeds, at "
-            f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}")
+            f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}" + (f". {two_d}" if two_d else ""))
     ahead, last = c["ahead_at_end"], (c["crossings"] or [None])[-1]
     if ahead is None:
         verdict = "not separable"
@@ -202,23 +236,27 @@ def training_compute(results: Path) -> Finding:
     else:
         before, after = ("DDPM", "GAN") if ahead == "gan" else ("GAN", "DDPM")
         verdict = f"mixed: the {before} is ahead below {last:.3g} PFLOP, the {after} above"
+    if contradicts and verdict != "contradicted":
+        verdict = f"mixed: {verdict.replace('mixed: ', '')} on images, contradicted on 2D mixtures"
     if min(seeds.values()) < MIN_IMAGE_SEEDS:
         verdict = f"provisional: {verdict.replace('mixed: ', '')} so far"
     sure = (f"{seeds['gan']} DCGAN and {seeds['ddpm']} DDPM seeds; an ordering needs the gap at the end of the shared "
             f"range beyond twice the seeds' standard deviation there (gap {c['gap_at_end']:.3g}, sd "
-            f"{c['sd_at_end']:.2g}); one data set and size, CPU scale")
+            f"{c['sd_at_end']:.2g}); one image data set and size, CPU scale"
+            + ("; 2D: equal epochs, not equal compute" if two_d else ""))
     return Finding(ours, verdict, sure, where)
 
 
-def _preview_compute(results: Path) -> Finding:
-    """Training cost per image of the two CPU-preview models and the quality each reached."""
+def _preview_compute(results: Path) -> str:
+    """Training cost per image of the two CPU-preview models and the quality each reached (unequal budgets:
+    quoted, never judged)."""
     recs = {}
     for name in ("train_gan", "train_ddpm"):
         path = results / "runs" / name
         if (path / "manifest.json").exists():
             recs[name] = load_record(path)
     if len(recs) < 2:
-        return Finding("the two training runs are not both recorded", "not yet tested", "—", "{doc}`results`")
+        return "Images: the two CPU previews are not both recorded."
     parts = []
     for name, label in (("train_gan", "DCGAN"), ("train_ddpm", "DDPM")):
         rec = recs[name]
@@ -227,13 +265,10 @@ def _preview_compute(results: Path) -> Finding:
         threads = rec.manifest.get("hardware", {}).get("torch_threads")
         on = f" on {threads} thread{'s' * (threads != 1)}" if threads else ""
         parts.append(f"{label}: {seen:,} images seen in {training_time_s(rec.rows) / 60:.1f} min of training{on}, "
-                     f"classifier-space FD tracked at its last epoch ({len(rec.rows)}) "
-                     f"{float(last['fd_classifier']):.3g} (N = {int(last['n_eval']):,})")
-    ours = ("Fashion-MNIST, CPU previews of unequal budgets, one seed each: " + "; ".join(parts)
-            + ". The matched-compute study (quality against training FLOPs) has not been run yet.")
-    return Finding(ours, "provisional: direction seen, budgets not matched",
-                   "one seed each; budgets and data sizes differ, so the size of the gap is not measured",
-                   "{doc}`results/train_gan`, {doc}`results/train_ddpm`; FLOPs per image in {doc}`reproducibility`")
+                     f"classifier-space FD after its {len(rec.rows)} epochs {float(last['fd_classifier']):.3g} "
+                     f"(N = {int(last['n_eval']):,})")
+    return ("Images: the matched-compute study has not reported; the CPU previews, of unequal budgets and one seed "
+            "each, measure no gap: " + "; ".join(parts))
 
 
 def guidance_tradeoff(results: Path) -> Finding:
@@ -260,12 +295,14 @@ def guidance_tradeoff(results: Path) -> Finding:
 def seed_table1(results: Path) -> Finding:
     """The plausibility of the seed's Table 1 against published CIFAR-10 figures and against itself."""
     gan, diff = _SEED["DCGAN"], _SEED["diffusion"]
-    real, (sn_is, sn_fid, sn_src, _) = IS_REAL_CIFAR10, IS_FID_SNGAN
-    ours = (f"No run (the protocol is not stated). Inception Scores of {gan['IS']:.2f} (DCGAN) and {diff['IS']:.2f} (diffusion) are below every "
-            f"published CIFAR-10 generator and far from real data's {real[0]} ({real[1]}); a FID near "
-            f"{gan['FID']:.0f} goes with an IS near {sn_is} ({sn_src}: IS {sn_is}, FID {sn_fid}). The table also "
-            f"gives the DCGAN the better FID ({gan['FID']:.0f} vs {diff['FID']:.0f}) and recall "
-            f"({gan['recall']:.2f} vs {diff['recall']:.2f}), against the seed's own claim.")
+    real, (sn_is, sn_fid, _, _) = IS_REAL_CIFAR10, IS_FID_SNGAN
+    ours = (f"No run (the protocol is not stated). Read as Inception Scores on CIFAR-10, {gan['IS']:.2f} (DCGAN) and "
+            f"{diff['IS']:.2f} (diffusion) lie far below published generators (SNGAN {sn_is} and DDPM {_DDPM['IS']} in "
+            f"{{cite:t}}`{_DDPM['cite']}`, Table 1) and real data's {real[0]} ({{cite:t}}`{real[2]}`, Table 2), while FIDs of "
+            f"{gan['FID']:.0f} and {diff['FID']:.0f} would put them near SNGAN's {sn_fid} in the same table: on one "
+            f"protocol the two scores would not go together. The table also gives the DCGAN the better FID "
+            f"({gan['FID']:.0f} vs {diff['FID']:.0f}) and recall ({gan['recall']:.2f} vs {diff['recall']:.2f}), "
+            "against the seed's own claim.")
     return Finding(ours, "implausible as reported", "from the published figures; no run of ours can repeat an "
                    "unstated protocol", "{doc}`results/compare`")
 
@@ -287,8 +324,8 @@ CLAIMS: list[Claim] = [
           gan_collapse),
     Claim("GANs sample faster",
           "one generator pass vs hundreds of denoising steps {cite:p}`nvidia2022trilemma`",
-          "DDIM with 10-50 steps {cite:p}`song2021ddim`; ADM matches BigGAN-deep with 25 steps "
-          "{cite:p}`dhariwal2021beat`",
+          "DDIM with 10-50 steps {cite:p}`song2021ddim`; ADM-G, classifier-guided, matches BigGAN-deep on ImageNet "
+          "with 25 DDIM steps {cite:p}`dhariwal2021beat`",
           sampling_speed),
     Claim("Classifier guidance trades diversity for fidelity",
           "\"a simple, compute-efficient method for trading off diversity for fidelity\" {cite:p}`dhariwal2021beat`",

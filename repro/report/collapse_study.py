@@ -25,19 +25,19 @@ from ..data import IMAGE_DATASETS, load_dataset
 from ..metrics.collapse import CollapseReport
 from ..records import Record, load_record
 from ..train import gan
-from ..train.budget import late_change
+from ..train.budget import trend, window_change
 from .params import Rule, setup_for
 from .runs import (DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive,
                    study_root)
-from .tables import mean_pm, sig
+from .tables import mean_pm, pm, sig
 from .train_gan import IMAGE_PRESETS, collapse
 
-LATE_EPOCHS = 10  # the window of :func:`repro.train.budget.late_change`
-LATE = f"FD change, last {LATE_EPOCHS} epochs"
+TREND_EPOCHS = 10  # the window of :func:`repro.train.budget.trend`
+TREND = f"FD, last {TREND_EPOCHS} epochs vs the {TREND_EPOCHS} before"
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "run_table", "summary_rows", "curves",
            "grid_epochs",
-           "LATE_EPOCHS", "LATE"]
+           "TREND_EPOCHS", "TREND", "fd_trend"]
 
 NOTEBOOK = "collapse"
 RULES = {
@@ -108,10 +108,19 @@ def _setting(rec: Record) -> str:
     return f"lr_D = {r:g} lr_G" if r != 1 else "lr_D = lr_G"
 
 
+def fd_trend(fd: list[float | None], k: int = TREND_EPOCHS) -> tuple[str, float, float]:
+    """Whether a run's classifier FD was still falling when it stopped: the mean of its last ``k`` epochs
+    against the mean of the ``k`` before (:func:`repro.train.budget.trend`: "improving" only when the fall
+    exceeds two standard errors), with that change and its standard error. A window's mean, not the best
+    single epoch: the minimum of a noisy curve keeps falling by chance after the curve has flattened."""
+    delta, se = window_change(fd, k)
+    return trend(fd, k, mode="min"), delta, se
+
+
 def run_rows(study: Study) -> list[dict[str, Any]]:
-    """One row per run: the collapse rule's verdict and epoch, the best and last classifier FD, how much
-    the last epochs still improved the best (:func:`repro.train.budget.late_change`), the classes hit
-    and the players' outputs at the last epoch."""
+    """One row per run: the collapse rule's verdict and epoch, the best and last classifier FD, whether
+    the FD was still falling at the end (:func:`fd_trend`), the classes hit and the players' outputs at
+    the last epoch."""
     rows = []
     for (ratio, seed), rec in study.items():
         report: CollapseReport = collapse(rec)
@@ -122,24 +131,25 @@ def run_rows(study: Study) -> list[dict[str, Any]]:
                      "epochs": len(rec.rows), "steps": last["step"], "collapse rule": report.verdict,
                      "at epoch": report.epoch if report.verdict == "collapse" else None,
                      "best FD": best, "best epoch": best_epoch, "last FD": last.get("fd_classifier"),
-                     LATE: late_change(fd, LATE_EPOCHS),
+                     TREND: fd_trend(fd),
                      "classes hit (last)": last.get("classes_hit"), "D(x) (last)": last["D_x"],
                      "D(G(z)) (last)": last["D_G_z"]})
     return rows
 
 
-def _percent(x: float) -> str:
-    return "—" if not math.isfinite(x) else f"{100 * x:+.0f}%"
+def _trend_cell(t: tuple[str, float, float]) -> str:
+    verdict, delta, se = t
+    return verdict if not math.isfinite(delta) else f"{verdict}: {'+' if delta >= 0 else ''}{pm(delta, se)}"
 
 
 def run_table(study: Study) -> list[dict[str, Any]]:
     """:func:`run_rows` for readers, narrow enough for the page: the rule's verdict with its epoch, the
-    best FD with its epoch, the late change in per cent, and the players' outputs at the last epoch as
-    one pair."""
+    best FD with its epoch, the FD trend with the change of the window means ± its standard error, and the
+    players' outputs at the last epoch as one pair."""
     return [{"setting": r["setting"], "seed": r["seed"], "epochs": r["epochs"],
              "collapse rule": r["collapse rule"] + (f" at epoch {r['at epoch']}" if r["at epoch"] is not None else ""),
              "best FD (epoch)": f"{sig(r['best FD'])} ({r['best epoch']})", "last FD": sig(r["last FD"]),
-             LATE: _percent(r[LATE]),
+             TREND: _trend_cell(r[TREND]),
              "classes hit (last)": r["classes hit (last)"],
              "D(x) / D(G(z)) (last)": f"{float(r['D(x) (last)']):.2f} / {float(r['D(G(z)) (last)']):.2f}"}
             for r in run_rows(study)]
@@ -147,8 +157,7 @@ def run_table(study: Study) -> list[dict[str, Any]]:
 
 def summary_rows(study: Study, floor: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per setting: how many seeds collapsed and when, the seeds' best and last FD
-    (mean ± standard error), and how many seeds' best FD still fell in the last :data:`LATE_EPOCHS`
-    epochs; with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row
+    (mean ± standard error), and how many seeds' FD was still falling at the end (:func:`fd_trend`); with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row
     of real training images scored the same way."""
     rows = run_rows(study)
     out = []
@@ -160,7 +169,7 @@ def summary_rows(study: Study, floor: Mapping[str, Any] | None = None) -> list[d
                                  + (" (epochs " + ", ".join(str(r["at epoch"]) for r in fired) + ")" if fired else ""),
                     "best FD": mean_pm([r["best FD"] for r in mine]),
                     "last FD": mean_pm([r["last FD"] for r in mine]),
-                    "still improving": f"{sum(r[LATE] < 0 for r in mine)} of {len(mine)}",
+                    "still improving": f"{sum(r[TREND][0] == 'improving' for r in mine)} of {len(mine)}",
                     "classes hit (last)": mean_pm([r["classes hit (last)"] for r in mine])})
     if floor is not None:
         fd = sig(floor["fd_classifier"])

@@ -36,7 +36,8 @@ ANCHORS: list[dict[str, Any]] = [
      "protocol": "50k samples vs training set, TF Inception", "source": "Table 1",
      "cite": "ho2020ddpm"},
     {"model": "DCGAN", "data": "CIFAR-10", "FID": 37.0,
-     "protocol": "TF Inception; figure rounded to the nearest integer", "source": "TTUR",
+     "protocol": "TF Inception; the paper trains its DCGANs with the original rule and with TTUR (lr_D ≠ lr_G); "
+                 "figure rounded to the nearest integer", "source": "TTUR",
      "cite": "heusel2017fid"},
 ]
 # Song et al. 2021, Table 1, CIFAR-10 FID of a DDPM-trained model sampled with S steps

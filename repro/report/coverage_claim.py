@@ -18,7 +18,8 @@ from .tables import mean_se, rate, sig
 from .toy_modes import PACGAN_LR, PACGAN_TABLE1, chosen_runs, pacgan_dir, trend_cell
 from .verdicts import CONFIDENCE, Finding, Stat, compare_means, fmt_stat, lean, verdict
 
-__all__ = ["MIN_SEEDS", "MIN_IMAGE_SEEDS", "mode_coverage", "final_2d_runs", "images_study", "image_seeds"]
+__all__ = ["MIN_SEEDS", "MIN_IMAGE_SEEDS", "mode_coverage", "final_2d_runs", "images_study", "image_seeds", "compute_2d",
+           "modes_2d"]
 
 MIN_SEEDS = 5    # seeds per model the 2D protocol asks for
 MIN_IMAGE_SEEDS = 2  # seeds per model before an image comparison has a spread
@@ -47,15 +48,34 @@ def image_seeds(study) -> dict[str, int]:
     return {model: len(study.seed_runs(model)) for model in ("gan", "ddpm")}
 
 
-def _compute_2d(results: Path) -> str:
-    """The training compute of one full-length 2D run of each model (the models train equal epochs, not
-    equal FLOPs), as a clause for the coverage evidence; empty until both have a finished seed."""
+def compute_2d(results: Path) -> dict[str, tuple[float, int]]:
+    """``{model: (PFLOP, epochs)}``: the training compute of one full-length 2D run of each model (the
+    models train equal epochs, not equal FLOPs); empty until both have a finished seed."""
     spent = {}
     for model in ("gan", "ddpm"):
         runs = next((r for mixture in PACGAN_TABLE1 if (r := final_2d_runs(results, mixture, model))), [])
         if not runs:
-            return ""
+            return {}
         spent[model] = (run_training_flops(runs[0], record_flops_per_example(runs[0])) / 1e15, len(runs[0].rows))
+    return spent
+
+
+def modes_2d(results: Path) -> dict[str, tuple[Stat, Stat]]:
+    """``{mixture: (DDPM, GAN)}``: modes hit (>= 20 of 2,500) at the last epoch, mean, standard error and
+    count over the finished seeds, for each mixture where both models have them."""
+    out = {}
+    for mixture in PACGAN_TABLE1:
+        runs = {m: final_2d_runs(results, mixture, m) for m in ("ddpm", "gan")}
+        if runs["gan"] and runs["ddpm"]:
+            out[mixture] = tuple(mean_se([_last(r, "modes_hit") for r in runs[m]]) for m in ("ddpm", "gan"))
+    return out
+
+
+def _compute_2d(results: Path) -> str:
+    """:func:`compute_2d` as a clause for the coverage evidence."""
+    spent = compute_2d(results)
+    if not spent:
+        return ""
     return (f". Training compute of one full-length run (counted FLOPs): GAN {spent['gan'][0]:.3g} PFLOP in "
             f"{spent['gan'][1]} epochs, DDPM {spent['ddpm'][0]:.3g} PFLOP in {spent['ddpm'][1]} epochs")
 
@@ -111,9 +131,11 @@ def _image_previews(results: Path) -> str:
     g, d = (read_evaluation(results / "runs" / name) for name in ("train_gan", "train_ddpm"))
     if g is None or d is None:
         return ""
+    sampler = (f"; the DDPM's samples by DDIM, {d['params']['steps']} steps, η = {d['params']['eta']:g}"
+               if {"steps", "eta"} <= set(d.get("params", {})) else "")
     g, d = g["result"], d["result"]
     return (f". Images: the matched-compute study has not reported; the two CPU previews (unequal budgets, one seed "
-            f"each, Inception features, N = {g['n']:,} and {d['n']:,}) give recall DCGAN {sig(g['recall'], 2)}, DDPM "
+            f"each, Inception features, N = {g['n']:,} and {d['n']:,}{sampler}) give recall DCGAN {sig(g['recall'], 2)}, DDPM "
             f"{sig(d['recall'], 2)} and coverage DCGAN {sig(g['coverage'], 2)}, DDPM {sig(d['coverage'], 2)}")
 
 
@@ -141,7 +163,8 @@ def mode_coverage(results: Path) -> Finding:
         parts.append(f"{mixture}: GAN {fmt_stat(g)}{_papers(g_any)}, DDPM {fmt_stat(d)}{_papers(d_any)}")
         beside.append(_beyond_modes(mixture, runs))
         rising.append(_still_improving(mixture, runs))
-    ours = ("2D mixtures, PacGAN's protocol; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
+    ours = ("2D mixtures with PacGAN's data, networks and scoring, each model at the learning rate our selection "
+            "chose (not PacGAN's) for the same epochs; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
             "in brackets, by the papers' (>= 1), at the last epoch, mean ± standard error over seeds: "
             + "; ".join(parts) + _compute_2d(results) + _at_pacgan_rate(results))
     where = "{doc}`results/toy_modes` (PacGAN's table with ours)"

@@ -136,5 +136,6 @@ def settings_markdown(results: str | Path) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
     lines += ["| " + " | ".join(str(r[k]).replace("|", "\\|") for k in keys) + " |" for r in rows]
-    return with_caption("\n".join(lines), "The settings of every finished run in this book, read from the run "
-                        "manifests: runs that differ only in their seed share a row")
+    return with_caption("\n".join(lines), "The settings of every finished run recorded with this book, read from the "
+                        "run manifests (a study still running lists the runs it has finished): runs that differ only in "
+                        "their seed share a row")

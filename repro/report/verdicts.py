@@ -6,7 +6,11 @@ A verdict is one of :data:`VERDICTS`:
   direction: the difference of the seeds' means lies outside its :data:`CONFIDENCE` interval by Welch's
   t (:func:`compare_means`), which widens as the seeds behind the spread get fewer;
 - ``not separable``: the difference is inside that interval;
-- ``not reproduced``: the seed's own setting was run, long enough, and the effect it reports did not
+- for a cost timed on one machine (seconds per image), where there are no seeds, the two models are
+  separated when one takes more than :data:`TIME_MARGIN` times the other's time, far outside the
+  timing noise of one machine; inside that factor, ``not separable``;
+- ``not reproduced``: the seed's own training setting (its learning rates, optimiser and batch) was run,
+  long enough, and the effect it reports did not
   appear (on data, or at a scale, that the verdict names where they differ from the seed's);
 - ``mixed: ...``: the comparisons behind one claim do not all agree (data sets or measurements that
   go different ways, or either side of the point where two quality curves cross);
@@ -23,10 +27,11 @@ from dataclasses import dataclass
 
 from .tables import pm, sig
 
-__all__ = ["CONFIDENCE", "VERDICTS", "Stat", "Finding", "welch_multiple", "compare_means", "fmt_stat", "lean", "verdict"]
+__all__ = ["CONFIDENCE", "TIME_MARGIN", "VERDICTS", "Stat", "Finding", "welch_multiple", "compare_means", "fmt_stat", "lean", "verdict"]
 
 Stat = tuple[float, float, int]  # a seed mean, its standard error, the number of seeds
 CONFIDENCE = 0.95  # two means are separated when their difference lies outside this Welch t interval
+TIME_MARGIN = 2.0  # two timings on one machine are separated when one exceeds the other by this factor
 VERDICTS = ("supported", "contradicted", "not separable", "not reproduced", "mixed", "provisional",
             "not yet tested", "implausible as reported")
 

@@ -5,8 +5,9 @@ example by :func:`repro.train.compute.training_flops_per_example`): a model whos
 FLOPs per example trains at most ``B / (f N)`` epochs of ``N`` examples (:func:`epochs_for_budget`).
 It stops earlier when its quality curve has flattened (:func:`flattened`), so that neither side is
 stopped while still improving, and neither spends budget past the point where it stopped improving.
-A run stopped at a fixed length reports how much its last epochs still improved (:func:`late_change`
-for a distance's best value; :func:`window_change` and :func:`trend` for a noisy score's mean).
+A run stopped at a fixed length reports whether its last epochs still improved: :func:`window_change`
+and :func:`trend` compare the mean of its last values with the mean of those before (a window's mean,
+not its best value: the minimum of a noisy curve keeps falling by chance after the curve has flattened).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["epochs_for_budget", "flattened", "late_change", "window_change", "trend"]
+__all__ = ["epochs_for_budget", "flattened", "window_change", "trend"]
 
 
 def epochs_for_budget(budget_flops: float, flops_per_example: float, examples_per_epoch: int) -> int:
@@ -39,16 +40,6 @@ def flattened(rows: Sequence[dict[str, Any]], key: str, patience: int, min_impro
     if mode == "min":
         return min(recent) > min(before) * (1 - min_improvement)
     return max(recent) < max(before) * (1 + min_improvement)
-
-
-def late_change(values: Sequence[float | None], k: int) -> float:
-    """How much the best (lowest) of the last ``k`` values beat the best before them, as a relative change
-    (-0.1: 10% lower; for a distance, negative means still improving); values that are ``None`` or not
-    finite are skipped, and ``k`` values or fewer give NaN."""
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if len(vals) <= k:
-        return math.nan
-    return min(vals[-k:]) / min(vals[:-k]) - 1
 
 
 def window_change(values: Sequence[float | None], k: int) -> tuple[float, float]:
