@@ -13,8 +13,8 @@ from repro.report.params import ParameterError
 from repro.report.runs import continue_run
 
 
-def _run(*fds):
-    return SimpleNamespace(rows=[{"fd_classifier": v} for v in fds])
+def _run(*fds, status="finished", error=None):
+    return SimpleNamespace(rows=[{"fd_classifier": v} for v in fds], manifest={"status": status, "error": error})
 
 
 def test_the_rate_with_the_lowest_recent_fd_is_chosen_ties_to_the_lower_rate():
@@ -23,6 +23,61 @@ def test_the_rate_with_the_lowest_recent_fd_is_chosen_ties_to_the_lower_rate():
     runs[1e-3] = _run(9, 9, 9, 9)
     assert images.select_lr(runs) == 1e-4          # 5 < 6 < 9; the early 3 of 3e-4 does not count
     assert images.select_lr({2e-4: _run(5, 5, 5), 1e-4: _run(5, 5, 5)}) == 1e-4
+
+
+def test_a_rate_whose_run_diverged_ranks_last_whatever_it_scored_before():
+    nan = "NonFiniteLossError: non-finite loss at step 1200: {'loss_D': nan}"
+    runs = {1e-4: _run(9, 8, 8), 3e-4: _run(2, 2, 2, status="failed", error=nan)}
+    assert images.select_lr(runs) == 1e-4
+    # any other failure is not a verdict on the rate: its scores count as they are
+    runs[3e-4] = _run(2, 2, 2, status="failed", error="KeyboardInterrupt: ")
+    assert images.select_lr(runs) == 3e-4
+
+
+NAN_ERROR = "NonFiniteLossError: non-finite loss at step 7: {'loss_G': inf}"
+
+
+def test_a_selection_run_that_diverges_leaves_its_record_and_the_others_go_on(monkeypatch, tmp_path, images_run):
+    from repro.train.checkpoint import NonFiniteLossError
+
+    def diverge(model, train_cfg, data, out, tracker, device):
+        images_run(out, "gan", train_cfg.lr_G, [5.0], status="failed")
+        raise NonFiniteLossError("non-finite loss at step 7")
+
+    monkeypatch.setattr(images, "_inputs", lambda cfg, device: (None, None))
+    monkeypatch.setattr(images, "_train", diverge)
+    cfg = images.setup({"profile": "smoke"})
+    images._select_job("gan", cfg, 3e-4, 1, str(tmp_path / "lr0.0003"), "cpu")  # no error escapes
+    assert images.load_record(tmp_path / "lr0.0003").manifest["status"] == "failed"
+
+
+def test_a_diverged_selection_run_is_not_trained_again_and_ranks_last(monkeypatch, tmp_path, images_run):
+    cfg = {**images.setup({"profile": "smoke"}), "gan_lrs": [1e-4, 3e-4], "ddpm_lrs": [5e-4], "extend": 2,
+           "out_dir": str(tmp_path), "workers": 2}
+    diverged = images_run(tmp_path / "gan" / "select" / "lr0.0003", "gan", 3e-4, [1.0], status="failed")
+    manifest = json.loads((diverged / "manifest.json").read_text())
+    (diverged / "manifest.json").write_text(json.dumps({**manifest, "error": NAN_ERROR}))
+    real = images.load_record
+    fd = {"lr0.0001": 5.0, "lr3.3e-05": 6.0}  # past the lower edge is worse: 1e-4 is bracketed
+    monkeypatch.setattr(images, "load_record", lambda out: real(out) if (out / "manifest.json").exists() else
+                        SimpleNamespace(path=out, rows=[{"fd_classifier": fd.get(out.name, 5.0)}],
+                                        manifest={"status": "finished"}))
+    pools = []
+
+    def pool(fn, calls, workers, device):
+        pools.append([c[4] if fn is images._select_job else c[1][4] for c in calls])
+        for c in calls:
+            if fn is images._call:
+                Path(c[1][4]).mkdir(parents=True, exist_ok=True)
+                Path(c[1][4], "stop.json").write_text("{}")
+
+    monkeypatch.setattr(images, "in_workers", pool)
+    study = images.run(cfg)
+    assert pools[0] == [str(tmp_path / "gan" / "select" / "lr0.0001"), str(tmp_path / "ddpm" / "select" / "lr0.0005")]
+    # 3e-4 scored 1.0 against 1e-4's 5.0 before it diverged: it ranks last, so 1e-4 wins at the lower edge
+    assert study.chosen["gan"] == 1e-4 and pools[1] == [str(tmp_path / "gan" / "select" / "lr3.3e-05")]
+    rows = {r["lr"]: r for r in images.selection_rows(study, cfg) if r["model"] == "GAN"}
+    assert rows[3e-4]["FD mean of last 3"] == "diverged"
 
 
 def test_bad_study_parameters_are_named():
@@ -94,8 +149,8 @@ def test_every_selection_run_comes_first_then_every_seed_and_twin_in_workers(mon
     cfg = {**images.setup({"profile": "smoke"}), "gan_seeds": 2, "ddpm_seeds": 1, "gan_lrs": [1e-4, 2e-4],
            "ddpm_lrs": [5e-4], "out_dir": str(tmp_path), "workers": 2}
     fd = {"lr0.0001": 5.0, "lr0.0002": 3.0, "lr0.0006": 4.0}  # 2e-4 wins at the edge; 6e-4, past it, loses
-    monkeypatch.setattr(images, "load_record",
-                        lambda out: SimpleNamespace(path=out, rows=[{"fd_classifier": fd.get(out.name, 1.0)}]))
+    monkeypatch.setattr(images, "load_record", lambda out: SimpleNamespace(
+        path=out, rows=[{"fd_classifier": fd.get(out.name, 1.0)}], manifest={"status": "finished"}))
     pools = []
 
     def pool(fn, calls, workers, device):

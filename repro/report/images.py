@@ -7,7 +7,8 @@ effort and stopping rule:
 1. **Selection.** On seed 0, each learning rate of the model's grid (``gan_lrs``: lr_G = lr_D;
    ``ddpm_lrs``) trains for ``select_fraction`` of the budget; :func:`select_lr` keeps the one with the
    lowest classifier-space Fréchet distance (``fd_classifier``, every epoch on ``track_samples``
-   samples) averaged over the last ``LAST_K`` evaluations. A rate chosen at an edge of its grid gets
+   samples) averaged over the last ``LAST_K`` evaluations; a rate whose run diverged (a non-finite
+   loss) is ranked last and its failed record kept as the evidence, not trained again. A rate chosen at an edge of its grid gets
    one more ×/÷3 step past that edge and the rule picks again, up to ``extend`` times
    (:func:`repro.report.selection.bracketed_selection`), for both models alike.
 2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
@@ -46,10 +47,11 @@ from ..io import atomic_write_json
 from ..records import Record, load_record
 from ..train import diffusion, gan, load_diffusion, load_gan
 from ..train.budget import epochs_for_budget, flattened
+from ..train.checkpoint import NonFiniteLossError
 from ..train.compute import training_flops_per_example
 from .params import Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
-from .selection import bracketed_selection, tail_mean
+from .selection import bracketed_selection, diverged, tail_mean
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", "select_lr", "Study", "real_baseline",
            "fid_due"]  # and, loaded on use, the names in PAGE
@@ -123,10 +125,10 @@ def tail_fd(rows: list[dict[str, Any]], k: int = LAST_K) -> float:
 
 def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
     """The learning rate whose run ended with the lowest ``fd_classifier`` averaged over its last ``k``
-    evaluations (ties: the lower rate)."""
+    evaluations (ties: the lower rate); a run that diverged ranks last, whatever it scored before."""
     if not runs:
         raise ValueError("select_lr needs at least one run")
-    return min(runs, key=lambda lr: (tail_fd(runs[lr].rows, k), lr))
+    return min(runs, key=lambda lr: (math.inf if diverged(runs[lr]) else tail_fd(runs[lr].rows, k), lr))
 
 
 @dataclass
@@ -235,9 +237,13 @@ def _inputs(cfg: Mapping[str, Any], device: torch.device):
 
 
 def _select_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out: str, device: str) -> None:
-    """One selection run, in this process or a worker's."""
+    """One selection run, in this process or a worker's; one that diverges leaves its failed record (the
+    step and the loss) for :func:`select_lr` to rank last, and the other runs go on."""
     data, tracker = _inputs(cfg, torch.device(device))
-    _train(model, config(model, cfg, lr, 0, epochs), data, Path(out), tracker, torch.device(device))
+    try:
+        _train(model, config(model, cfg, lr, 0, epochs), data, Path(out), tracker, torch.device(device))
+    except NonFiniteLossError:
+        pass
 
 
 def _seed_job(model: str, cfg: Mapping[str, Any], lr: float, seed: int, out: str, flops: float, device: str) -> None:
@@ -276,7 +282,8 @@ def run(cfg: Mapping[str, Any]) -> Study:
     def train(lrs: list[tuple[str, float]]) -> dict[tuple[str, float], Record]:
         jobs = [(model, dict(cfg), lr, epochs[model], str(root / model / "select" / f"lr{lr:g}"), str(device))
                 for model, lr in lrs]
-        in_workers(_select_job, [j for j in jobs if finished_run(Path(j[4]), j[3]) is None], cfg["workers"], device)
+        in_workers(_select_job, [j for j in jobs if finished_run(Path(j[4]), j[3]) is None and not _failed_on_nan(j[4])],
+                   cfg["workers"], device)
         return {(model, lr): load_record(Path(out)) for model, _, lr, _, out, _ in jobs}
 
     study.chosen, study.selection = bracketed_selection({m: cfg[f"{m}_lrs"] for m in MODELS}, train, select_lr,
@@ -300,6 +307,11 @@ def run(cfg: Mapping[str, Any]) -> Study:
     return study
 
 
+def _failed_on_nan(out: str) -> bool:
+    """Whether the run in ``out`` diverged (:func:`repro.report.selection.diverged`): it is not trained again."""
+    return (Path(out) / "manifest.json").exists() and diverged(load_record(Path(out)))
+
+
 def _call(fn, args: tuple) -> None:
     """``fn(*args)``: lets one pool of workers run jobs of several kinds."""
     fn(*args)
@@ -318,12 +330,13 @@ def _lr(rec: Record) -> float:
 
 def load_study(root: str | Path) -> Study | None:
     """The study as its records left it under ``root`` (no model is built or trained): the finished
-    selection runs, the seeds that stopped (``stop.json``; their rate is the chosen one) and the
+    selection runs and those that diverged, the seeds that stopped (``stop.json``; their rate is the chosen one) and the
     float32 twins; ``None`` when no seed has stopped yet."""
     root, study = Path(root), Study()
     for model in MODELS:
         for path in sorted((root / model / "select").glob("lr*")):
-            if (rec := finished_run(path, 1)) is not None:
+            if (rec := finished_run(path, 1)) is not None or _failed_on_nan(str(path)):
+                rec = rec or load_record(path)
                 study.selection[model, _lr(rec)] = rec
         for path in sorted((root / model).glob("lr*-seed*")):
             if path.name.endswith("-fp32"):

@@ -19,7 +19,7 @@ from ..train import load_diffusion, load_gan
 from ..train.compute import training_time_s
 from .images import KEY, LAST_K, MODELS, Study, tail_fd
 from .runs import pick_device
-from .selection import grid_label
+from .selection import diverged, grid_label
 from .tables import mean_pm, mean_se, pm, sig
 
 __all__ = ["final_results", "bf16_rows", "curves", "machines", "seed_series", "summary_rows", "baseline_rows",
@@ -160,7 +160,7 @@ def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]
     """The learning-rate grid of each model on seed 0: what the selection rule compared, and whether the
     rate was in the given grid (``cfg``'s) or added past an edge that won."""
     return [{"model": model.upper(), "lr": lr, "epochs": len(rec.rows),
-             f"FD mean of last {LAST_K}": round(tail_fd(rec.rows), 3),
+             f"FD mean of last {LAST_K}": "diverged" if diverged(rec) else round(tail_fd(rec.rows), 3),
              "in the grid": grid_label(lr, cfg[f"{model}_lrs"]),
              "chosen": "yes" if study.chosen.get(model) == lr else ""}
             for (model, lr), rec in sorted(study.selection.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1]))]

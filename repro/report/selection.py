@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from .tables import round_sig
 
-__all__ = ["tail_mean", "GRID_FACTOR", "beyond_edge", "bracketed_selection", "grid_label"]
+__all__ = ["tail_mean", "GRID_FACTOR", "beyond_edge", "bracketed_selection", "grid_label", "diverged"]
 
 GRID_FACTOR = 3.0  # the studies' grids step ×/÷3 around each model's reference rate
 
@@ -26,6 +26,14 @@ def tail_mean(rows: list[dict[str, Any]], key: str, k: int) -> float:
     none is left)."""
     values = [float(r[key]) for r in rows[-k:] if r.get(key) is not None and math.isfinite(float(r[key]))]
     return sum(values) / len(values) if values else math.nan
+
+
+def diverged(record: Any) -> bool:
+    """Whether a run stopped on a non-finite loss (its manifest says failed, with the trainer's
+    ``NonFiniteLossError`` and the step): training diverged at its learning rate, which a selection
+    then ranks last instead of stopping the study; any other failure is not a verdict on the rate."""
+    manifest = record.manifest
+    return manifest.get("status") == "failed" and str(manifest.get("error", "")).startswith("NonFiniteLossError")
 
 
 def beyond_edge(lrs: Sequence[float], chosen: float, factor: float = GRID_FACTOR) -> float | None:
