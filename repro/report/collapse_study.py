@@ -157,8 +157,9 @@ def run_table(study: Study) -> list[dict[str, Any]]:
 
 def summary_rows(study: Study, floor: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per setting: how many seeds collapsed and when, the seeds' best and last FD
-    (mean ± standard error), and how many seeds' FD was still falling at the end (:func:`fd_trend`); with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row
-    of real training images scored the same way."""
+    (mean ± standard error), and how many seeds' FD was still falling at the end (:func:`fd_trend`);
+    with ``floor`` (:func:`repro.report.evaluation.tracked_floor`), a last row of real training images
+    scored the same way."""
     rows = run_rows(study)
     out = []
     for setting in dict.fromkeys(r["setting"] for r in rows):
