@@ -163,3 +163,11 @@ def test_training_time_is_the_sum_of_the_epochs_training_times():
     from repro.train.compute import training_time_s
 
     assert training_time_s([{"epoch_time_s": 2.5}, {"epoch_time_s": None}, {}, {"epoch_time_s": "1.5"}]) == 4.0
+
+
+def test_cpu_time_is_summed_only_when_every_epoch_recorded_it():
+    from repro.train.compute import training_cpu_s
+
+    assert training_cpu_s([{"epoch_cpu_s": 2.5}, {"epoch_cpu_s": "1.5"}]) == 4.0
+    assert training_cpu_s([{"epoch_cpu_s": 2.5}, {"epoch_time_s": 3.0}]) is None  # an epoch from before it was timed
+    assert training_cpu_s([]) is None

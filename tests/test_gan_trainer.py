@@ -19,7 +19,7 @@ from repro.train.gan import PRESETS, GANTrainConfig, preset, train_gan
 from repro.train.trained import TrainedGAN
 
 RING = dict(epochs=4, batch_size=256, nz=16, mlp_hidden=32, grid_samples=1000, seed=3)
-TIMES = ("epoch_time_s", "eval_time_s")
+TIMES = ("epoch_time_s", "epoch_cpu_s", "eval_time_s")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_image_run_writes_grids_and_merges_evaluate_into_rows(tiny_images, tmp_p
     run = train_gan(GANTrainConfig(**{**TINY_DCGAN, "epochs": 2}), tiny_images, tmp_path, device="cpu", evaluate=evaluate)
     assert [p.name for p in run.grids] == ["epoch0000.png", "epoch0001.png"]
     assert [r["fd_fake"] for r in run.rows] == pytest.approx([float(x.mean()) for x in seen])
-    for col in ("epoch", "step", "loss_D", "loss_G", "D_x", "D_G_z", "epoch_time_s", "diversity"):
+    for col in ("epoch", "step", "loss_D", "loss_G", "D_x", "D_G_z", "epoch_time_s", "epoch_cpu_s", "diversity"):
         assert col in run.rows[0]
     assert run.manifest["params"]["channels"] == 1 and run.manifest["data"]["name"] == "tiny"
 

@@ -261,3 +261,24 @@ def test_machines_name_every_cpu_a_seed_trained_or_resumed_on():
                                ("ddpm", 2): rec({"cpu_model": "AMD EPYC", "cpu_isa": "AVX2"}),
                                ("ddpm", 3): rec({"gpu": "NVIDIA H200", "cpu_model": "AMD EPYC", "cpu_isa": "AVX2"})})
     assert images.machines(study) == ["AMD EPYC", "AMD EPYC (AVX2)", "Intel Xeon", "NVIDIA H200", "x86_64"]
+
+
+def test_training_time_is_cpu_time_for_one_thread_runs_on_a_cpu_else_wall_time():
+    def rec(cpu, device="cpu", threads=1):
+        rows = [{"epoch": e, "step": 10 * (e + 1), "epoch_time_s": 7200.0, "epoch_cpu_s": c, "fd_classifier": 1.0}
+                for e, c in enumerate(cpu)]
+        return SimpleNamespace(rows=rows, params={"batch_size": 64},
+                               manifest={"hardware": {"device": device, "torch_threads": threads}})
+
+    study = images.Study(flops={"gan": 1e8, "ddpm": 1e9})
+    study.runs = {("gan", 0): rec([3600.0, 3600.0]), ("ddpm", 0): rec([1800.0])}
+    assert images.time_axis(study) == ("cpu_hours", "training CPU hours (one thread)")
+    rows = images.curves(study)
+    assert [(r["train_hours"], r["cpu_hours"]) for r in rows] == [(2.0, 1.0), (4.0, 2.0), (2.0, 0.5)]
+    study.runs["ddpm", 0] = rec([None])  # an epoch without its CPU time: wall time for every run
+    assert images.time_axis(study) == ("train_hours", "training wall hours")
+    assert images.curves(study)[-1]["cpu_hours"] is None
+    study.runs["ddpm", 0] = rec([1800.0], threads=2)  # two threads' CPU time is not one run's time
+    assert images.time_axis(study)[0] == "train_hours"
+    study.runs["ddpm", 0] = rec([1800.0], device="cuda")
+    assert images.time_axis(study)[0] == "train_hours"

@@ -129,7 +129,7 @@ def test_classifier_resume_gives_the_same_weights_and_rows_as_an_uninterrupted_r
               for name in ("straight", "resumed")]
     for key in ("model", "optimizer", "rng"):
         _assert_same(states[0][key], states[1][key])
-    timing = ("epoch_time_s", "examples_per_s", "eval_time_s")
+    timing = ("epoch_time_s", "epoch_cpu_s", "examples_per_s", "eval_time_s")
     rows = [[{k: v for k, v in r.items() if k not in timing} for r in load_record(tmp_path / name).rows]
             for name in ("straight", "resumed")]
     assert rows[0] == rows[1] and len(rows[0]) == 2

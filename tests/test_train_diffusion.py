@@ -16,7 +16,7 @@ from repro.train.checkpoint import CheckpointError, NonFiniteLossError
 from repro.train import load_diffusion
 from repro.train.diffusion import DiffusionTrainConfig, train_diffusion
 
-ROW_COLUMNS = {"epoch", "step", "loss", "mse", "vb", "lr", "grad_norm", "epoch_time_s"}
+ROW_COLUMNS = {"epoch", "step", "loss", "mse", "vb", "lr", "grad_norm", "epoch_time_s", "epoch_cpu_s"}
 
 
 def _images(n: int = 24, channels: int = 1, size: int = 8) -> ImageDataset:

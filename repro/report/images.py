@@ -24,8 +24,9 @@ effort and stopping rule:
    budget (``lr<lr>-seed0-fp32``), so that :func:`bf16_rows` can set its quality beside the bf16 seeds'
    at the same epoch.
 
-Every run records ``step`` and ``epoch_time_s`` per epoch, so its compute so far is
-``step x batch_size x flops_per_example`` and its training time the sum of its epoch times; the study
+Every run records ``step``, ``epoch_time_s`` and ``epoch_cpu_s`` per epoch, so its compute so far is
+``step x batch_size x flops_per_example`` and its training time the sum of its epoch times (wall, and
+the CPU time of its process, which other work on a shared machine does not stretch); the study
 writes ``stop.json`` beside each run (FLOPs per example, epochs allowed by the budget, why it stopped).
 Runs train into ``out_dir/<model>/select/lr<lr>`` and ``out_dir/<model>/lr<lr>-seed<k>``, ``workers`` at
 a time on a CPU (one process and thread each): first every selection run of both models, then every
@@ -353,7 +354,7 @@ def load_study(root: str | Path) -> Study | None:
 
 
 PAGE = frozenset(("baseline_rows", "bf16_rows", "curves", "final_results", "final_samples", "machines",
-                  "memorization_rows", "runs_rows", "seed_series", "selection_rows", "summary_rows"))
+                  "memorization_rows", "runs_rows", "seed_series", "selection_rows", "summary_rows", "time_axis"))
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from .. import records
 from ..data import load_dataset
 from ..records import Record
 from ..train import load_diffusion, load_gan
-from ..train.compute import training_time_s
+from ..train.compute import training_cpu_s, training_time_s
 from .images import KEY, LAST_K, MODELS, Study, tail_fd
 from .runs import pick_device
 from .selection import diverged, grid_label
@@ -57,15 +57,31 @@ def bf16_rows(study: Study) -> list[dict[str, Any]]:
 
 
 def curves(study: Study) -> list[dict[str, Any]]:
-    """One row per (model, seed, epoch): training PFLOP and hours so far, and the tracked quality."""
+    """One row per (model, seed, epoch): training PFLOP, wall hours and CPU hours so far (``None`` for a
+    run with an epoch that did not record its CPU time), and the tracked quality."""
     rows = []
     for (model, seed), rec in study.runs.items():
-        flops, batch, hours = study.flops[model], rec.params["batch_size"], 0.0
+        flops, batch, hours, cpu = study.flops[model], rec.params["batch_size"], 0.0, 0.0
+        timed = training_cpu_s(rec.rows) is not None
         for r in rec.rows:
             hours += float(r.get("epoch_time_s") or 0.0) / 3600
+            cpu += float(r.get("epoch_cpu_s") or 0.0) / 3600
             rows.append({"model": model, "seed": seed, "epoch": r["epoch"], "pflop": r["step"] * batch * flops / 1e15,
-                         "train_hours": hours, KEY: r.get(KEY), "classes_hit": r.get("classes_hit")})
+                         "train_hours": hours, "cpu_hours": cpu if timed else None, KEY: r.get(KEY),
+                         "classes_hit": r.get("classes_hit")})
     return rows
+
+
+def time_axis(study: Study) -> tuple[str, str]:
+    """The column of :func:`curves` that times training, and its axis label: CPU hours when every seed
+    trained on a CPU with one thread and timed every epoch's CPU use (other work on the machine, or a
+    pause, stretches wall time but not CPU time), else wall hours."""
+    runs = list(study.runs.values())
+    one_thread = all(r.manifest.get("hardware", {}).get("device") == "cpu"
+                     and r.manifest.get("hardware", {}).get("torch_threads") == 1 for r in runs)
+    if runs and one_thread and all(training_cpu_s(r.rows) is not None for r in runs):
+        return "cpu_hours", "training CPU hours (one thread)"
+    return "train_hours", "training wall hours"
 
 
 def machines(study: Study) -> list[str]:
@@ -92,8 +108,9 @@ def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tup
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
     """Per model: the chosen rate, seeds, compute used, why the runs stopped, and the final quality as
-    mean ± standard deviation over seeds (Inception FID with its N); ``training_s`` is the seeds' mean
-    training wall time in seconds (a number, for the notebook to print apart from the table)."""
+    mean ± standard deviation over seeds (Inception FID with its N); ``training_s`` and ``training_cpu_s``
+    are the seeds' mean training wall and CPU time in seconds (numbers, for the notebook to print apart
+    from the table; CPU time ``None`` when a seed did not record it)."""
     rows = []
     for model in MODELS:
         keys = sorted(s for m, s in study.runs if m == model)
@@ -107,6 +124,8 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
             "GFLOP per example": sig(study.flops[model] / 1e9),
             "training PFLOP": mean_pm([s["training_flops"] / 1e15 for s in stops], "sd"),
             "training_s": sum(training_time_s(rec.rows) for rec in recs) / len(recs),
+            "training_cpu_s": (None if any(training_cpu_s(rec.rows) is None for rec in recs)
+                               else sum(training_cpu_s(rec.rows) for rec in recs) / len(recs)),
             "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
             "stopped": "; ".join(sorted({s["reason"].split(":")[0] for s in stops})),
             "FD (classifier)": mean_pm([float(rec.rows[-1][KEY]) for rec in recs], "sd"),

@@ -10,7 +10,9 @@ backward; elementwise work, normalisation and the optimiser are not counted, for
 A run's training compute after ``step`` steps is then ``step * batch_size * flops_per_example``
 (:func:`run_training_flops`, with :func:`record_flops_per_example` counted from the run's own config),
 and its training time the sum of its epochs' ``epoch_time_s`` (:func:`training_time_s`: evaluation and
-checkpointing are not in it).
+checkpointing are not in it). Each epoch also records ``epoch_cpu_s``, the CPU seconds its process used
+(:func:`training_cpu_s`): on a machine shared with other work, or paused, the wall time grows and the CPU
+time does not, so a run with one thread on a CPU is timed by what its epochs cost it alone.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..data import DeviceBatches
 from .loop import isolated_rng
 
 __all__ = ["count_flops", "training_flops_per_example", "record_flops_per_example", "run_training_flops",
-           "training_time_s"]
+           "training_time_s", "training_cpu_s"]
 
 BATCH = 4  # convolutions and matmuls are linear in the batch: count on a small one
 
@@ -100,3 +102,11 @@ def run_training_flops(record, flops_per_example: float) -> float:
 def training_time_s(rows) -> float:
     """Training wall time of a run's metrics ``rows``: the sum of their ``epoch_time_s``."""
     return sum(float(r.get("epoch_time_s") or 0.0) for r in rows)
+
+
+def training_cpu_s(rows) -> float | None:
+    """CPU seconds of a run's training epochs: the sum of their ``epoch_cpu_s`` (``None`` when an epoch
+    lacks it, as those recorded before it was measured do)."""
+    if not rows or any(r.get("epoch_cpu_s") is None for r in rows):
+        return None
+    return sum(float(r["epoch_cpu_s"]) for r in rows)

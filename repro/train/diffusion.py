@@ -135,7 +135,7 @@ def ddpm_epoch(s: DiffusionState, batches: DeviceBatches, epoch: int, step: int)
     s.model.train()
     sums = torch.zeros(4, dtype=torch.float64, device=device)      # loss, mse, vb, grad norm
     watch = FiniteWatch(("loss", "mse", "vb"), device, cfg.check_every)
-    n, lr, t0 = 0, cfg.lr, time.perf_counter()
+    n, lr, t0, cpu0 = 0, cfg.lr, time.perf_counter(), time.process_time()
     max_norm = cfg.grad_clip if cfg.grad_clip else math.inf
     channels_last = _channels_last(cfg, device, tuple(batches.data.shape[1:]))
     for x0, y in batches.epoch(epoch):
@@ -173,7 +173,8 @@ def ddpm_epoch(s: DiffusionState, batches: DeviceBatches, epoch: int, step: int)
     loss, mse, vb, grad_norm = (sums / n).tolist()
     wall = time.perf_counter() - t0
     return {"epoch": epoch, "step": step, "loss": loss, "mse": mse, "vb": vb, "lr": lr, "grad_norm": grad_norm,
-            "epoch_time_s": round(wall, 3), "examples_per_s": round(n * cfg.batch_size / wall, 1)}, step
+            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(time.process_time() - cpu0, 3),
+            "examples_per_s": round(n * cfg.batch_size / wall, 1)}, step
 
 
 def _labels(cfg: DiffusionTrainConfig, dataset: ImageDataset | MixtureDataset) -> torch.Tensor | None:

@@ -11,7 +11,8 @@ checkpoints (``best.pt`` when ``best_metric`` improves, ``last.pt`` every epoch)
 
 Records, in the run folder: ``metrics.csv``, one row per epoch: ``epoch`` (0-based), ``step``
 (iterations completed), means of ``loss_D``, ``loss_G``, ``D_x`` (D(x) on real data), ``D_G_z``
-(D(G(z)) before the D update) and ``D_G_z2`` (after it, what G's step saw), ``epoch_time_s``,
+(D(G(z)) before the D update) and ``D_G_z2`` (after it, what G's step saw), ``epoch_time_s`` (wall) and
+``epoch_cpu_s`` (CPU seconds of the process),
 ``diversity`` (:func:`repro.metrics.collapse.sample_diversity` of the snapshot), ``eval_time_s`` and
 whatever ``evaluate(sample_fn)`` returns; ``iterations.csv``, the five values per iteration; and a
 snapshot of G on fixed noise (``grids/epochNNNN.png`` for images, ``samples/epochNNNN.pt`` for points).
@@ -162,6 +163,7 @@ def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tup
     to ``s.iterations``. With several ranks, ``z`` is drawn for the global batch and sliced, and the
     values are averaged over the ranks."""
     cfg, device, t0, world = s.cfg, s.device, time.perf_counter(), s.world
+    cpu0 = time.process_time()
     stats = torch.zeros(len(batches), len(ITERATION_COLUMNS), device=device)
     watch = FiniteWatch(("loss_D", "loss_G"), device, cfg.check_every)
     s.G_fwd.train()
@@ -187,7 +189,7 @@ def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tup
     s.iterations += [[epoch, step + i + 1, *r] for i, r in enumerate(host.tolist())]
     step += len(host)
     return {"epoch": epoch, "step": step, **dict(zip(ITERATION_COLUMNS, host.mean(dim=0).tolist())),
-            "epoch_time_s": round(wall, 3)}, step
+            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(time.process_time() - cpu0, 3)}, step
 
 
 def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset | MixtureDataset,

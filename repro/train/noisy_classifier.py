@@ -165,7 +165,7 @@ def classifier_epoch(s: NoisyClassifierState, batches: DeviceBatches, epoch: int
     total = cfg.epochs * len(batches)
     sums = torch.zeros(3, dtype=torch.float64, device=device)     # loss, accuracy, grad norm
     watch = FiniteWatch(("loss",), device, cfg.check_every)
-    n, lr, t0 = 0, cfg.lr, time.perf_counter()
+    n, lr, t0, cpu0 = 0, cfg.lr, time.perf_counter(), time.process_time()
     for x0, y in batches.epoch(epoch):
         step += 1
         lr = cfg.lr * max(0.0, 1.0 - (step - 1) / total) if cfg.anneal_lr else cfg.lr
@@ -190,7 +190,8 @@ def classifier_epoch(s: NoisyClassifierState, batches: DeviceBatches, epoch: int
     loss, acc, grad_norm = (sums / n).tolist()
     wall = time.perf_counter() - t0
     return {"epoch": epoch, "step": step, "loss": loss, "acc": acc, "lr": lr, "grad_norm": grad_norm,
-            "epoch_time_s": round(wall, 3), "examples_per_s": round(n * cfg.batch_size / wall, 1)}, step
+            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(time.process_time() - cpu0, 3),
+            "examples_per_s": round(n * cfg.batch_size / wall, 1)}, step
 
 
 @torch.no_grad()
