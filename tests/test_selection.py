@@ -58,7 +58,7 @@ def test_extension_stops_after_extend_rounds_and_with_extend_zero_the_grid_is_as
 
 
 def test_the_images_selection_table_marks_the_rates_added_past_an_edge():
-    run = SimpleNamespace(rows=[{"fd_classifier": 5.0}] * 3)
+    run = SimpleNamespace(rows=[{"fd_classifier": 5.0}] * 3, manifest={"status": "finished"})
     study = images.Study(selection={("gan", 2e-4): run, ("gan", 2.2e-5): run, ("ddpm", 5e-4): run},
                          chosen={"gan": 2.2e-5, "ddpm": 5e-4})
     rows = images.selection_rows(study, {"gan_lrs": [6.7e-5, 2e-4, 6e-4], "ddpm_lrs": [5e-4]})
