@@ -34,29 +34,64 @@ def test_a_rate_whose_run_diverged_ranks_last_whatever_it_scored_before():
     assert images.select_lr(runs) == 3e-4
 
 
-NAN_ERROR = "NonFiniteLossError: non-finite loss at step 7: {'loss_G': inf}"
+def _diverged_run(path: Path, lr: float, fds: list[float]) -> Path:
+    """A GAN selection run that failed as the training loop fails a run on a non-finite loss."""
+    from repro.records import RunRecord
+    from repro.train.checkpoint import NonFiniteLossError
+
+    record = RunRecord(path, "gan", {"lr_G": lr, "lr_D": lr, "batch_size": 64})
+    for e, v in enumerate(fds):
+        record.log({"epoch": e, "step": 100 * (e + 1), "fd_classifier": v})
+    record.fail(NonFiniteLossError("non-finite loss at step 7: {'loss_G': inf}"))
+    return path
 
 
-def test_a_selection_run_that_diverges_leaves_its_record_and_the_others_go_on(monkeypatch, tmp_path, images_run):
+def test_a_selection_run_that_diverges_leaves_its_record_and_the_others_go_on(monkeypatch, tmp_path):
     from repro.train.checkpoint import NonFiniteLossError
 
     def diverge(model, train_cfg, data, out, tracker, device):
-        images_run(out, "gan", train_cfg.lr_G, [5.0], status="failed")
+        _diverged_run(out, train_cfg.lr_G, [5.0])
         raise NonFiniteLossError("non-finite loss at step 7")
 
     monkeypatch.setattr(images, "_inputs", lambda cfg, device: (None, None))
     monkeypatch.setattr(images, "_train", diverge)
     cfg = images.setup({"profile": "smoke"})
     images._select_job("gan", cfg, 3e-4, 1, str(tmp_path / "lr0.0003"), "cpu")  # no error escapes
-    assert images.load_record(tmp_path / "lr0.0003").manifest["status"] == "failed"
+    assert images._failed_on_nan(str(tmp_path / "lr0.0003"))
+    # a record that could not say it diverged (still "running"): the error is not swallowed
+    monkeypatch.setattr(images, "_train", lambda *a: (_ for _ in ()).throw(NonFiniteLossError("at step 3")))
+    with pytest.raises(NonFiniteLossError):
+        images._select_job("gan", cfg, 1e-3, 1, str(tmp_path / "lr0.001"), "cpu")
+
+
+def test_a_run_that_diverged_in_its_first_epoch_is_read_back_and_ranked_last(tmp_path, images_run):
+    _diverged_run(tmp_path / "gan" / "select" / "lr0.0006", 6e-4, [])  # no epoch finished
+    images_run(tmp_path / "gan" / "select" / "lr0.0002", "gan", 2e-4, [9.0, 8.0])
+    images_run(tmp_path / "gan" / "lr0.0002-seed0", "gan", 2e-4, [9.0, 7.0],
+               {"flops_per_example": 1e8, "training_flops": 1e13, "reason": "budget spent"})
+    study = images.load_study(tmp_path)
+    assert set(study.selection) == {("gan", 2e-4), ("gan", 6e-4)}
+    assert images.select_lr({lr: rec for (_, lr), rec in study.selection.items()}) == 2e-4
+    cfg = {**images.setup({"profile": "smoke"}), "gan_lrs": [2e-4, 6e-4]}
+    rows = {r["lr"]: r for r in images.selection_rows(study, cfg)}
+    assert rows[6e-4]["FD mean of last 3"] == "diverged" and rows[6e-4]["epochs"] == 0
+
+
+def test_a_grid_whose_every_rate_diverged_is_refused_with_the_fix(monkeypatch, tmp_path):
+    cfg = {**images.setup({"profile": "smoke"}), "gan_lrs": [1e-3], "ddpm_lrs": [5e-4], "out_dir": str(tmp_path)}
+    _diverged_run(tmp_path / "gan" / "select" / "lr0.001", 1e-3, [3.0])
+    real = images.load_record
+    monkeypatch.setattr(images, "load_record", lambda out: real(out) if (out / "manifest.json").exists() else
+                        SimpleNamespace(path=out, rows=[{"fd_classifier": 5.0}], manifest={"status": "finished"}))
+    monkeypatch.setattr(images, "in_workers", lambda fn, calls, workers, device: None)
+    with pytest.raises(ParameterError, match="every learning rate of the GAN's grid diverged.*give gan_lrs lower rates"):
+        images.run(cfg)
 
 
 def test_a_diverged_selection_run_is_not_trained_again_and_ranks_last(monkeypatch, tmp_path, images_run):
     cfg = {**images.setup({"profile": "smoke"}), "gan_lrs": [1e-4, 3e-4], "ddpm_lrs": [5e-4], "extend": 2,
            "out_dir": str(tmp_path), "workers": 2}
-    diverged = images_run(tmp_path / "gan" / "select" / "lr0.0003", "gan", 3e-4, [1.0], status="failed")
-    manifest = json.loads((diverged / "manifest.json").read_text())
-    (diverged / "manifest.json").write_text(json.dumps({**manifest, "error": NAN_ERROR}))
+    _diverged_run(tmp_path / "gan" / "select" / "lr0.0003", 3e-4, [1.0])
     real = images.load_record
     fd = {"lr0.0001": 5.0, "lr3.3e-05": 6.0}  # past the lower edge is worse: 1e-4 is bracketed
     monkeypatch.setattr(images, "load_record", lambda out: real(out) if (out / "manifest.json").exists() else
@@ -281,4 +316,7 @@ def test_training_time_is_cpu_time_for_one_thread_runs_on_a_cpu_else_wall_time()
     study.runs["ddpm", 0] = rec([1800.0], threads=2)  # two threads' CPU time is not one run's time
     assert images.time_axis(study)[0] == "train_hours"
     study.runs["ddpm", 0] = rec([1800.0], device="cuda")
+    assert images.time_axis(study)[0] == "train_hours"
+    study.runs["ddpm", 0] = rec([1800.0])
+    study.runs["ddpm", 0].manifest["resumed_on"] = [{"hardware": {"torch_threads": 2}}]  # resumed on two threads
     assert images.time_axis(study)[0] == "train_hours"

@@ -384,3 +384,26 @@ def test_a_smoke_studys_temporary_folder_is_removed_when_its_process_exits(tmp_p
     # a folder the user names is theirs: it is kept
     from repro.report.runs import study_root
     assert study_root("toy_modes", {"profile": "smoke", "out_dir": str(tmp_path / "mine")}) == tmp_path / "mine"
+
+
+def _threads_and_pid(out: str) -> None:
+    import os
+
+    import torch
+
+    Path(out).write_text(f"{torch.get_num_threads()} {os.getpid()}")
+
+
+def test_a_lone_run_goes_to_a_one_thread_worker_too(tmp_path):
+    """A run resumed last, alone, trains with the one thread its first epochs had (a CPU's sums depend on
+    the thread count), in a process of its own."""
+    import os
+
+    import torch
+
+    from repro.report.runs import in_workers
+
+    out = tmp_path / "probe"
+    in_workers(_threads_and_pid, [(str(out),)], 2, torch.device("cpu"))
+    threads, pid = map(int, out.read_text().split())
+    assert threads == 1 and pid != os.getpid()

@@ -26,7 +26,7 @@ effort and stopping rule:
 
 Every run records ``step``, ``epoch_time_s`` and ``epoch_cpu_s`` per epoch, so its compute so far is
 ``step x batch_size x flops_per_example`` and its training time the sum of its epoch times (wall, and
-the CPU time of its process, which other work on a shared machine does not stretch); the study
+the CPU time of its process, which leaves out the waits for a core on a shared machine); the study
 writes ``stop.json`` beside each run (FLOPs per example, epochs allowed by the budget, why it stopped).
 Runs train into ``out_dir/<model>/select/lr<lr>`` and ``out_dir/<model>/lr<lr>-seed<k>``, ``workers`` at
 a time on a CPU (one process and thread each): first every selection run of both models, then every
@@ -50,7 +50,7 @@ from ..train import diffusion, gan, load_diffusion, load_gan
 from ..train.budget import epochs_for_budget, flattened
 from ..train.checkpoint import NonFiniteLossError
 from ..train.compute import training_flops_per_example
-from .params import Rule, setup_for
+from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
 from .selection import bracketed_selection, diverged, tail_mean
 
@@ -244,7 +244,8 @@ def _select_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out:
     try:
         _train(model, config(model, cfg, lr, 0, epochs), data, Path(out), tracker, torch.device(device))
     except NonFiniteLossError:
-        pass
+        if not _failed_on_nan(out):  # the record could not say so (e.g. a full disk): not a verdict on the rate
+            raise
 
 
 def _seed_job(model: str, cfg: Mapping[str, Any], lr: float, seed: int, out: str, flops: float, device: str) -> None:
@@ -289,6 +290,10 @@ def run(cfg: Mapping[str, Any]) -> Study:
 
     study.chosen, study.selection = bracketed_selection({m: cfg[f"{m}_lrs"] for m in MODELS}, train, select_lr,
                                                         cfg["extend"])
+    for model, lr in study.chosen.items():
+        if diverged(study.selection[model, lr]):
+            raise ParameterError(f"every learning rate of the {model.upper()}'s grid diverged (a non-finite loss; "
+                                 f"see {root / model / 'select'}): give {model}_lrs lower rates")
     seeds, twins = [], []
     for model in MODELS:
         lr = study.chosen[model]

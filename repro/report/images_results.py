@@ -74,11 +74,16 @@ def curves(study: Study) -> list[dict[str, Any]]:
 
 def time_axis(study: Study) -> tuple[str, str]:
     """The column of :func:`curves` that times training, and its axis label: CPU hours when every seed
-    trained on a CPU with one thread and timed every epoch's CPU use (other work on the machine, or a
-    pause, stretches wall time but not CPU time), else wall hours."""
+    trained on a CPU with one thread, at its start and at every resume, and timed every epoch's CPU use
+    (waiting for a core and pauses stretch wall time, not CPU time), else wall hours."""
     runs = list(study.runs.values())
-    one_thread = all(r.manifest.get("hardware", {}).get("device") == "cpu"
-                     and r.manifest.get("hardware", {}).get("torch_threads") == 1 for r in runs)
+
+    def one_cpu_thread(rec: Record) -> bool:
+        first, resumes = rec.manifest.get("hardware", {}), [r.get("hardware", {}) for r in rec.manifest.get("resumed_on", [])]
+        return (first.get("device") == "cpu" and first.get("torch_threads") == 1
+                and all(h.get("torch_threads") == 1 and not h.get("gpu") for h in resumes))
+
+    one_thread = all(one_cpu_thread(r) for r in runs)
     if runs and one_thread and all(training_cpu_s(r.rows) is not None for r in runs):
         return "cpu_hours", "training CPU hours (one thread)"
     return "train_hours", "training wall hours"

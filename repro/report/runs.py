@@ -137,8 +137,10 @@ def in_workers(fn: Callable[..., Any], calls: list[tuple], workers: int, device:
     """``fn(*args)`` for each tuple of ``calls``, in order. With ``workers`` > 1 on a CPU they run
     ``workers`` at a time, each in a process of its own with one thread (spawned; ``fn`` must be a
     module-level function): small models train fastest that way, and runs with two threads each fight
-    on two cores. A failure in any call is raised here once the others are done or cancelled."""
-    if workers <= 1 or device.type != "cpu" or len(calls) <= 1:
+    on two cores. A lone call goes to a worker too, so that a run resumed last keeps the one thread it
+    trained with (a CPU's sums, and so the training, depend on the thread count). A failure in any call
+    is raised here once the others are done or cancelled."""
+    if workers <= 1 or device.type != "cpu" or not calls:
         for args in calls:
             fn(*args)
         return

@@ -11,8 +11,9 @@ A run's training compute after ``step`` steps is then ``step * batch_size * flop
 (:func:`run_training_flops`, with :func:`record_flops_per_example` counted from the run's own config),
 and its training time the sum of its epochs' ``epoch_time_s`` (:func:`training_time_s`: evaluation and
 checkpointing are not in it). Each epoch also records ``epoch_cpu_s``, the CPU seconds its process used
-(:func:`training_cpu_s`): on a machine shared with other work, or paused, the wall time grows and the CPU
-time does not, so a run with one thread on a CPU is timed by what its epochs cost it alone.
+(:func:`training_cpu_s`): on a machine shared with other work, or paused, the wall time also counts the
+waits for a core and the pause, the CPU time does not (contention for caches and memory still slows
+it a little), so a run with one thread on a CPU is timed closer to what its epochs cost it alone.
 """
 
 from __future__ import annotations

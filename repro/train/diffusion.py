@@ -171,9 +171,9 @@ def ddpm_epoch(s: DiffusionState, batches: DeviceBatches, epoch: int, step: int)
     if n == 0:
         raise ValueError(f"epoch {epoch} had no batches: batch_size {cfg.batch_size} exceeds the data set")
     loss, mse, vb, grad_norm = (sums / n).tolist()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"epoch": epoch, "step": step, "loss": loss, "mse": mse, "vb": vb, "lr": lr, "grad_norm": grad_norm,
-            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(time.process_time() - cpu0, 3),
+            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(cpu, 3),
             "examples_per_s": round(n * cfg.batch_size / wall, 1)}, step
 
 

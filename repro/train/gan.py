@@ -185,11 +185,11 @@ def gan_epoch(s: GANState, batches: DeviceBatches, epoch: int, step: int) -> tup
         watch.observe(step + i + 1, stats[i, :2])
     watch.check()
     host = stats.cpu()  # the epoch's one read of the training values
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     s.iterations += [[epoch, step + i + 1, *r] for i, r in enumerate(host.tolist())]
     step += len(host)
     return {"epoch": epoch, "step": step, **dict(zip(ITERATION_COLUMNS, host.mean(dim=0).tolist())),
-            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(time.process_time() - cpu0, 3)}, step
+            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(cpu, 3)}, step
 
 
 def train_gan(config: GANTrainConfig | Mapping[str, Any], dataset: ImageDataset | MixtureDataset,

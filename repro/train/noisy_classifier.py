@@ -188,9 +188,9 @@ def classifier_epoch(s: NoisyClassifierState, batches: DeviceBatches, epoch: int
     if n == 0:
         raise ValueError(f"epoch {epoch} had no batches: batch_size {cfg.batch_size} exceeds the training split")
     loss, acc, grad_norm = (sums / n).tolist()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"epoch": epoch, "step": step, "loss": loss, "acc": acc, "lr": lr, "grad_norm": grad_norm,
-            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(time.process_time() - cpu0, 3),
+            "epoch_time_s": round(wall, 3), "epoch_cpu_s": round(cpu, 3),
             "examples_per_s": round(n * cfg.batch_size / wall, 1)}, step
 
 
