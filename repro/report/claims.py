@@ -176,17 +176,16 @@ def _compute_2d(results: Path) -> tuple[str, bool]:
         return "", False
     (ddpm, epochs), (gan, gan_epochs) = spent["ddpm"], spent["gan"]
     seeds = sorted({n for stats in modes.values() for _, _, n in stats})
-    at_least = all(compare_means(d, g) == "a" or (compare_means(d, g) == "neither" and d[0] >= g[0])
-                   for d, g in modes.values())
+    outcomes = [(compare_means(d, g), d[0] >= g[0]) for d, g in modes.values()]
+    at_least = all(o == "a" or (o == "neither" and not_lower) for o, not_lower in outcomes)
     contradicts = (ddpm < gan and epochs == gan_epochs and len(modes) == len(PACGAN_TABLE1)
                    and seeds[0] >= MIN_SEEDS and at_least)
-    clause = (f"2D mixtures, {epochs} (DDPM) and {gan_epochs} (GAN) epochs: one DDPM run spent {ddpm:.3g} training "
-              f"PFLOP, the GAN's {gan:.3g} ({sig(round_sig(gan / ddpm))} times as much); modes hit at the last epoch "
+    length = f"{epochs} epochs each" if epochs == gan_epochs else f"{epochs} (DDPM) and {gan_epochs} (GAN) epochs"
+    clause = (f"2D mixtures, {length}: one DDPM run spent {ddpm:.3g} training PFLOP, the GAN's {gan:.3g} "
+              f"({sig(round_sig(gan / ddpm))} times as much); modes hit at the last epoch "
               f"({'–'.join(map(str, seeds))} seeds per model): "
               + "; ".join(f"{m} DDPM {fmt_stat(d, n=False)}, GAN {fmt_stat(g, n=False)} ({lean(d, g)})"
                           for m, (d, g) in modes.items()))
-    if epochs == gan_epochs:
-        clause = clause.replace(f"{epochs} (DDPM) and {gan_epochs} (GAN) epochs", f"{epochs} epochs each")
     return clause, contradicts
 
 

@@ -284,8 +284,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     def train(lrs: list[tuple[str, float]]) -> dict[tuple[str, float], Record]:
         jobs = [(model, dict(cfg), lr, epochs[model], str(root / model / "select" / f"lr{lr:g}"), str(device))
                 for model, lr in lrs]
-        in_workers(_select_job, [j for j in jobs if finished_run(Path(j[4]), j[3]) is None and not _failed_on_nan(j[4])],
-                   cfg["workers"], device)
+        in_workers(_select_job, [j for j in jobs if _selection_record(Path(j[4]), j[3]) is None], cfg["workers"], device)
         return {(model, lr): load_record(Path(out)) for model, _, lr, _, out, _ in jobs}
 
     study.chosen, study.selection = bracketed_selection({m: cfg[f"{m}_lrs"] for m in MODELS}, train, select_lr,
@@ -318,6 +317,14 @@ def _failed_on_nan(out: str) -> bool:
     return (Path(out) / "manifest.json").exists() and diverged(load_record(Path(out)))
 
 
+def _selection_record(out: Path, epochs: int) -> Record | None:
+    """The selection run in ``out`` when it is done with: finished ``epochs`` epochs, or diverged."""
+    if (rec := finished_run(out, epochs)) is not None or not (out / "manifest.json").exists():
+        return rec
+    rec = load_record(out)
+    return rec if diverged(rec) else None
+
+
 def _call(fn, args: tuple) -> None:
     """``fn(*args)``: lets one pool of workers run jobs of several kinds."""
     fn(*args)
@@ -341,8 +348,7 @@ def load_study(root: str | Path) -> Study | None:
     root, study = Path(root), Study()
     for model in MODELS:
         for path in sorted((root / model / "select").glob("lr*")):
-            if (rec := finished_run(path, 1)) is not None or _failed_on_nan(str(path)):
-                rec = rec or load_record(path)
+            if (rec := _selection_record(path, 1)) is not None:
                 study.selection[model, _lr(rec)] = rec
         for path in sorted((root / model).glob("lr*-seed*")):
             if path.name.endswith("-fp32"):

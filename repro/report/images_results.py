@@ -129,8 +129,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
             "GFLOP per example": sig(study.flops[model] / 1e9),
             "training PFLOP": mean_pm([s["training_flops"] / 1e15 for s in stops], "sd"),
             "training_s": sum(training_time_s(rec.rows) for rec in recs) / len(recs),
-            "training_cpu_s": (None if any(training_cpu_s(rec.rows) is None for rec in recs)
-                               else sum(training_cpu_s(rec.rows) for rec in recs) / len(recs)),
+            "training_cpu_s": None if None in (cpu := [training_cpu_s(rec.rows) for rec in recs]) else sum(cpu) / len(cpu),
             "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
             "stopped": "; ".join(sorted({s["reason"].split(":")[0] for s in stops})),
             "FD (classifier)": mean_pm([float(rec.rows[-1][KEY]) for rec in recs], "sd"),
