@@ -286,6 +286,64 @@ def test_a_killed_seed_continues_at_the_next_chunk_boundary_and_its_fid_points_s
     assert fids == [4, 8]  # after chunk 2 (4 epochs) and at the stop; chunk 3 (6) is not a FID point
 
 
+def test_a_seed_that_diverges_stops_with_its_record_and_no_fid(monkeypatch, tmp_path):
+    """Chunks of 2 epochs: the second chunk ends on a non-finite loss; the seed stops there, noted as
+    diverged with the step, its compute counted to its last finished epoch, and no model is evaluated."""
+    from repro.records import RunRecord
+    from repro.train.checkpoint import NonFiniteLossError
+
+    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.25, "bf16_check": 0.25, "patience": 50}
+    monkeypatch.setattr(images, "epochs_for_budget", lambda budget, flops, n: int(round(8 * budget / 1e15 / cfg["budget_pflop"])))
+    out, fids, state = tmp_path / "gan" / "lr0.0002-seed1", [], {}
+
+    def train(model, config, data, path, tracker, device):
+        if "record" not in state:
+            state["record"] = RunRecord(path, "gan", {"lr_G": 2e-4, "lr_D": 2e-4, "batch_size": 64})
+        record = state["record"]
+        for e in range(len(images.load_record(path).rows), config.epochs):
+            if e == 3:
+                record.fail(NonFiniteLossError("non-finite loss at step 350: {'loss_D': nan}; the last good checkpoint "
+                                               "is last.pt. To continue from it ..."))
+                raise NonFiniteLossError("non-finite loss at step 350")
+            record.log({"epoch": e, "step": 100 * (e + 1), "fd_classifier": 9.0 - e, "n_eval": 1000})
+        return images.load_record(path)
+
+    monkeypatch.setattr(images, "_train", train)
+    monkeypatch.setattr(images, "_fid", lambda model, record, cfg, device: fids.append(len(record.rows)))
+    record, note = images._until_flat("gan", cfg, 2e-4, 1, list(range(10)), out, 1.0, None, "cpu")
+    assert note["reason"] == "diverged: non-finite loss at step 350" and len(record.rows) == 3
+    assert note["training_flops"] == 300 * 64 * 1.0 and fids == [2]  # chunk 1's FID only, none at the stop
+    assert json.loads((out / "stop.json").read_text()) == note
+    # a non-finite loss the record could not note is not taken as a verdict on the seed
+    monkeypatch.setattr(images, "_train", lambda *a: (_ for _ in ()).throw(NonFiniteLossError("at step 3")))
+    with pytest.raises(NonFiniteLossError):
+        images._until_flat("gan", cfg, 2e-4, 2, list(range(10)), tmp_path / "other", 1.0, None, "cpu")
+
+
+def test_results_are_read_from_the_seeds_that_did_not_diverge_and_count_the_others(tmp_path, images_run):
+    from repro.report.crossing import mean_curve
+
+    stop = {"flops_per_example": 1e8, "training_flops": 1e13, "budget_flops": 1e15, "reason": "budget spent"}
+    images_run(tmp_path / "gan" / "lr0.0002-seed0", "gan", 2e-4, [9.0, 7.0, 5.0], stop, fid={"fid": 50.0, "n": 1000})
+    images_run(tmp_path / "gan" / "lr0.0002-seed2", "gan", 2e-4, [9.0, 7.0, 3.0], stop, fid={"fid": 30.0, "n": 1000})
+    lost = images_run(tmp_path / "gan" / "lr0.0002-seed1", "gan", 2e-4, [8.0], {**stop, "reason": "diverged: at step 150"},
+                      fid={"fid": 90.0, "n": 1000}, status="failed")  # an earlier chunk's FID
+    manifest = json.loads((lost / "manifest.json").read_text())
+    (lost / "manifest.json").write_text(json.dumps({**manifest, "error": "NonFiniteLossError: non-finite loss at step 150"}))
+    study = images.load_study(tmp_path)
+    assert [rec.path.name for rec in study.kept("gan")] == ["lr0.0002-seed0", "lr0.0002-seed2"]
+    assert [r["fid"] for r in images.final_results(study, "gan")] == [50.0, 30.0]
+    (row,) = images.summary_rows(study)
+    assert row["seeds"] == 2 and row["epochs"] == "3, 1, 3" and row["stopped"] == "budget spent; 1 diverged, left out"
+    assert row["FD (classifier)"] == "4.0 ± 1.4" and row["FID"] == "40 ± 14 (N = 1000)"
+    runs = {r["seed"]: r for r in images.runs_rows(study)}
+    assert runs[1]["stopped"] == "diverged" and runs[1]["FID"] == "—" and runs[0]["FID"].startswith("50")
+    rows = images.curves(study)
+    assert [r["diverged"] for r in rows if r["seed"] == 1] == [True]
+    assert mean_curve(rows, "gan")[1] == [9.0, 7.0, 4.0]  # three epochs: the diverged seed does not cut it short
+    assert set(images.seed_series(rows, "gan", "pflop")) == {0, 2}
+
+
 def test_machines_name_every_cpu_a_seed_trained_or_resumed_on():
     def rec(hw, *resumed):
         return SimpleNamespace(manifest={"hardware": hw, "resumed_on": [{"hardware": h} for h in resumed]})

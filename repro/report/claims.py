@@ -228,7 +228,7 @@ def training_compute(results: Path) -> Finding:
     budget = next(iter(study.stops.values()))["budget_flops"] / 1e15
     parts = []
     for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM")):
-        recs = study.seed_runs(model)
+        recs = study.kept(model)
         used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items() if m == model])
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
         parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP")
@@ -256,7 +256,9 @@ def training_compute(results: Path) -> Finding:
     sure = (f"{seeds['gan']} DCGAN and {seeds['ddpm']} DDPM seeds; an ordering needs the gap at the end of the shared "
             f"range beyond twice the seeds' standard deviation there (gap {c['gap_at_end']:.3g}, sd "
             f"{c['sd_at_end']:.2g}); one image data set and size, CPU scale"
-            + ("; 2D: equal epochs, not equal compute" if two_d else ""))
+            + ("; 2D: equal epochs, not equal compute" if two_d else "")
+            + "".join(f"; {lost} {label} seed(s) diverged and are left out" for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM"))
+                      if (lost := len(study.seed_runs(model)) - seeds[model])))
     return Finding(ours, verdict, sure, where)
 
 

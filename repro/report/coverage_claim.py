@@ -45,7 +45,8 @@ def images_study(results: Path):
 
 
 def image_seeds(study) -> dict[str, int]:
-    return {model: len(study.seed_runs(model)) for model in ("gan", "ddpm")}
+    """The seeds each model's image results are read from (those that did not diverge)."""
+    return {model: len(study.kept(model)) for model in ("gan", "ddpm")}
 
 
 def compute_2d(results: Path) -> dict[str, tuple[float, int]]:

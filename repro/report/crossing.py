@@ -22,11 +22,12 @@ __all__ = ["mean_curve", "crossing", "crossing_row", "fid_points"]
 def mean_curve(rows: Sequence[Mapping[str, Any]], model: str, x: str = "pflop",
                y: str = "fd_classifier") -> tuple[list[float], list[float], list[float]]:
     """(x, mean of y over seeds, standard deviation over seeds) per epoch of ``model``, over the epochs
-    every seed reached."""
+    every seed reached; the rows of a seed that diverged (``diverged``) are left out."""
+    rows = [r for r in rows if r["model"] == model and not r.get("diverged")]
     by_epoch: dict[int, list[tuple[float, float]]] = {}
-    seeds = {r["seed"] for r in rows if r["model"] == model}
+    seeds = {r["seed"] for r in rows}
     for r in rows:
-        if r["model"] == model and r.get(y) is not None and math.isfinite(float(r[y])):
+        if r.get(y) is not None and math.isfinite(float(r[y])):
             by_epoch.setdefault(int(r["epoch"]), []).append((float(r[x]), float(r[y])))
     xs, means, sds = [], [], []
     for epoch in sorted(by_epoch):

@@ -14,7 +14,9 @@ effort and stopping rule:
 2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
    ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
    (:func:`repro.train.budget.flattened`: the last ``patience`` evaluations beat the earlier best by
-   less than ``min_improvement``). After chunks 1, 2, 4, 8, ... (log-spaced in compute, as the curves
+   less than ``min_improvement``). A seed that diverges stops there with its failed record, and the
+   others go on; results are read from the seeds that did not (:meth:`Study.kept`), and the tables
+   count the ones that did. After chunks 1, 2, 4, 8, ... (log-spaced in compute, as the curves
    are drawn) and at the stop, ``fid_samples`` samples get Inception FID (with a bootstrap interval of
    ``bootstrap`` resamples), KID, precision/recall and density/coverage (``fid-epochNNNN.json`` beside
    the run); ``fid_samples`` real test images, scored the same way against the same reference, give the
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -150,6 +153,11 @@ class Study:
         """``model``'s seed runs, in seed order."""
         return [self.runs[model, s] for s in sorted(s for m, s in self.runs if m == model)]
 
+    def kept(self, model: str) -> list[Record]:
+        """``model``'s seed runs that did not diverge, in seed order: the ones its results are read from
+        (a run that diverged shows in the curves and the run table, and is counted where seeds are)."""
+        return [rec for rec in self.seed_runs(model) if not diverged(rec)]
+
 
 def _train(model: str, train_cfg, data, out: Path, tracker, device) -> Record:
     train = gan.train_gan if model == "gan" else diffusion.train_diffusion
@@ -196,8 +204,10 @@ def fid_due(chunks: int) -> bool:
 
 def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, out: Path, flops: float,
                 tracker, device) -> tuple[Record, dict[str, Any]]:
-    """Train in chunks until the budget is spent or the FD curve has flattened; returns the record and
-    the stop note (written to ``out/stop.json``)."""
+    """Train in chunks until the budget is spent or the FD curve has flattened, or the run diverges (a
+    non-finite loss: its failed record is kept, and the other seeds go on); returns the record and the
+    stop note (written to ``out/stop.json``; for a run that diverged, ``training_flops`` counts its
+    finished epochs)."""
     stop_file = out / "stop.json"
     n = len(data)
     budget = cfg["budget_pflop"] * 1e15
@@ -211,7 +221,15 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     chunks = max(1, -(-done // chunk))
     epochs = min(chunks * chunk, max_epochs)
     while True:
-        record = _train(model, config(model, cfg, lr, seed, epochs), data, out, tracker, device)
+        try:
+            record = _train(model, config(model, cfg, lr, seed, epochs), data, out, tracker, device)
+        except NonFiniteLossError:
+            if not _failed_on_nan(str(out)):  # the record could not say so: not a verdict on the seed
+                raise
+            record = load_record(out)
+            where = re.search(r"non-finite loss at step \d+", record.manifest["error"])
+            reason = f"diverged: {where.group(0) if where else 'a non-finite loss'}"
+            break  # no Inception evaluation of a model that diverged
         reason = None
         if epochs >= max_epochs:
             reason = "budget spent"
@@ -223,8 +241,9 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
         if reason:
             break
         epochs, chunks = min(max_epochs, epochs + chunk), chunks + 1
+    step = record.rows[-1]["step"] if record.rows else 0
     note = {"flops_per_example": flops, "budget_flops": budget, "max_epochs": max_epochs, "epochs": epochs,
-            "reason": reason, "training_flops": record.rows[-1]["step"] * record.params["batch_size"] * flops}
+            "reason": reason, "training_flops": step * record.params["batch_size"] * flops}
     atomic_write_json(stop_file, note)
     return record, note
 

@@ -33,8 +33,9 @@ def _last_fid(rec: Record) -> dict[str, Any] | None:
 
 
 def final_results(study: Study, model: str) -> list[dict[str, Any]]:
-    """The last Inception evaluation of each of ``model``'s seeds that has one, in seed order."""
-    found = (_last_fid(rec) for rec in study.seed_runs(model))
+    """The last Inception evaluation of each of ``model``'s seeds that has one and did not diverge, in
+    seed order."""
+    found = (_last_fid(rec) for rec in study.kept(model))
     return [r for r in found if r is not None]
 
 
@@ -58,17 +59,18 @@ def bf16_rows(study: Study) -> list[dict[str, Any]]:
 
 def curves(study: Study) -> list[dict[str, Any]]:
     """One row per (model, seed, epoch): training PFLOP, wall hours and CPU hours so far (``None`` for a
-    run with an epoch that did not record its CPU time), and the tracked quality."""
+    run with an epoch that did not record its CPU time), the tracked quality, and whether the run
+    diverged later (such rows are left out of the seeds' mean curves)."""
     rows = []
     for (model, seed), rec in study.runs.items():
         flops, batch, hours, cpu = study.flops[model], rec.params["batch_size"], 0.0, 0.0
-        timed = training_cpu_s(rec.rows) is not None
+        timed, lost = training_cpu_s(rec.rows) is not None, diverged(rec)
         for r in rec.rows:
             hours += float(r.get("epoch_time_s") or 0.0) / 3600
             cpu += float(r.get("epoch_cpu_s") or 0.0) / 3600
             rows.append({"model": model, "seed": seed, "epoch": r["epoch"], "pflop": r["step"] * batch * flops / 1e15,
                          "train_hours": hours, "cpu_hours": cpu if timed else None, KEY: r.get(KEY),
-                         "classes_hit": r.get("classes_hit")})
+                         "classes_hit": r.get("classes_hit"), "diverged": lost})
     return rows
 
 
@@ -98,8 +100,9 @@ def machines(study: Study) -> list[str]:
 def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tuple[list[float], list[Any]]]:
     """``model``'s rows of :func:`curves` as ``{seed: (x values, fd_classifier values)}`` for
     :func:`repro.plotting.plot_seed_band`, with each epoch's x the seeds' mean there: the seeds share
-    their compute per epoch, but their wall times differ a little, and the band matches points by x."""
-    mine = [r for r in rows if r["model"] == model]
+    their compute per epoch, but their wall times differ a little, and the band matches points by x.
+    Seeds that diverged are left out (the run table lists them)."""
+    mine = [r for r in rows if r["model"] == model and not r.get("diverged")]
     at: dict[int, list[float]] = {}
     for r in mine:
         at.setdefault(r["epoch"], []).append(float(r[x]))
@@ -113,26 +116,29 @@ def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tup
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
     """Per model: the chosen rate, seeds, compute used, why the runs stopped, and the final quality as
-    mean ± standard deviation over seeds (Inception FID with its N); ``training_s`` and ``training_cpu_s``
-    are the seeds' mean training wall and CPU time in seconds (numbers, for the notebook to print apart
-    from the table; CPU time ``None`` when a seed did not record it)."""
+    mean ± standard deviation over the seeds that did not diverge (Inception FID with its N; ``seeds``
+    counts those, and ``stopped`` the ones left out); ``training_s`` and ``training_cpu_s`` are the
+    seeds' mean training wall and CPU time in seconds (numbers, for the notebook to print apart from the
+    table; CPU time ``None`` when a seed did not record it)."""
     rows = []
     for model in MODELS:
         keys = sorted(s for m, s in study.runs if m == model)
         if not keys:
             continue
-        recs = [study.runs[model, s] for s in keys]
+        recs, kept = [study.runs[model, s] for s in keys], study.kept(model)
         stops = [study.stops[model, s] for s in keys]
         fids = final_results(study, model)
+        reasons = sorted({s["reason"].split(":")[0] for s in stops} - {"diverged"})
+        lost = len(recs) - len(kept)
         rows.append({
-            "model": model.upper(), "lr": study.chosen[model], "seeds": len(recs),
+            "model": model.upper(), "lr": study.chosen[model], "seeds": len(kept),
             "GFLOP per example": sig(study.flops[model] / 1e9),
             "training PFLOP": mean_pm([s["training_flops"] / 1e15 for s in stops], "sd"),
             "training_s": sum(training_time_s(rec.rows) for rec in recs) / len(recs),
             "training_cpu_s": None if None in (cpu := [training_cpu_s(rec.rows) for rec in recs]) else sum(cpu) / len(cpu),
             "epochs": ", ".join(str(len(rec.rows)) for rec in recs),
-            "stopped": "; ".join(sorted({s["reason"].split(":")[0] for s in stops})),
-            "FD (classifier)": mean_pm([float(rec.rows[-1][KEY]) for rec in recs], "sd"),
+            "stopped": "; ".join(reasons + ([f"{lost} diverged, left out"] if lost else [])),
+            "FD (classifier)": mean_pm([float(rec.rows[-1][KEY]) for rec in kept], "sd"),
             "FID": mean_pm([f.get("fid") for f in fids], "sd") + (f" (N = {fids[0].get('n', '?')})" if fids else ""),
         })
     return rows
@@ -167,7 +173,7 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
     its KID with the spread over subsets smaller than N."""
     rows = []
     for (model, seed), rec in study.runs.items():
-        fid = _last_fid(rec)
+        fid = None if diverged(rec) else _last_fid(rec)
         stop = study.stops[model, seed]
         rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
                      "training PFLOP": sig(stop['training_flops'] / 1e15), "stopped": stop["reason"].split(":")[0],
@@ -189,11 +195,12 @@ def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]
             for (model, lr), rec in sorted(study.selection.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1]))]
 
 
-def final_samples(study: Study, model: str, n: int, cfg: Mapping[str, Any], seed: int = 0):
-    """``n`` samples (images in [-1, 1], CPU) of seed ``seed``'s final model: the DCGAN's last generator, the
-    DDPM's EMA weights with the tracking sampler (DDIM, ``ddpm_track_steps`` steps); a fixed noise stream."""
+def final_samples(study: Study, model: str, n: int, cfg: Mapping[str, Any], seed: int | None = None):
+    """``n`` samples (images in [-1, 1], CPU) of seed ``seed``'s final model (default: the first seed that
+    did not diverge, :meth:`Study.kept`): the DCGAN's last generator, the DDPM's EMA weights with the
+    tracking sampler (DDIM, ``ddpm_track_steps`` steps); a fixed noise stream."""
     device = pick_device(cfg["device"])
-    rec = study.runs[model, seed]
+    rec = study.kept(model)[0] if seed is None else study.runs[model, seed]
     stream = torch.Generator(device).manual_seed(12345)
     if model == "gan":
         return load_gan(rec, device=device, checkpoint="last").sample(n, generator=stream).cpu()
