@@ -28,6 +28,20 @@ def test_outside_smoke_the_study_needs_the_cpu_studys_ddpm(tmp_path):
     assert study_run(tmp_path, "gan") is None
 
 
+def test_the_study_run_passes_over_a_seed_that_diverged(tmp_path):
+    from repro.records import RunRecord
+    from repro.train.checkpoint import NonFiniteLossError
+
+    root = tmp_path / "images" / "ddpm"
+    RunRecord(root / "lr0.0005-seed0", "diffusion", {"lr": 5e-4}).fail(NonFiniteLossError("non-finite loss at step 9"))
+    RunRecord(root / "lr0.0005-seed1", "diffusion", {"lr": 5e-4}).finish()
+    assert study_run(tmp_path, "ddpm").name == "lr0.0005-seed1"
+    RunRecord(root / "lr0.0005-seed10", "diffusion", {"lr": 5e-4}).finish()  # seeds sort as numbers
+    assert study_run(tmp_path, "ddpm").name == "lr0.0005-seed1"
+    (root / "lr0.0015-seed0").mkdir()  # seeds of two rates: not one study's
+    assert study_run(tmp_path, "ddpm") is None
+
+
 @pytest.mark.parametrize("change, message", [
     ({"scales": [1.0, -2.0]}, "'scales'.*numbers >= 0"),
     ({"weights": ["x"]}, "'weights'.*numbers >= 0"),

@@ -5,7 +5,7 @@ gradient of a noise-aware classifier at scale s and trade diversity for fidelity
 (2022) get the same trade from a class-conditional model trained with label dropout, at guidance
 weight w. This study puts both on one fidelity-diversity plane with the DCGAN as a point:
 
-1. **Models.** The unconditional DDPM (``ddpm_run``, a finished run; by default the seed-0 DDPM of the
+1. **Models.** The unconditional DDPM (``ddpm_run``, a finished run; by default the first DDPM seed of the
    ``images`` study under ``runs_dir``; in the smoke profile, without either, one trained here with
    ``ddpm_preset`` for ``ddpm_epochs``), its class-conditional twin (the
    same settings plus ``num_classes`` and label dropout ``p_uncond``, trained here on the same data) and a
@@ -17,7 +17,7 @@ weight w. This study puts both on one fidelity-diversity plane with the DCGAN as
    0, 1, ..., K - 1, 0, 1, ... (balanced), drawn with ``sampler`` on ``steps`` respaced steps, scored by
    :func:`repro.metrics.conditional.conditional_scores` against ``n_samples`` real test images. Real
    training images at the same N give the floor; the DCGAN of ``gan_run`` (by default the ``images``
-   study's seed-0 DCGAN) is an unconditional point.
+   study's first DCGAN seed) is an unconditional point.
 
 Runs train into ``out_dir/ddpm`` (when trained here), ``out_dir/ddpm-cond`` and ``out_dir/classifier``;
 the sweep writes ``out_dir/sweep`` (one row per point, a grid per point whose columns are the classes,
@@ -89,7 +89,7 @@ def _models_given(cfg: Mapping[str, Any]) -> str | None:
     if cfg["profile"] == "smoke" or cfg.get("ddpm_run") or study_run(cfg.get("runs_dir"), "ddpm"):
         return None
     return ("the study guides the CPU study's DDPM: pass ddpm_run (a finished unconditional DDPM run) or runs_dir "
-            "(a folder whose images/ddpm holds the images study's seed-0 run); run the images notebook first")
+            "(a folder whose images/ddpm holds the images study's seeds); run the images notebook first")
 
 
 setup = setup_for(NOTEBOOK, RULES, (_lists, _models_given))  # experiment.setup(globals()) in the notebook

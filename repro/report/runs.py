@@ -53,12 +53,19 @@ def study_root(notebook: str, cfg: Mapping[str, Any]) -> Path:
 
 
 def study_run(runs_dir: str | Path | None, model: str) -> Path | None:
-    """The seed-0 run of ``model`` ("ddpm" or "gan") at the learning rate the ``images`` study chose
-    (the only one it trains seeds of), under ``runs_dir/images``; ``None`` when there is none."""
+    """The first seed's run of ``model`` ("ddpm" or "gan") at the learning rate the ``images`` study chose
+    (the only one it trains seeds of), under ``runs_dir/images``, passing over seeds that diverged (seed 0
+    unless it did); ``None`` when there is none, or the folder holds seeds of more than one rate."""
+    from .selection import diverged
+
     if runs_dir is None:
         return None
-    found = sorted((Path(runs_dir) / "images" / model).glob("lr*-seed0"))
-    return found[0] if len(found) == 1 else None
+    found = [p for p in (Path(runs_dir) / "images" / model).glob("lr*-seed*") if p.name.rsplit("-seed", 1)[1].isdigit()]
+    if len({p.name.rsplit("-seed", 1)[0] for p in found}) != 1:
+        return None
+    kept = [p for p in sorted(found, key=lambda p: int(p.name.rsplit("-seed", 1)[1]))
+            if not ((p / "manifest.json").exists() and diverged(load_record(p)))]
+    return kept[0] if kept else None
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:

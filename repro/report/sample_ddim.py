@@ -1,10 +1,10 @@
 """The ``sample_ddim`` notebook's experiment: sample quality against sampling cost.
 
-For a trained DDPM (its EMA weights; the ``images`` study's seed 0 when ``runs_dir`` holds that study,
+For a trained DDPM (its EMA weights; the ``images`` study's first seed (seed 0 unless it diverged) when ``runs_dir`` holds that study,
 else the run of ``train_ddpm``) and each number of steps K, three samplers
 draw ``n_samples`` images: iDDPM's *respaced ancestral* sampler (learned variances on K steps,
 Nichol & Dhariwal 2021 sec. 4), DDIM with eta = 0 (deterministic) and DDIM with eta = 1 (Song et al.
-2021). The trained DCGAN (the study's seed 0, else ``train_gan``'s) is the one-step point. Each row of the sweep's
+2021). The trained DCGAN (the study's first seed, else ``train_gan``'s) is the one-step point. Each row of the sweep's
 ``metrics.csv`` holds the sampler, K (network evaluations per image), wall seconds per image and the
 classifier-space quality of the samples; a grid of each setting is saved.
 
@@ -58,8 +58,8 @@ def _check_lists(cfg: Mapping[str, Any]) -> str | None:
 
 
 def model_runs(runs_dir: str | Path) -> dict[str, Path]:
-    """The DDPM and DCGAN runs the sweep samples from ``runs_dir``: the ``images`` study's seed-0 runs
-    (trained at matched compute until their quality flattened) when it holds them, else ``train_ddpm/``
+    """The DDPM and DCGAN runs the sweep samples from ``runs_dir``: the ``images`` study's first seeds
+    (:func:`repro.report.runs.study_run`; trained at matched compute until their quality flattened) when it holds them, else ``train_ddpm/``
     and ``train_gan/``."""
     return {model: study_run(runs_dir, model) or Path(runs_dir) / f"train_{model}" for model in ("ddpm", "gan")}
 
