@@ -77,17 +77,22 @@ def test_epochs_for_a_budget():
 
 
 @pytest.mark.parametrize("values, flat", [
-    ([10, 8, 6, 5, 4.5, 4.0], False),          # still improving by > 2%
-    ([10, 8, 6, 5, 4.99, 5.1, 5.0], True),     # three evaluations without a 2% gain
-    ([10, 8, 6], False),                       # too few to judge
-    ([10, 8, 6, 5, float("nan"), 5.0, 5.0, 5.0], True),
+    ([10, 8, 6, 5, 4.5, 4.0], False),            # the last three's mean beats the three before by > 2%
+    ([10, 8, 5.0, 5.05, 4.99, 5.1, 5.0, 5.05], True),  # the last three's mean: no 2% gain on the three before
+    ([10, 8, 6, 5, 5], False),                   # too few to judge: two windows of three are needed
+    ([10, 8, 6, 5, float("nan"), 5.0, 5.0, 5.0, 5.0, 5.0], True),
+    # a noisy curve still falling: its last three never beat the earlier best (4.0, a lucky draw), but
+    # their mean is 8% below the mean of the three before; the best-so-far rule would call it flat
+    ([9, 4.0, 7, 6.5, 6.0, 5.5, 6.0, 5.6, 5.3], False),
 ])
-def test_a_curve_is_flat_when_the_last_evaluations_do_not_beat_the_earlier_best(values, flat):
+def test_a_curve_is_flat_when_its_last_window_mean_does_not_beat_the_window_before(values, flat):
     from repro.train.budget import flattened
 
     rows = [{"fd": v} for v in values] + [{"other": 1}]  # rows without the key are skipped
-    assert flattened(rows, "fd", patience=3, min_improvement=0.02) is flat
+    assert flattened(rows, "fd", window=3, min_improvement=0.02) is flat
     assert flattened([{"s": 1 / v} for v in values], "s", 3, 0.02, mode="max") is flat  # a score, rising
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        flattened(rows, "fd", window=0, min_improvement=0.02)
 
 
 def test_window_change_is_the_difference_of_window_means_with_its_standard_error():

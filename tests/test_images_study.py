@@ -261,7 +261,7 @@ def test_seed_series_put_each_epoch_at_the_seeds_mean_time():
 def test_a_killed_seed_continues_at_the_next_chunk_boundary_and_its_fid_points_stay_on_chunks(monkeypatch, tmp_path):
     """Chunks of 2 epochs, budget 8: a run killed with 3 epochs done continues to 4 (not 2, which its
     checkpoint has passed), takes the FID due after chunk 2 there, and goes on to 8."""
-    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.25, "bf16_check": 0.25, "patience": 50}
+    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.25, "bf16_check": 0.25}
     monkeypatch.setattr(images, "epochs_for_budget", lambda budget, flops, n: int(round(8 * budget / 1e15 / cfg["budget_pflop"])))
     out = tmp_path / "run"
     state = {"rows": 3}
@@ -292,7 +292,7 @@ def test_a_seed_that_diverges_stops_with_its_record_and_no_fid(monkeypatch, tmp_
     from repro.records import RunRecord
     from repro.train.checkpoint import NonFiniteLossError
 
-    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.25, "bf16_check": 0.25, "patience": 50}
+    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.25, "bf16_check": 0.25}
     monkeypatch.setattr(images, "epochs_for_budget", lambda budget, flops, n: int(round(8 * budget / 1e15 / cfg["budget_pflop"])))
     out, fids, state = tmp_path / "gan" / "lr0.0002-seed1", [], {}
 

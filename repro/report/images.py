@@ -13,8 +13,9 @@ effort and stopping rule:
    (:func:`repro.report.selection.bracketed_selection`), for both models alike.
 2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
    ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
-   (:func:`repro.train.budget.flattened`: the last ``patience`` evaluations beat the earlier best by
-   less than ``min_improvement``). A seed that diverges stops there with its failed record, and the
+   (:func:`repro.train.budget.flattened`: the mean FD over the last chunk's epochs beat the mean over
+   the chunk before by less than ``min_improvement``, a share of it; both models judged on the same
+   share of the budget). A seed that diverges stops there with its failed record, and the
    others go on; results are read from the seeds that did not (:meth:`Study.kept`), and the tables
    count the ones that did. After chunks 1, 2, 4, 8, ... (log-spaced in compute, as the curves
    are drawn) and at the stop, ``fid_samples`` samples get Inception FID (with a bootstrap interval of
@@ -78,8 +79,8 @@ RULES = {
     "select_fraction": Rule(float, help="share of the budget the selection runs train"),
     "extend": Rule(int, minimum=0, help="rounds of growing a grid past an edge that wins (0: the grid as given)"),
     "chunk_fraction": Rule(float, help="share of the budget between two flatness checks and FID points"),
-    "patience": Rule(int, minimum=1),
-    "min_improvement": Rule(float, minimum=0.0),
+    "min_improvement": Rule(float, minimum=0.0, help="the relative gain of a chunk's mean FD over the chunk "
+                                                      "before below which a run has flattened"),
     "track_samples": Rule(int, minimum=100),
     "ddpm_track_steps": Rule(int, minimum=1, help="DDIM steps of the DDPM's tracking samples"),
     "fid_samples": Rule(int, minimum=0, help="Inception-evaluated samples after each chunk (0: none)"),
@@ -233,9 +234,9 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
         reason = None
         if epochs >= max_epochs:
             reason = "budget spent"
-        elif flattened(record.rows, KEY, cfg["patience"], cfg["min_improvement"]):
-            reason = (f"flattened: the last {cfg['patience']} evaluations improved on the earlier best "
-                      f"by less than {cfg['min_improvement']:.0%}")
+        elif flattened(record.rows, KEY, chunk, cfg["min_improvement"]):
+            reason = (f"flattened: the mean FD of the last {chunk} epochs improved on the mean of the {chunk} "
+                      f"before by less than {cfg['min_improvement']:.0%}")
         if reason or fid_due(chunks):
             _fid(model, record, cfg, device)
         if reason:

@@ -3,8 +3,9 @@
 Two models compared at matched compute each get the same budget ``B`` FLOPs of training (counted per
 example by :func:`repro.train.compute.training_flops_per_example`): a model whose step costs ``f``
 FLOPs per example trains at most ``B / (f N)`` epochs of ``N`` examples (:func:`epochs_for_budget`).
-It stops earlier when its quality curve has flattened (:func:`flattened`), so that neither side is
-stopped while still improving, and neither spends budget past the point where it stopped improving.
+It stops earlier when its quality curve has flattened (:func:`flattened`: the mean of its last
+evaluations no longer beats the mean of those before by a set share), so that neither side is stopped
+while still improving, and neither spends budget past the point where it stopped improving.
 A run stopped at a fixed length reports whether its last epochs still improved: :func:`window_change`
 and :func:`trend` compare the mean of its last values with the mean of those before (a window's mean,
 not its best value: the minimum of a noisy curve keeps falling by chance after the curve has flattened).
@@ -26,20 +27,27 @@ def epochs_for_budget(budget_flops: float, flops_per_example: float, examples_pe
     return max(1, math.floor(budget_flops / (flops_per_example * examples_per_epoch)))
 
 
-def flattened(rows: Sequence[dict[str, Any]], key: str, patience: int, min_improvement: float,
+def flattened(rows: Sequence[dict[str, Any]], key: str, window: int, min_improvement: float,
               mode: str = "min") -> bool:
-    """Whether the last ``patience`` values of ``key`` (rows without it skipped) failed to beat the best
-    value before them by a relative ``min_improvement`` (e.g. 0.02: 2%). ``mode`` "min" for a distance,
-    "max" for a score. Too few values to judge: ``False``."""
+    """Whether the mean of the last ``window`` values of ``key`` (rows without it skipped) failed to beat
+    the mean of the ``window`` values before them by a relative ``min_improvement`` (e.g. 0.02: 2%).
+    ``mode`` "min" for a distance, "max" for a score. Fewer than ``2 window`` values: ``False``.
+
+    Window means, not the best value so far: a noisy curve's minimum keeps falling by chance, so a rule
+    that asks the last values to beat it stops curves that are still improving (a DCGAN whose FD fell
+    by a third over its next 20 epochs read as flat after 20)."""
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
     values = [float(r[key]) for r in rows if r.get(key) is not None and math.isfinite(float(r[key]))]
-    if len(values) <= patience:
+    if len(values) < 2 * window:
         return False
-    before, recent = values[:-patience], values[-patience:]
+    recent = sum(values[-window:]) / window
+    before = sum(values[-2 * window:-window]) / window
     if mode == "min":
-        return min(recent) > min(before) * (1 - min_improvement)
-    return max(recent) < max(before) * (1 + min_improvement)
+        return recent > before * (1 - min_improvement)
+    return recent < before * (1 + min_improvement)
 
 
 def window_change(values: Sequence[float | None], k: int) -> tuple[float, float]:
