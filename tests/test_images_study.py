@@ -286,6 +286,27 @@ def test_a_killed_seed_continues_at_the_next_chunk_boundary_and_its_fid_points_s
     assert fids == [4, 8]  # after chunk 2 (4 epochs) and at the stop; chunk 3 (6) is not a FID point
 
 
+def test_a_seed_stops_when_its_window_mean_fd_flattens_with_windows_of_at_least_three_epochs(monkeypatch, tmp_path):
+    """Chunks of 2 epochs, budget 16: the FD falls to 5 by epoch 3 and stays; with windows of 2 the run
+    would stop at 8 epochs, with windows of max(chunk, MIN_WINDOW) = 3 it stops at 10 (epochs 7-9 against
+    4-6), checked at chunk boundaries only."""
+    cfg = {**images.setup({"profile": "smoke"}), "chunk_fraction": 0.125, "bf16_check": 0.125, "min_improvement": 0.02}
+    monkeypatch.setattr(images, "epochs_for_budget", lambda budget, flops, n: int(round(16 * budget / 1e15 / cfg["budget_pflop"])))
+    fd = [10.0, 8.0, 6.0] + [5.0] * 13
+    trained = []
+
+    def train(model, config, data, path, tracker, device):
+        trained.append(config.epochs)
+        return SimpleNamespace(path=path, rows=[{"fd_classifier": fd[e], "step": e + 1} for e in range(config.epochs)],
+                               params={"batch_size": 64})
+
+    monkeypatch.setattr(images, "_train", train)
+    monkeypatch.setattr(images, "_fid", lambda *a: None)
+    record, note = images._until_flat("gan", cfg, 2e-4, 0, list(range(10)), tmp_path, 1.0, None, "cpu")
+    assert images.MIN_WINDOW == 3 and trained == [2, 4, 6, 8, 10]
+    assert note["reason"].startswith("flattened: the mean FD of the last 3 epochs improved on the mean of the 3 before")
+
+
 def test_a_seed_that_diverges_stops_with_its_record_and_no_fid(monkeypatch, tmp_path):
     """Chunks of 2 epochs: the second chunk ends on a non-finite loss; the seed stops there, noted as
     diverged with the step, its compute counted to its last finished epoch, and no model is evaluated."""

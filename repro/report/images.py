@@ -15,7 +15,8 @@ effort and stopping rule:
    ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
    (:func:`repro.train.budget.flattened`: the mean FD over the last chunk's epochs beat the mean over
    the chunk before by less than ``min_improvement``, a share of it; both models judged on the same
-   share of the budget). A seed that diverges stops there with its failed record, and the
+   share of the budget, and on at least ``MIN_WINDOW`` evaluations a window, so that one noisy
+   evaluation cannot stop a run). A seed that diverges stops there with its failed record, and the
    others go on; results are read from the seeds that did not (:meth:`Study.kept`), and the tables
    count the ones that did. After chunks 1, 2, 4, 8, ... (log-spaced in compute, as the curves
    are drawn) and at the stop, ``fid_samples`` samples get Inception FID (with a bootstrap interval of
@@ -64,6 +65,7 @@ __all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", 
 NOTEBOOK = "images"
 MODELS = ("gan", "ddpm")
 LAST_K = 3          # evaluations averaged by the selection rule
+MIN_WINDOW = 3      # fewest evaluations in each window of the stopping rule
 KEY = "fd_classifier"
 RULES = {
     "dataset": Rule(str, choices=IMAGE_DATASETS),
@@ -214,6 +216,7 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     budget = cfg["budget_pflop"] * 1e15
     max_epochs = epochs_for_budget(budget, flops, n)
     chunk = epochs_for_budget(budget * cfg["chunk_fraction"], flops, n)
+    window = max(chunk, MIN_WINDOW)  # epochs (one evaluation each) in each window of the flatness rule
     if stop_file.exists():
         return load_record(out), json.loads(stop_file.read_text())
     # a killed run continues at the first chunk boundary at or after the epochs it holds (a trainer
@@ -234,8 +237,8 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
         reason = None
         if epochs >= max_epochs:
             reason = "budget spent"
-        elif flattened(record.rows, KEY, chunk, cfg["min_improvement"]):
-            reason = (f"flattened: the mean FD of the last {chunk} epochs improved on the mean of the {chunk} "
+        elif flattened(record.rows, KEY, window, cfg["min_improvement"]):
+            reason = (f"flattened: the mean FD of the last {window} epochs improved on the mean of the {window} "
                       f"before by less than {cfg['min_improvement']:.0%}")
         if reason or fid_due(chunks):
             _fid(model, record, cfg, device)
