@@ -13,8 +13,17 @@ from repro.report.params import ParameterError
 from repro.report.runs import continue_run
 
 
-def _run(*fds, status="finished", error=None):
-    return SimpleNamespace(rows=[{"fd_classifier": v} for v in fds], manifest={"status": status, "error": error})
+def _run(*fds, status="finished", error=None, lead=9):
+    """A run of ``lead`` early evaluations (FD 99) then ``fds``: long enough that the rule averages its last three."""
+    return SimpleNamespace(rows=[{"fd_classifier": v} for v in [99.0] * lead + list(fds)],
+                           manifest={"status": status, "error": error})
+
+
+def test_a_short_selection_run_is_judged_on_its_last_quarter_only():
+    """A two-epoch run (the DDPM's selection) is judged on its last epoch, not on the mean with its first."""
+    assert [images.tail_k(n) for n in (1, 2, 4, 8, 12, 40)] == [1, 1, 1, 2, 3, 3]
+    runs = {1.5e-3: _run(9.6, 6.2, lead=0), 4.5e-3: _run(10.2, 6.0, lead=0)}
+    assert images.select_lr(runs) == 4.5e-3  # 6.0 < 6.2; the means of both epochs (8.1 > 7.9) would pick 1.5e-3
 
 
 def test_the_rate_with_the_lowest_recent_fd_is_chosen_ties_to_the_lower_rate():
@@ -74,7 +83,7 @@ def test_a_run_that_diverged_in_its_first_epoch_is_read_back_and_ranked_last(tmp
     assert images.select_lr({lr: rec for (_, lr), rec in study.selection.items()}) == 2e-4
     cfg = {**images.setup({"profile": "smoke"}), "gan_lrs": [2e-4, 6e-4]}
     rows = {r["lr"]: r for r in images.selection_rows(study, cfg)}
-    assert rows[6e-4]["FD mean of last 3"] == "diverged" and rows[6e-4]["epochs"] == 0
+    assert rows[6e-4]["FD at the end"] == "diverged" and rows[6e-4]["epochs"] == 0
 
 
 def test_a_grid_whose_every_rate_diverged_is_refused_with_the_fix(monkeypatch, tmp_path):
@@ -112,7 +121,7 @@ def test_a_diverged_selection_run_is_not_trained_again_and_ranks_last(monkeypatc
     # 3e-4 scored 1.0 against 1e-4's 5.0 before it diverged: it ranks last, so 1e-4 wins at the lower edge
     assert study.chosen["gan"] == 1e-4 and pools[1] == [str(tmp_path / "gan" / "select" / "lr3.3e-05")]
     rows = {r["lr"]: r for r in images.selection_rows(study, cfg) if r["model"] == "GAN"}
-    assert rows[3e-4]["FD mean of last 3"] == "diverged"
+    assert rows[3e-4]["FD at the end"] == "diverged"
 
 
 def test_bad_study_parameters_are_named():
@@ -305,6 +314,13 @@ def test_a_seed_stops_when_its_window_mean_fd_flattens_with_windows_of_at_least_
     record, note = images._until_flat("gan", cfg, 2e-4, 0, list(range(10)), tmp_path, 1.0, None, "cpu")
     assert images.MIN_WINDOW == 3 and trained == [2, 4, 6, 8, 10]
     assert note["reason"].startswith("flattened: the mean FD of the last 3 epochs improved on the mean of the 3 before")
+
+
+def test_flatness_windows_are_the_same_share_of_each_models_budget():
+    # the cpu profile's budgets: 160 DCGAN and 11 DDPM epochs; chunks of 1/8 would give the DDPM one
+    # evaluation a window, so both get 3/11 of their budget: 44 and 3 epochs
+    assert images.flat_windows({"gan": 160, "ddpm": 11}, 0.125) == {"gan": 44, "ddpm": 3}
+    assert images.flat_windows({"gan": 160, "ddpm": 80}, 0.125) == {"gan": 20, "ddpm": 10}  # chunks suffice
 
 
 def test_a_seed_that_diverges_stops_with_its_record_and_no_fid(monkeypatch, tmp_path):

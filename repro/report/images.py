@@ -7,16 +7,19 @@ effort and stopping rule:
 1. **Selection.** On seed 0, each learning rate of the model's grid (``gan_lrs``: lr_G = lr_D;
    ``ddpm_lrs``) trains for ``select_fraction`` of the budget; :func:`select_lr` keeps the one with the
    lowest classifier-space Fréchet distance (``fd_classifier``, every epoch on ``track_samples``
-   samples) averaged over the last ``LAST_K`` evaluations; a rate whose run diverged (a non-finite
+   samples) averaged over the last ``LAST_K`` evaluations, or as many of them as lie in the last
+   ``TAIL_SHARE`` of the run (at least one: a two-epoch run is judged on its last epoch, not on the
+   mean of its first and last); a rate whose run diverged (a non-finite
    loss) is ranked last and its failed record kept as the evidence, not trained again. A rate chosen at an edge of its grid gets
    one more ×/÷3 step past that edge and the rule picks again, up to ``extend`` times
    (:func:`repro.report.selection.bracketed_selection`), for both models alike.
 2. **Seeds.** The chosen rate trains ``gan_seeds`` / ``ddpm_seeds`` seeds, in chunks of
    ``chunk_fraction`` of the budget, until the budget is spent or the FD curve has flattened
    (:func:`repro.train.budget.flattened`: the mean FD over the last chunk's epochs beat the mean over
-   the chunk before by less than ``min_improvement``, a share of it; both models judged on the same
-   share of the budget, and on at least ``MIN_WINDOW`` evaluations a window, so that one noisy
-   evaluation cannot stop a run). A seed that diverges stops there with its failed record, and the
+   the chunk before by less than ``min_improvement``, a share of it; each window is the same share of
+   the budget for both models, ``chunk_fraction`` or more so that the model with the fewest epochs
+   gets ``MIN_WINDOW`` evaluations a window: one noisy evaluation cannot stop a run, and neither model
+   can stop at a smaller share of its budget than the other, :func:`flat_windows`). A seed that diverges stops there with its failed record, and the
    others go on; results are read from the seeds that did not (:meth:`Study.kept`), and the tables
    count the ones that did. After chunks 1, 2, 4, 8, ... (log-spaced in compute, as the curves
    are drawn) and at the stop, ``fid_samples`` samples get Inception FID (with a bootstrap interval of
@@ -59,12 +62,14 @@ from .params import ParameterError, Rule, setup_for
 from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
 from .selection import bracketed_selection, diverged, tail_mean
 
-__all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", "select_lr", "Study", "real_baseline",
+__all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", "select_lr", "tail_k", "flat_windows",
+           "Study", "real_baseline",
            "fid_due"]  # and, loaded on use, the names in PAGE
 
 NOTEBOOK = "images"
 MODELS = ("gan", "ddpm")
-LAST_K = 3          # evaluations averaged by the selection rule
+LAST_K = 3          # evaluations averaged by the selection rule, at most
+TAIL_SHARE = 0.25   # ... and only those in this last share of the selection run (at least one)
 MIN_WINDOW = 3      # fewest evaluations in each window of the stopping rule
 KEY = "fd_classifier"
 RULES = {
@@ -124,15 +129,23 @@ def config(model: str, cfg: Mapping[str, Any], lr: float, seed: int, epochs: int
     return diffusion.preset(cfg["ddpm_preset"], lr=lr, track_steps=cfg["ddpm_track_steps"], **common)
 
 
+def tail_k(n: int, k: int = LAST_K) -> int:
+    """How many of a run's ``n`` last evaluations the selection rule averages: ``k``, or those in the
+    run's last ``TAIL_SHARE`` when fewer, and at least one."""
+    return max(1, min(k, math.floor(n * TAIL_SHARE)))
+
+
 def tail_fd(rows: list[dict[str, Any]], k: int = LAST_K) -> float:
-    """``fd_classifier`` averaged over the last ``k`` evaluations (inf when none is finite: ranked last)."""
-    mean = tail_mean(rows, KEY, k)
+    """``fd_classifier`` averaged over the last :func:`tail_k` evaluations (inf when none is finite: ranked
+    last)."""
+    mean = tail_mean(rows, KEY, tail_k(len(rows), k))
     return math.inf if math.isnan(mean) else mean
 
 
 def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
     """The learning rate whose run ended with the lowest ``fd_classifier`` averaged over its last ``k``
-    evaluations (ties: the lower rate); a run that diverged ranks last, whatever it scored before."""
+    evaluations, or those in its last ``TAIL_SHARE`` when fewer (:func:`tail_k`; ties: the lower rate);
+    a run that diverged ranks last, whatever it scored before."""
     if not runs:
         raise ValueError("select_lr needs at least one run")
     return min(runs, key=lambda lr: (math.inf if diverged(runs[lr]) else tail_fd(runs[lr].rows, k), lr))
@@ -205,8 +218,16 @@ def fid_due(chunks: int) -> bool:
     return chunks >= 1 and chunks & (chunks - 1) == 0
 
 
+def flat_windows(max_epochs: Mapping[str, int], chunk_fraction: float) -> dict[str, int]:
+    """Epochs in each window of the flatness rule, per model: the same share of each model's budget
+    (``max_epochs``), ``chunk_fraction`` or, when that leaves the model with the fewest epochs fewer
+    than ``MIN_WINDOW``, the share that gives it ``MIN_WINDOW``."""
+    share = max(chunk_fraction, MIN_WINDOW / min(max_epochs.values()))
+    return {model: max(1, math.ceil(share * epochs - 1e-9)) for model, epochs in max_epochs.items()}
+
+
 def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, out: Path, flops: float,
-                tracker, device) -> tuple[Record, dict[str, Any]]:
+                tracker, device, window: int | None = None) -> tuple[Record, dict[str, Any]]:
     """Train in chunks until the budget is spent or the FD curve has flattened, or the run diverges (a
     non-finite loss: its failed record is kept, and the other seeds go on); returns the record and the
     stop note (written to ``out/stop.json``; for a run that diverged, ``training_flops`` counts its
@@ -216,7 +237,8 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     budget = cfg["budget_pflop"] * 1e15
     max_epochs = epochs_for_budget(budget, flops, n)
     chunk = epochs_for_budget(budget * cfg["chunk_fraction"], flops, n)
-    window = max(chunk, MIN_WINDOW)  # epochs (one evaluation each) in each window of the flatness rule
+    if window is None:  # epochs (one evaluation each) in each window of the flatness rule
+        window = flat_windows({model: max_epochs}, cfg["chunk_fraction"])[model]
     if stop_file.exists():
         return load_record(out), json.loads(stop_file.read_text())
     # a killed run continues at the first chunk boundary at or after the epochs it holds (a trainer
@@ -271,10 +293,11 @@ def _select_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out:
             raise
 
 
-def _seed_job(model: str, cfg: Mapping[str, Any], lr: float, seed: int, out: str, flops: float, device: str) -> None:
+def _seed_job(model: str, cfg: Mapping[str, Any], lr: float, seed: int, out: str, flops: float, window: int,
+              device: str) -> None:
     """One seed at the chosen rate, trained until flat (writes ``stop.json``), in this process or a worker's."""
     data, tracker = _inputs(cfg, torch.device(device))
-    _until_flat(model, cfg, lr, seed, data, Path(out), flops, tracker, torch.device(device))
+    _until_flat(model, cfg, lr, seed, data, Path(out), flops, tracker, torch.device(device), window)
 
 
 def _twin_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out: str, device: str) -> None:
@@ -316,11 +339,12 @@ def run(cfg: Mapping[str, Any]) -> Study:
         if diverged(study.selection[model, lr]):
             raise ParameterError(f"every learning rate of the {model.upper()}'s grid diverged (a non-finite loss; "
                                  f"see {root / model / 'select'}): give {model}_lrs lower rates")
+    window = flat_windows({m: epochs_for_budget(budget, study.flops[m], n) for m in MODELS}, cfg["chunk_fraction"])
     seeds, twins = [], []
     for model in MODELS:
         lr = study.chosen[model]
-        seeds += [(model, dict(cfg), lr, seed, str(root / model / f"lr{lr:g}-seed{seed}"), study.flops[model], str(device))
-                  for seed in range(cfg[f"{model}_seeds"])]
+        seeds += [(model, dict(cfg), lr, seed, str(root / model / f"lr{lr:g}-seed{seed}"), study.flops[model],
+                   window[model], str(device)) for seed in range(cfg[f"{model}_seeds"])]
         if cfg["bf16"] and cfg["bf16_check"] > 0:
             twin_epochs = epochs_for_budget(budget * cfg["bf16_check"], study.flops[model], n)
             twins.append((model, dict(cfg), lr, twin_epochs, str(root / model / f"lr{lr:g}-seed0-fp32"), str(device)))
@@ -328,7 +352,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     todo = [(_seed_job, j) for j in sorted(seeds, key=lambda j: j[3]) if not (Path(j[4]) / "stop.json").exists()]
     todo += [(_twin_job, j) for j in twins if finished_run(Path(j[4]), j[3]) is None]
     in_workers(_call, todo, cfg["workers"], device)
-    for model, _, lr, seed, out, _, _ in seeds:
+    for model, _, lr, seed, out, *_ in seeds:
         study.runs[model, seed] = load_record(Path(out))
         study.stops[model, seed] = json.loads((Path(out) / "stop.json").read_text())
     study.fp32 = {model: load_record(Path(out)) for model, _, _, _, out, _ in twins}

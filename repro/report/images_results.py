@@ -17,7 +17,7 @@ from ..data import load_dataset
 from ..records import Record
 from ..train import load_diffusion, load_gan
 from ..train.compute import training_cpu_s, training_time_s
-from .images import KEY, LAST_K, MODELS, Study, tail_fd
+from .images import KEY, MODELS, Study, tail_fd, tail_k
 from .runs import pick_device
 from .selection import diverged, grid_label
 from .tables import mean_pm, mean_se, pm, sig
@@ -186,10 +186,12 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
 
 
 def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The learning-rate grid of each model on seed 0: what the selection rule compared, and whether the
+    """The learning-rate grid of each model on seed 0: what the selection rule compared (the FD at the end
+    of each run, averaged over its last evaluations, :func:`repro.report.images.tail_k`), and whether the
     rate was in the given grid (``cfg``'s) or added past an edge that won."""
     return [{"model": model.upper(), "lr": lr, "epochs": len(rec.rows),
-             f"FD mean of last {LAST_K}": "diverged" if diverged(rec) else round(tail_fd(rec.rows), 3),
+             "FD at the end": "diverged" if diverged(rec) else round(tail_fd(rec.rows), 3),
+             "evaluations averaged": "—" if diverged(rec) else tail_k(len(rec.rows)),
              "in the grid": grid_label(lr, cfg[f"{model}_lrs"]),
              "chosen": "yes" if study.chosen.get(model) == lr else ""}
             for (model, lr), rec in sorted(study.selection.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1]))]
