@@ -175,7 +175,7 @@ def test_inception_fid_comes_after_chunks_one_two_four_eight():
 
 def test_bf16_rows_set_the_fp32_twin_beside_the_bf16_seeds_at_its_epoch(tmp_path):
     def rec(values):
-        return SimpleNamespace(rows=[{"epoch": e, "fd_classifier": v} for e, v in enumerate(values)])
+        return SimpleNamespace(rows=[{"epoch": e, "fd_classifier": v} for e, v in enumerate(values)], manifest={"status": "finished"})
 
     study = images.Study(fp32={"ddpm": rec([30.0, 20.0])},
                          runs={("ddpm", 0): rec([31.0, 21.0, 15.0]), ("ddpm", 1): rec([29.0, 19.0, 14.0])})
@@ -371,7 +371,7 @@ def test_results_are_read_from_the_seeds_that_did_not_diverge_and_count_the_othe
     assert [rec.path.name for rec in study.kept("gan")] == ["lr0.0002-seed0", "lr0.0002-seed2"]
     assert [r["fid"] for r in images.final_results(study, "gan")] == [50.0, 30.0]
     (row,) = images.summary_rows(study)
-    assert row["seeds"] == 2 and row["epochs"] == "3, 1, 3" and row["stopped"] == "budget spent; 1 diverged, left out"
+    assert row["seeds"] == 2 and row["epochs"] == "3, 3" and row["stopped"] == "budget spent; 1 diverged, left out"
     assert row["FD (classifier)"] == "4.0 ± 1.4" and row["FID"] == "40 ± 14 (N = 1000)"
     runs = {r["seed"]: r for r in images.runs_rows(study)}
     assert runs[1]["stopped"] == "diverged" and runs[1]["FID"] == "—" and runs[0]["FID"].startswith("50")
@@ -415,3 +415,32 @@ def test_training_time_is_cpu_time_for_one_thread_runs_on_a_cpu_else_wall_time()
     study.runs["ddpm", 0] = rec([1800.0])
     study.runs["ddpm", 0].manifest["resumed_on"] = [{"hardware": {"torch_threads": 2}}]  # resumed on two threads
     assert images.time_axis(study)[0] == "train_hours"
+
+
+def test_a_flattened_seed_is_held_at_its_last_value_out_to_its_budget(tmp_path, images_run):
+    """Seed 1 flattened after 3 of 5 epochs: the mean curve runs to the budget on its held value (not cut
+    at its stop), held rows carry PFLOP but no time, and the time-axis series leave them out."""
+    from repro.report.crossing import mean_curve
+
+    base = {"flops_per_example": 1e8, "budget_flops": 1e15, "max_epochs": 5}
+    images_run(tmp_path / "gan" / "lr0.0002-seed0", "gan", 2e-4, [9.0, 7.0, 5.0, 4.0, 3.0],
+               {**base, "training_flops": 1e13, "reason": "budget spent"})
+    images_run(tmp_path / "gan" / "lr0.0002-seed1", "gan", 2e-4, [9.0, 7.0, 5.0],
+               {**base, "training_flops": 6e12, "reason": "flattened: the mean FD ..."})
+    rows = images.curves(images.load_study(tmp_path))
+    held = [r for r in rows if r["held"]]
+    assert [(r["seed"], r["epoch"], r["fd_classifier"], r["train_hours"]) for r in held] == [(1, 3, 5.0, None), (1, 4, 5.0, None)]
+    assert held[-1]["pflop"] == pytest.approx(500 * 64 * 1e8 / 1e15)  # 5 epochs of 100 steps of batch 64
+    xs, means, _ = mean_curve(rows, "gan")
+    assert len(xs) == 5 and means[-2:] == [4.5, 4.0]
+    assert set(images.seed_series(rows, "gan", "pflop")) == {0, 1}
+    assert len(images.seed_series([{**r, "train_hours": None} if r["held"] else {**r, "train_hours": 1.0}
+                                   for r in rows], "gan", "train_hours")[1][0]) == 3
+
+
+def test_a_folder_with_seeds_of_two_rates_is_refused(tmp_path, images_run):
+    stop = {"flops_per_example": 1e8, "training_flops": 1e13, "reason": "budget spent"}
+    images_run(tmp_path / "gan" / "lr0.0002-seed0", "gan", 2e-4, [9.0], stop)
+    images_run(tmp_path / "gan" / "lr0.0006-seed0", "gan", 6e-4, [9.0], stop)  # left from an earlier grid
+    with pytest.raises(ValueError, match="seeds of two learning rates .*move the stale seed folders out"):
+        images.load_study(tmp_path)

@@ -223,13 +223,14 @@ def training_compute(results: Path) -> Finding:
         return _before_images(results, two_d, contradicts, (
             f"the matched-compute study's curves share no range of training compute yet ({seeds['gan']} DCGAN and "
             f"{seeds['ddpm']} DDPM seeds, each with at least two epochs needed)"))
-    first = study.seed_runs("gan")[0]
+    first = study.kept("gan")[0]
     data = first.manifest.get("data", {})
     budget = next(iter(study.stops.values()))["budget_flops"] / 1e15
     parts = []
     for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM")):
         recs = study.kept(model)
-        used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items() if m == model])
+        used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items()
+                        if m == model and not stop["reason"].startswith("diverged")])
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
         parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP")
     where = "{doc}`results/images` (quality against training compute)" + (
@@ -241,20 +242,21 @@ def training_compute(results: Path) -> Finding:
     ours = (f"{data.get('label', 'images')}, {data.get('n', 0):,} training images, the same budget of {budget:.3g} "
             f"training PFLOP per run; classifier-space FD (N = {n_eval:,}), mean ± standard error over seeds, at "
             f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}" + (f". {two_d}" if two_d else ""))
-    ahead, last = c["ahead_at_end"], (c["crossings"] or [None])[-1]
+    ahead, first_ahead = c["ahead_at_end"], c["ahead_at_start"]
     if ahead is None:
         verdict = "not separable"
-    elif last is None:
+    elif first_ahead in (None, ahead):
         verdict = "supported" if ahead == "gan" else "contradicted"
-    else:
-        before, after = ("DDPM", "GAN") if ahead == "gan" else ("GAN", "DDPM")
-        verdict = f"mixed: the {before} is ahead below {last:.3g} PFLOP, the {after} above"
+    else:  # the leader changes beyond the noise: the last crossing of the means is where
+        where = f" below {c['crossings'][-1]:.3g} PFLOP" if c["crossings"] else " at the start"
+        verdict = (f"mixed: the {first_ahead.upper()} is ahead{where}, the {ahead.upper()} "
+                   f"{'above' if c['crossings'] else 'at the end'}")
     if contradicts and verdict != "contradicted":
         verdict = f"mixed: on images {verdict.replace('mixed: ', '')}; contradicted on 2D mixtures"
     if min(seeds.values()) < MIN_IMAGE_SEEDS:
         verdict = f"provisional: {verdict.replace('mixed: ', '')} so far"
-    sure = (f"{seeds['gan']} DCGAN and {seeds['ddpm']} DDPM seeds; an ordering needs the gap at the end of the shared "
-            f"range beyond twice the seeds' standard deviation there (gap {c['gap_at_end']:.3g}, sd "
+    sure = (f"{seeds['gan']} DCGAN and {seeds['ddpm']} DDPM seeds; an ordering needs Welch's 95% interval of the "
+            f"gap at that end of the shared range to exclude zero (gap at the end {c['gap_at_end']:.3g}, seed sd "
             f"{c['sd_at_end']:.2g}); one image data set and size, CPU scale"
             + ("; 2D: equal epochs, not equal compute" if two_d else "")
             + "".join(f"; {lost} {label} seed(s) diverged and are left out" for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM"))

@@ -4,8 +4,9 @@ The ``images`` study records, per run and epoch, the training compute spent so f
 classifier-space Fréchet distance (:func:`repro.report.images_results.curves`). :func:`mean_curve` averages a
 model's seeds epoch by epoch (seeds of one model share batch and data, so an epoch means the same
 compute); :func:`crossing` compares two such curves on the compute range both cover, in log compute
-(the axis the curves are drawn on), and names every crossing and which model is ahead at the end,
-with the seeds' spread there so that a gap inside the noise is not read as an ordering.
+(the axis the curves are drawn on), names where the mean curves cross, and which model is ahead at
+either end of that range by Welch's test on the seeds, so that a gap inside the noise is not read as
+an ordering (nor a crossing of the means inside it as a change of leader).
 """
 
 from __future__ import annotations
@@ -51,49 +52,84 @@ def _interp(xs: list[float], ys: list[float], at: float) -> float:
     raise ValueError(f"{at} is outside [{xs[0]}, {xs[-1]}]")
 
 
+def _ahead(xs: list[float], means: list[float], sds: list[float], n: int, xs_b: list[float], means_b: list[float],
+           sds_b: list[float], n_b: int, at: float, a: str, b: str) -> str | None:
+    """The model lower at ``at`` when Welch's test separates the two seed means there
+    (:func:`repro.report.verdicts.compare_means`), else ``None``. A side with one seed adds no spread:
+    the other side's decides (:func:`repro.report.verdicts.lean`), and with one seed on each side any
+    gap orders, which the claims table marks provisional (fewer seeds than planned)."""
+    from .verdicts import compare_means, welch_multiple
+
+    def stat(x, m, sd, k):
+        spread = _interp(x, sd, at) if all(math.isfinite(v) for v in sd) else math.nan
+        return _interp(x, m, at), spread / math.sqrt(k), k
+
+    sa, sb = stat(xs, means, sds, n), stat(xs_b, means_b, sds_b, n_b)
+    higher = compare_means(sa, sb)
+    if higher == "unknown":
+        noise = welch_multiple(sa, sb) * math.hypot(*(se for _, se, _ in (sa, sb) if math.isfinite(se)))
+        higher = "a" if sa[0] - sb[0] > noise else "b" if sb[0] - sa[0] > noise else "neither"
+    return {"a": b, "b": a}.get(higher)
+
+
 def crossing(rows: Sequence[Mapping[str, Any]], a: str = "gan", b: str = "ddpm", x: str = "pflop",
              y: str = "fd_classifier") -> dict[str, Any]:
     """Compare the mean curves of models ``a`` and ``b`` (lower y is better) on the x range both cover:
-    ``crossings`` (x values where the sign of a - b changes, interpolated in log x), ``ahead_at_end``
-    (the model lower at the end of the shared range, or ``None`` when the gap there is within twice the
-    larger seed standard deviation), ``gap_at_end`` and ``sd_at_end``, and the shared ``range``."""
+    ``crossings`` (x values where the sign of the mean gap a - b changes, interpolated in log x; noise
+    can add some), ``ahead_at_start`` and ``ahead_at_end`` (the model lower at either end of the shared
+    range where Welch's test on the seeds separates the two, else ``None``), ``gap_at_end`` and
+    ``sd_at_end`` (the larger seed standard deviation there), and the shared ``range``. Only a change of
+    the separated leader between the two ends says that the curves cross beyond the noise."""
     (xa, ya, sa), (xb, yb, sb) = mean_curve(rows, a, x, y), mean_curve(rows, b, x, y)
+    none = {"range": None, "crossings": [], "ahead_at_start": None, "ahead_at_end": None, "gap_at_end": math.nan,
+            "sd_at_end": math.nan}
     if len(xa) < 2 or len(xb) < 2:
-        return {"range": None, "crossings": [], "ahead_at_end": None, "gap_at_end": math.nan, "sd_at_end": math.nan}
+        return none
     lo, hi = max(xa[0], xb[0]), min(xa[-1], xb[-1])
     if lo >= hi:
-        return {"range": None, "crossings": [], "ahead_at_end": None, "gap_at_end": math.nan, "sd_at_end": math.nan}
+        return none
     grid = sorted({v for v in xa + xb if lo <= v <= hi} | {lo, hi})
     diff = [_interp(xa, ya, v) - _interp(xb, yb, v) for v in grid]
-    crossings = []
-    for (x0, d0), (x1, d1) in zip(zip(grid, diff), zip(grid[1:], diff[1:])):
-        if d0 == 0 or d0 * d1 < 0:
-            w = 0.0 if d0 == 0 else d0 / (d0 - d1)
-            crossings.append(10 ** (math.log10(x0) + w * (math.log10(x1) - math.log10(x0))))
+    crossings = []  # where the sign of the gap changes; a point where the curves only touch is none
+    signed = [(v, d) for v, d in zip(grid, diff) if d != 0]
+    for (x0, d0), (x1, d1) in zip(signed, signed[1:]):
+        if d0 * d1 < 0:
+            zero = [v for v, d in zip(grid, diff) if x0 < v < x1 and d == 0]
+            crossings.append(zero[0] if zero else
+                             10 ** (math.log10(x0) + d0 / (d0 - d1) * (math.log10(x1) - math.log10(x0))))
+    seeds = {m: len({r["seed"] for r in rows if r["model"] == m and not r.get("diverged")}) for m in (a, b)}
+    ahead = {at: _ahead(xa, ya, sa, seeds[a], xb, yb, sb, seeds[b], at, a, b) for at in (lo, hi)}
     sd = max(_interp(xa, [s if math.isfinite(s) else 0.0 for s in sa], hi),
              _interp(xb, [s if math.isfinite(s) else 0.0 for s in sb], hi))
-    gap = diff[-1]
-    ahead = None if abs(gap) <= 2 * sd else (b if gap > 0 else a)
-    return {"range": (lo, hi), "crossings": crossings, "ahead_at_end": ahead, "gap_at_end": gap, "sd_at_end": sd}
+    return {"range": (lo, hi), "crossings": crossings, "ahead_at_start": ahead[lo], "ahead_at_end": ahead[hi],
+            "gap_at_end": diff[-1], "sd_at_end": sd}
 
 
 def crossing_row(c: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`crossing`'s result as one table row for readers: compute in PFLOP to 3 significant
-    figures, "no crossing" when the curves do not cross on their shared range, "—" where nothing was
-    compared, and the model ahead at the end in capitals ("neither" inside the seeds' spread)."""
+    figures, "no crossing" when the mean curves do not cross on their shared range, "—" where nothing
+    was compared, and the model ahead at either end in capitals ("neither" where Welch's test does not
+    separate them)."""
     compared = c["range"] is not None
+
+    def leader(key: str) -> str:
+        return (c[key].upper() if c[key] else "neither (not separated)") if compared else "—"
+
     return {"shared range (PFLOP)": f"{c['range'][0]:.3g} to {c['range'][1]:.3g}" if compared else "—",
-            "crossings (PFLOP)": (", ".join(f"{v:.3g}" for v in c["crossings"]) or "no crossing") if compared else "—",
-            "ahead at the end": (c["ahead_at_end"].upper() if c["ahead_at_end"] else "neither (inside the seeds' spread)")
-            if compared else "—",
+            "mean curves cross at (PFLOP)": (", ".join(f"{v:.3g}" for v in c["crossings"]) or "no crossing") if compared else "—",
+            "ahead at the start": leader("ahead_at_start"), "ahead at the end": leader("ahead_at_end"),
             "FD gap GAN - DDPM at the end": c["gap_at_end"], "seed sd there": c["sd_at_end"]}
 
 
 def fid_points(runs: Mapping[tuple[str, int], Any], flops: Mapping[str, float]) -> list[dict[str, Any]]:
-    """One row per Inception evaluation of a seed run (``fid-epochNNNN.json`` beside it): its compute
-    (PFLOP) and FID with the bootstrap interval and N."""
+    """One row per Inception evaluation of a seed run that did not diverge (``fid-epochNNNN.json`` beside
+    it): its compute (PFLOP) and FID with the bootstrap interval and N."""
     rows = []
+    from .selection import diverged
+
     for (model, seed), rec in runs.items():
+        if diverged(rec):  # its earlier points belong to a run whose results are left out
+            continue
         for path in sorted(rec.path.glob("fid-epoch*.json")):
             result = json.loads(path.read_text())["result"]
             epoch = int(path.stem[len("fid-epoch"):])

@@ -90,7 +90,7 @@ RULES = {
                                                       "before below which a run has flattened"),
     "track_samples": Rule(int, minimum=100),
     "ddpm_track_steps": Rule(int, minimum=1, help="DDIM steps of the DDPM's tracking samples"),
-    "fid_samples": Rule(int, minimum=0, help="Inception-evaluated samples after each chunk (0: none)"),
+    "fid_samples": Rule(int, minimum=0, help="Inception-evaluated samples after chunks 1, 2, 4, 8 and at the stop (0: none)"),
     "bootstrap": Rule(int, minimum=0, help="resamples behind each FID's 95% interval (0: none)"),
     "view_samples": Rule(int, minimum=10, help="samples of each final model for the per-class view and the "
                                                "nearest-neighbour check"),
@@ -301,9 +301,14 @@ def _seed_job(model: str, cfg: Mapping[str, Any], lr: float, seed: int, out: str
 
 
 def _twin_job(model: str, cfg: Mapping[str, Any], lr: float, epochs: int, out: str, device: str) -> None:
-    """The float32 twin of seed 0, in this process or a worker's."""
+    """The float32 twin of seed 0, in this process or a worker's; one that diverges keeps its failed record
+    (not trained again, and no bf16 row is made of it) and the other runs go on."""
     data, tracker = _inputs(cfg, torch.device(device))
-    _train(model, config(model, cfg, lr, 0, epochs, bf16=False), data, Path(out), tracker, torch.device(device))
+    try:
+        _train(model, config(model, cfg, lr, 0, epochs, bf16=False), data, Path(out), tracker, torch.device(device))
+    except NonFiniteLossError:
+        if not _failed_on_nan(out):
+            raise
 
 
 def _flops(model: str, cfg: Mapping[str, Any], shape: tuple[int, ...]) -> float:
@@ -350,12 +355,12 @@ def run(cfg: Mapping[str, Any]) -> Study:
             twins.append((model, dict(cfg), lr, twin_epochs, str(root / model / f"lr{lr:g}-seed0-fp32"), str(device)))
     # seed by seed across the models, so that each model's first seeds are in before either's last one
     todo = [(_seed_job, j) for j in sorted(seeds, key=lambda j: j[3]) if not (Path(j[4]) / "stop.json").exists()]
-    todo += [(_twin_job, j) for j in twins if finished_run(Path(j[4]), j[3]) is None]
+    todo += [(_twin_job, j) for j in twins if finished_run(Path(j[4]), j[3]) is None and not _failed_on_nan(j[4])]
     in_workers(_call, todo, cfg["workers"], device)
     for model, _, lr, seed, out, *_ in seeds:
         study.runs[model, seed] = load_record(Path(out))
         study.stops[model, seed] = json.loads((Path(out) / "stop.json").read_text())
-    study.fp32 = {model: load_record(Path(out)) for model, _, _, _, out, _ in twins}
+    study.fp32 = {model: rec for model, _, _, _, out, _ in twins if not diverged(rec := load_record(Path(out)))}
     return study
 
 
@@ -403,6 +408,9 @@ def load_study(root: str | Path) -> Study | None:
                     study.fp32[model] = rec
             elif (path / "stop.json").exists():
                 rec, seed = load_record(path), int(path.name.rsplit("-seed", 1)[1])
+                if model in study.chosen and _lr(rec) != study.chosen[model]:
+                    raise ValueError(f"{root / model} holds seeds of two learning rates ({study.chosen[model]:g} and "
+                                     f"{_lr(rec):g}), one study's seeds train one: move the stale seed folders out")
                 study.runs[model, seed], study.stops[model, seed] = rec, json.loads((path / "stop.json").read_text())
                 study.chosen[model] = _lr(rec)
                 study.flops[model] = study.stops[model, seed]["flops_per_example"]

@@ -45,7 +45,7 @@ def bf16_rows(study: Study) -> list[dict[str, Any]]:
     rows = []
     for model, twin in study.fp32.items():
         epoch = len(twin.rows) - 1
-        bf16 = [float(rec.rows[epoch][KEY]) for (m, _), rec in study.runs.items() if m == model and len(rec.rows) > epoch]
+        bf16 = [float(rec.rows[epoch][KEY]) for rec in study.kept(model) if len(rec.rows) > epoch]
         fp32 = float(twin.rows[-1][KEY])
         mean, se, n = mean_se(bf16)
         sd = se * math.sqrt(n) if n > 1 else math.nan
@@ -60,7 +60,10 @@ def bf16_rows(study: Study) -> list[dict[str, Any]]:
 def curves(study: Study) -> list[dict[str, Any]]:
     """One row per (model, seed, epoch): training PFLOP, wall hours and CPU hours so far (``None`` for a
     run with an epoch that did not record its CPU time), the tracked quality, and whether the run
-    diverged later (such rows are left out of the seeds' mean curves)."""
+    diverged later (such rows are left out of the seeds' mean curves). A seed stopped because its curve
+    flattened is held at its last value out to its budget (rows with ``held`` true, PFLOP only, no
+    time): stopping there says more training would not have moved it, so the seeds' mean curves, and
+    where two models' curves cross, are read over the whole budget, not cut at the earliest stop."""
     rows = []
     for (model, seed), rec in study.runs.items():
         flops, batch, hours, cpu = study.flops[model], rec.params["batch_size"], 0.0, 0.0
@@ -70,7 +73,15 @@ def curves(study: Study) -> list[dict[str, Any]]:
             cpu += float(r.get("epoch_cpu_s") or 0.0) / 3600
             rows.append({"model": model, "seed": seed, "epoch": r["epoch"], "pflop": r["step"] * batch * flops / 1e15,
                          "train_hours": hours, "cpu_hours": cpu if timed else None, KEY: r.get(KEY),
-                         "classes_hit": r.get("classes_hit"), "diverged": lost})
+                         "classes_hit": r.get("classes_hit"), "diverged": lost, "held": False})
+        stop = study.stops.get((model, seed), {})
+        if rec.rows and str(stop.get("reason", "")).startswith("flattened"):
+            last, per_epoch = rec.rows[-1], rec.rows[-1]["step"] / len(rec.rows)
+            for epoch in range(len(rec.rows), int(stop["max_epochs"])):
+                rows.append({"model": model, "seed": seed, "epoch": epoch,
+                             "pflop": (epoch + 1) * per_epoch * batch * flops / 1e15, "train_hours": None,
+                             "cpu_hours": None, KEY: last.get(KEY), "classes_hit": last.get("classes_hit"),
+                             "diverged": False, "held": True})
     return rows
 
 
@@ -101,8 +112,9 @@ def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tup
     """``model``'s rows of :func:`curves` as ``{seed: (x values, fd_classifier values)}`` for
     :func:`repro.plotting.plot_seed_band`, with each epoch's x the seeds' mean there: the seeds share
     their compute per epoch, but their wall times differ a little, and the band matches points by x.
-    Seeds that diverged are left out (the run table lists them)."""
-    mine = [r for r in rows if r["model"] == model and not r.get("diverged")]
+    Seeds that diverged are left out (the run table lists them), and so are the held rows of a seed
+    that flattened (:func:`curves`) on a time axis, where they have no time."""
+    mine = [r for r in rows if r["model"] == model and not r.get("diverged") and r.get(x) is not None]
     at: dict[int, list[float]] = {}
     for r in mine:
         at.setdefault(r["epoch"], []).append(float(r[x]))
@@ -116,20 +128,28 @@ def seed_series(rows: list[dict[str, Any]], model: str, x: str) -> dict[int, tup
 
 def summary_rows(study: Study) -> list[dict[str, Any]]:
     """Per model: the chosen rate, seeds, compute used, why the runs stopped, and the final quality as
-    mean ± standard deviation over the seeds that did not diverge (Inception FID with its N; ``seeds``
-    counts those, and ``stopped`` the ones left out); ``training_s`` and ``training_cpu_s`` are the
-    seeds' mean training wall and CPU time in seconds (numbers, for the notebook to print apart from the
-    table; CPU time ``None`` when a seed did not record it)."""
+    mean ± standard deviation over the seeds that did not diverge (Inception FID with its N; ``seeds``,
+    compute, time and epochs count those, and ``stopped`` the ones left out); ``training_s`` and
+    ``training_cpu_s`` are the seeds' mean training wall and CPU time in seconds (numbers, for the
+    notebook to print apart from the table; CPU time ``None`` when a seed did not record it, both
+    ``None`` when every seed diverged)."""
     rows = []
     for model in MODELS:
         keys = sorted(s for m, s in study.runs if m == model)
         if not keys:
             continue
-        recs, kept = [study.runs[model, s] for s in keys], study.kept(model)
+        kept = study.kept(model)
         stops = [study.stops[model, s] for s in keys]
-        fids = final_results(study, model)
         reasons = sorted({s["reason"].split(":")[0] for s in stops} - {"diverged"})
-        lost = len(recs) - len(kept)
+        lost = len(keys) - len(kept)
+        stops = [s for s in stops if not s["reason"].startswith("diverged")]
+        fids, recs = final_results(study, model), kept
+        if not recs:  # every seed diverged: nothing to summarise but that
+            rows.append({"model": model.upper(), "lr": study.chosen[model], "seeds": 0,
+                         "GFLOP per example": sig(study.flops[model] / 1e9), "training PFLOP": "—", "training_s": None,
+                         "training_cpu_s": None, "epochs": "—", "stopped": f"{lost} diverged", "FD (classifier)": "—",
+                         "FID": "—"})
+            continue
         rows.append({
             "model": model.upper(), "lr": study.chosen[model], "seeds": len(kept),
             "GFLOP per example": sig(study.flops[model] / 1e9),
@@ -175,6 +195,10 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
     for (model, seed), rec in study.runs.items():
         fid = None if diverged(rec) else _last_fid(rec)
         stop = study.stops[model, seed]
+        if not rec.rows:  # diverged in its first epoch
+            rows.append({"model": model.upper(), "seed": seed, "epochs": 0, "training PFLOP": "0",
+                         "stopped": stop["reason"].split(":")[0], "FD (classifier)": "—", "FID": "—", "KID x 1000": "—"})
+            continue
         rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
                      "training PFLOP": sig(stop['training_flops'] / 1e15), "stopped": stop["reason"].split(":")[0],
                      "FD (classifier)": (f"{sig(float(rec.rows[-1][KEY]))} (N = {int(rec.rows[-1]['n_eval']):,})"
