@@ -348,7 +348,7 @@ def test_a_seed_that_diverges_stops_with_its_record_and_no_fid(monkeypatch, tmp_
     monkeypatch.setattr(images, "_train", train)
     monkeypatch.setattr(images, "_fid", lambda model, record, cfg, device: fids.append(len(record.rows)))
     record, note = images._until_flat("gan", cfg, 2e-4, 1, list(range(10)), out, 1.0, None, "cpu")
-    assert note["reason"] == "diverged: non-finite loss at step 350" and len(record.rows) == 3
+    assert note["reason"] == "diverged: non-finite loss at step 350" and len(record.rows) == note["epochs"] == 3
     assert note["training_flops"] == 300 * 64 * 1.0 and fids == [2]  # chunk 1's FID only, none at the stop
     assert json.loads((out / "stop.json").read_text()) == note
     # a non-finite loss the record could not note is not taken as a verdict on the seed

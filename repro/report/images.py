@@ -268,7 +268,7 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
             break
         epochs, chunks = min(max_epochs, epochs + chunk), chunks + 1
     step = record.rows[-1]["step"] if record.rows else 0
-    note = {"flops_per_example": flops, "budget_flops": budget, "max_epochs": max_epochs, "epochs": epochs,
+    note = {"flops_per_example": flops, "budget_flops": budget, "max_epochs": max_epochs, "epochs": len(record.rows),
             "reason": reason, "training_flops": step * record.params["batch_size"] * flops}
     atomic_write_json(stop_file, note)
     return record, note
