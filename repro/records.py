@@ -47,7 +47,9 @@ def utc_now() -> str:
 
 
 def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Commit hash and dirty flag of the git checkout holding ``path`` (the package by default)."""
+    """Commit hash and dirty flag of the git checkout holding ``path`` (the package by default). Where
+    the ``git`` program is missing, the commit is read from the checkout's ``.git`` folder and the dirty
+    flag is ``None`` (unknown)."""
     cwd = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -60,8 +62,31 @@ def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
             ).stdout.strip()
         )
         return {"commit": commit, "dirty": dirty}
+    except FileNotFoundError:  # no git program
+        return {"commit": _head_commit(cwd), "dirty": None}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+def _head_commit(path: Path) -> str | None:
+    """The commit ``HEAD`` names in the ``.git`` folder of ``path`` or a folder above it, read without the
+    git program (a loose or packed ref, or a detached ``HEAD``); ``None`` when there is none."""
+    for folder in (path, *path.parents):
+        git = folder / ".git"
+        if not git.is_dir():
+            continue
+        try:
+            head = (git / "HEAD").read_text().strip()
+            if not head.startswith("ref: "):
+                return head or None
+            ref = head[5:]
+            if (git / ref).is_file():
+                return (git / ref).read_text().strip() or None
+            packed = (git / "packed-refs").read_text().splitlines() if (git / "packed-refs").is_file() else []
+            return next((line.split()[0] for line in packed if line.endswith(" " + ref)), None)
+        except OSError:
+            return None
+    return None
 
 
 def cpu_model() -> str:

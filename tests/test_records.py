@@ -158,3 +158,29 @@ def test_the_cpu_isa_names_torchs_kernels_and_the_bf16_instructions(monkeypatch)
     assert cpu_isa({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) == "AVX512 + avx512_bf16 + amx_bf16"
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     assert cpu_isa({"avx2", "fma"}) == "AVX2"  # no bf16 instructions: autocast is emulated, and slow
+
+
+def test_without_the_git_program_the_commit_is_read_from_the_git_folder(tmp_path, monkeypatch):
+    """A checkout copied to a machine without git: the manifest still names its commit (loose ref, packed
+    ref, detached HEAD), with the dirty flag unknown; a folder outside any checkout has none."""
+    import subprocess
+
+    from repro import records
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    a, b = "a" * 40, "b" * 40
+    git = tmp_path / "repo" / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (tmp_path / "repo" / "pkg").mkdir()
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text(a + "\n")
+    assert records.git_info(tmp_path / "repo" / "pkg") == {"commit": a, "dirty": None}
+    (git / "refs" / "heads" / "main").unlink()
+    (git / "packed-refs").write_text(f"# pack-refs with: peeled\n{b} refs/heads/other\n{a} refs/heads/main\n")
+    assert records.git_info(tmp_path / "repo" / "pkg")["commit"] == a
+    (git / "HEAD").write_text(b + "\n")
+    assert records.git_info(tmp_path / "repo")["commit"] == b
+    assert records.git_info(tmp_path / "elsewhere") == {"commit": None, "dirty": None}

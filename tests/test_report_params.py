@@ -407,3 +407,18 @@ def test_a_lone_run_goes_to_a_one_thread_worker_too(tmp_path):
     in_workers(_threads_and_pid, [(str(out),)], 2, torch.device("cpu"))
     threads, pid = map(int, out.read_text().split())
     assert threads == 1 and pid != os.getpid()
+
+
+def test_workers_on_a_gpu_are_processes_that_share_it(tmp_path):
+    """Several small runs share one GPU, each in a process of its own, as on a CPU (the device only
+    names where the runs train: the probe touches no GPU)."""
+    import os
+
+    import torch
+
+    from repro.report.runs import in_workers
+
+    outs = [tmp_path / f"probe{i}" for i in range(2)]
+    in_workers(_threads_and_pid, [(str(o),) for o in outs], 2, torch.device("cuda"))
+    pids = {int(o.read_text().split()[1]) for o in outs}
+    assert os.getpid() not in pids

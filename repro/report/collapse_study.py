@@ -8,7 +8,7 @@ losses, D(x) and D(G(z)), the classifier-space Fréchet distance and the classes
 ``track_samples`` samples (:class:`repro.metrics.ClassifierTracker`), and a sample grid. The collapse
 rule of :mod:`repro.metrics.collapse` judges every run with the same settings.
 
-Runs train into ``out_dir/ratio<r>-seed<k>``, ``workers`` at a time on a CPU (one process and thread
+Runs train into ``out_dir/ratio<r>-seed<k>``, ``workers`` at a time (one process and thread
 each); finished runs are kept and a killed run continues from its last checkpoint, so re-running the
 notebook only does the missing work.
 """
@@ -91,7 +91,7 @@ def _train_job(cfg: Mapping[str, Any], ratio: float, seed: int, out: Path, devic
 
 
 def run(cfg: Mapping[str, Any]) -> Study:
-    """Every (ratio, seed) run, trained or continued as needed, ``workers`` at a time on a CPU."""
+    """Every (ratio, seed) run, trained or continued as needed, ``workers`` at a time (on a CPU, or sharing a GPU)."""
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
     runs = {(float(ratio), seed): root / _folder(ratio, seed) for ratio in cfg["ratios"] for seed in range(cfg["seeds"])}

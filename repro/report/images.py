@@ -320,7 +320,7 @@ def _flops(model: str, cfg: Mapping[str, Any], shape: tuple[int, ...]) -> float:
 
 def run(cfg: Mapping[str, Any]) -> Study:
     """Selection and seeds of both models (see the module docstring): first every selection run, then
-    every seed and float32 twin, ``workers`` runs at a time on a CPU (:func:`repro.report.runs.in_workers`)."""
+    every seed and float32 twin, ``workers`` runs at a time (:func:`repro.report.runs.in_workers`)."""
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
     n, shape = _training_size(cfg)

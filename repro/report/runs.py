@@ -25,8 +25,8 @@ __all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
 GPUS = Rule(int, minimum=1, help="processes, one per GPU (gloo workers on a CPU); 1: train in this process")
-# a study's ``workers``: runs trained at once on a CPU (see in_workers)
-WORKERS = Rule(int, minimum=1, help="runs trained at once on a CPU, one process and thread each")
+# a study's ``workers``: runs trained at once, on a CPU or sharing a GPU (see in_workers)
+WORKERS = Rule(int, minimum=1, help="runs trained at once, one process and thread each (on a GPU, sharing it)")
 # the training notebooks' ``overrides``: settings a resume may change, recorded in the manifest
 OVERRIDES = Rule(list, help="names of settings a resume may change, e.g. [lr]")
 
@@ -141,13 +141,14 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def in_workers(fn: Callable[..., Any], calls: list[tuple], workers: int, device: torch.device) -> None:
-    """``fn(*args)`` for each tuple of ``calls``, in order. With ``workers`` > 1 on a CPU they run
-    ``workers`` at a time, each in a process of its own with one thread (spawned; ``fn`` must be a
-    module-level function): small models train fastest that way, and runs with two threads each fight
-    on two cores. A lone call goes to a worker too, so that a run resumed last keeps the one thread it
-    trained with (a CPU's sums, and so the training, depend on the thread count). A failure in any call
-    is raised here once the others are done or cancelled."""
-    if workers <= 1 or device.type != "cpu" or not calls:
+    """``fn(*args)`` for each tuple of ``calls``, in order. With ``workers`` > 1 they run ``workers`` at a
+    time, each in a process of its own with one thread (spawned; ``fn`` must be a module-level function):
+    on a CPU, small models train fastest that way, and runs with two threads each fight on two cores; on
+    a GPU, the processes share the device, which one small model's kernels leave mostly idle. A lone
+    call goes to a worker too, so that a run resumed last keeps the one thread it trained with (a CPU's
+    sums, and so the training, depend on the thread count). A failure in any call is raised here once
+    the others are done or cancelled."""
+    if workers <= 1 or not calls:
         for args in calls:
             fn(*args)
         return

@@ -171,7 +171,7 @@ def _train_job(job: _Job, n_points: int, eval_samples: int, device: str) -> None
 
 
 def _execute(jobs: list[_Job], cfg: Mapping[str, Any], device: torch.device) -> dict[_Job, Record | None]:
-    """Finish ``jobs`` (with ``train``), ``workers`` at a time on a CPU (:func:`in_workers`), the GAN's long
+    """Finish ``jobs`` (with ``train``), ``workers`` at a time (:func:`in_workers`), the GAN's long
     runs first. Returns each job's finished record (``None``: not finished and ``train`` is off)."""
     if cfg["train"]:
         todo = sorted((j for j in jobs if finished_run(j.out, j.epochs) is None),
