@@ -422,3 +422,30 @@ def test_workers_on_a_gpu_are_processes_that_share_it(tmp_path):
     in_workers(_threads_and_pid, [(str(o),) for o in outs], 2, torch.device("cuda"))
     pids = {int(o.read_text().split()[1]) for o in outs}
     assert os.getpid() not in pids
+
+
+def test_report_run_as_a_page_writes_a_second_study_of_a_notebook_beside_the_first(tmp_path, monkeypatch):
+    """``--as collapse-cifar10``: the collapse notebook runs into its own page and runs folder, the
+    executed copy names the notebook it came from, and a page may not take another notebook's name."""
+    import papermill
+
+    from repro.report import __main__ as report
+
+    seen, prepared = [], []
+    monkeypatch.setattr(papermill, "execute_notebook",
+                        lambda nb, out, parameters, **kw: seen.append((Path(out).name, parameters)))
+    monkeypatch.setattr(report, "prepare_file", lambda path, **kw: prepared.append((Path(path).name, kw["source"])))
+    monkeypatch.setattr(report, "write_summaries", lambda out: None)
+    report.main(["run", "collapse", "--profile", "gpu", "--out", str(tmp_path), "--as", "collapse-cifar10",
+                 "--set", "dataset=cifar10-jpeg"])
+    (page, parameters), = seen
+    assert page == "collapse-cifar10.ipynb" and parameters["dataset"] == "cifar10-jpeg"
+    assert Path(parameters["out_dir"]).parts[-2:] == ("runs", "collapse-cifar10")
+    assert prepared == [("collapse-cifar10.ipynb", "notebooks/collapse.ipynb")]
+    timings = json.loads((tmp_path / "timings.json").read_text())["notebooks"]
+    assert timings["collapse-cifar10"]["notebook"] == "collapse" and "collapse" not in timings
+    for argv, message in ((["collapse", "--as", "images"], "not another notebook"),
+                          (["collapse", "--as", "../x"], "letters, digits"),
+                          (["collapse", "images", "--as", "two"], "one notebook")):
+        with pytest.raises(SystemExit, match=message):
+            report.main(["run", *argv, "--out", str(tmp_path)])

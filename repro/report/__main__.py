@@ -9,10 +9,11 @@
     Rewrite ``OUT/summary.md``, ``OUT/methods.md`` (the settings of every run, from the manifests) and
     ``OUT/claims.md`` (the claims table, assessed from the run records).
 
-``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...] [--set NAME=VALUE ...]``
+``python -m repro.report run --profile cpu --out book/results [NOTEBOOK ...] [--set NAME=VALUE ...] [--as PAGE]``
     Execute notebooks with papermill under a profile (``--set`` passes a parameter, its value read as
     YAML, e.g. ``--set train=false``, to the notebooks that take it), each into ``OUT/<name>.ipynb``, their runs into
-    ``OUT/runs/<name>``, record every notebook's wall time in ``OUT/timings.json`` and write
+    ``OUT/runs/<name>`` (``--as PAGE``, with one notebook: into ``OUT/PAGE.ipynb`` and ``OUT/runs/PAGE``, a second
+    study of that notebook beside the first, e.g. on other data), record every notebook's wall time in ``OUT/timings.json`` and write
     ``OUT/summary.md`` (wall times and one row per run manifest) for the reproducibility chapter.
     DataFrames are displayed through ``repro.report.tables`` (significant figures, no index column,
     no NaN), and each executed copy is prepared for the book by ``repro.report.book_cells`` (code
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -112,7 +114,10 @@ def _taken(name: str, settings: dict) -> dict:
     return {k: v for k, v in settings.items() if k in declared}
 
 
-def run(names: list[str], profile: str, out: Path, timeout: int | None, settings: dict | None = None) -> None:
+def run(names: list[str], profile: str, out: Path, timeout: int | None, settings: dict | None = None,
+        page: str | None = None) -> None:
+    """Execute each notebook of ``names`` under ``profile`` into ``out`` (see the module docstring); ``page``
+    names the executed copy and the runs' folder of a lone notebook instead of its own name."""
     import nbformat
     import papermill
 
@@ -120,29 +125,36 @@ def run(names: list[str], profile: str, out: Path, timeout: int | None, settings
     timings_path = out / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {"notebooks": {}}
     provenance = {"git": git_info(), **environment_info()}  # one checkout and machine for the whole call
+    if page is not None and len(names) != 1:
+        sys.exit(f"--as {page}: names the page of one notebook, but {len(names)} were given ({', '.join(names)})")
+    if page is not None and (not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", page) or page in set(ORDER) - {names[0]}):
+        sys.exit(f"--as {page!r}: a page name is letters, digits, '-' and '_', and not another notebook's "
+                 f"({', '.join(ORDER)}), e.g. --as {names[0]}-cifar10")
     for name in names:
         t0 = time.perf_counter()
         start = utc_now()
         runs = out.resolve() / "runs"
         rel = Path(os.path.relpath(runs, NOTEBOOKS))  # the notebooks run in notebooks/; keeps paths in the book short
         parameters = {"profile": profile, **_taken(name, settings or {})}
-        if name != "compare":
+        name, notebook = page or name, name
+        if notebook != "compare":
             parameters["out_dir"] = str(rel / name)
-        if _taken(name, {"resume": True}) and (runs / name / "manifest.json").exists():
+        if _taken(notebook, {"resume": True}) and (runs / name / "manifest.json").exists():
             parameters["resume"] = True  # a killed run continues; a finished one is shown as it is
-        if name in ("sample_ddim", "compare", "guidance"):
+        if notebook in ("sample_ddim", "compare", "guidance"):
             parameters["runs_dir"] = str(rel)
-        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nb = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
         nb.cells.insert(0, nbformat.v4.new_code_cell(BOOK_TABLES, metadata={"tags": ["remove-cell"]}))
         papermill.execute_notebook(nb, str(out / f"{name}.ipynb"),
                                    parameters=parameters,
                                    cwd=str(NOTEBOOKS), kernel_name="python3", execution_timeout=timeout,
                                    progress_bar=False)
-        prepare_file(out / f"{name}.ipynb", root=ROOT, cwd=NOTEBOOKS, source=f"notebooks/{name}.ipynb")
+        prepare_file(out / f"{name}.ipynb", root=ROOT, cwd=NOTEBOOKS, source=f"notebooks/{notebook}.ipynb")
         wall = round(time.perf_counter() - t0, 1)
         run_times = [json.loads(m.read_text()).get("wall_time_s", 0) for m in (runs / name).glob("**/manifest.json")]
         timings["notebooks"][name] = {"profile": profile, "start_time": start, "wall_time_s": wall,
-                                      "runs_wall_time_s": round(sum(run_times), 1)}
+                                      "runs_wall_time_s": round(sum(run_times), 1),
+                                      **({"notebook": notebook} if notebook != name else {})}
         timings.update(provenance)
         atomic_write_json(timings_path, timings)
         print(f"{name}: {wall:.0f} s")
@@ -164,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="seconds a cell may run (default: no limit; a study's training cell runs for hours)")
     r.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="a notebook parameter for this call, its value read as YAML (e.g. train=false)")
+    r.add_argument("--as", dest="page", default=None, metavar="PAGE",
+                   help="with one notebook: write its executed copy to OUT/PAGE.ipynb and its runs to OUT/runs/PAGE "
+                        "(a second study of the same notebook, e.g. on other data)")
     m = sub.add_parser("summary", help="rewrite OUT/summary.md, OUT/methods.md and OUT/claims.md from "
                                        "OUT/timings.json and the run records")
     m.add_argument("--out", type=Path, required=True)
@@ -180,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         names, settings = _names(a.notebooks), _settings(a.settings)
         _check_settings(names, settings)
-        run(names, a.profile, a.out, a.timeout, settings)
+        run(names, a.profile, a.out, a.timeout, settings, a.page)
 
 
 if __name__ == "__main__":
