@@ -165,12 +165,13 @@ def test_a_finding_refuses_an_unknown_verdict():
         Finding("x", "probably", "—", "—")
 
 
-def _collapse_run(results: Path, ratio: float, seed: int, fd: list[float]) -> None:
-    path = results / "runs" / "collapse" / f"ratio{ratio:g}-seed{seed}"
+def _collapse_run(results: Path, ratio: float, seed: int, fd: list[float], page: str = "collapse",
+                  data: dict | None = None, **params) -> None:
+    path = results / "runs" / page / f"ratio{ratio:g}-seed{seed}"
     path.mkdir(parents=True)
     (path / "manifest.json").write_text(json.dumps({
-        "kind": "gan", "status": "finished", "data": {"label": "Fashion-MNIST", "n": 60000},
-        "params": {"lr_G": 1e-4, "lr_D": ratio * 1e-4, "seed": seed, "best_metric": "fd_classifier"}}))
+        "kind": "gan", "status": "finished", "data": data or {"label": "Fashion-MNIST", "n": 60000},
+        "params": {"lr_G": 1e-4, "lr_D": ratio * 1e-4, "seed": seed, "best_metric": "fd_classifier", **params}}))
     with open(path / "metrics.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["epoch", "step", "D_x", "D_G_z", "fd_classifier", "classes_hit"])
@@ -414,8 +415,8 @@ def test_mode_finding_quotes_the_cpu_previews_image_numbers_until_the_image_stud
 
 
 def test_collapse_verdict_names_the_scale_where_it_differs_from_the_seeds(tmp_path):
-    from repro.report.claims import _collapse_scale
     from repro.records import load_record
+    from repro.report.collapse_study import scale_difference
 
     steady = [30.0] * 5 + [10.0] * 55
     for seed in (0, 1):
@@ -430,4 +431,25 @@ def test_collapse_verdict_names_the_scale_where_it_differs_from_the_seeds(tmp_pa
                          "width 64")
     rec = load_record(tmp_path / "runs" / "collapse" / "ratio4-seed0")
     rec.manifest["data"]["label"], rec.params["image_size"], rec.params["ngf"] = "CIFAR-10 (JPEG q75)", 64, 64
-    assert _collapse_scale(rec) == ""
+    assert scale_difference(rec) == ""
+
+
+def test_each_collapse_study_is_judged_at_its_own_scale_the_seeds_data_first(tmp_path):
+    """A second study of the collapse notebook (``--as collapse-cifar10``) on the seed's data: both verdicts,
+    each naming its scale, the one on the seed's data first, with a link to each page."""
+    rise = [30.0] * 5 + [10.0] * 25 + [40.0] * 30    # lost after epoch 29
+    steady = [30.0] * 5 + [10.0] * 55
+    cifar = {"label": "CIFAR-10 (JPEG q75)", "n": 50000}
+    for seed in (0, 1):
+        for ratio in (4.0, 1.0):
+            _collapse_run(tmp_path, ratio, seed, steady, image_size=32, ngf=32)
+        _collapse_run(tmp_path, 4.0, seed, rise, "collapse-cifar10", cifar, image_size=32, ngf=64)
+        _collapse_run(tmp_path, 1.0, seed, steady, "collapse-cifar10", cifar, image_size=32, ngf=64)
+    f = gan_collapse(tmp_path)
+    assert f.verdict == ("supported: at CIFAR-10 (JPEG q75) 32 × 32, width 64, not the seed's CIFAR-10 64 × 64, width 64; "
+                         "not reproduced: at Fashion-MNIST 32 × 32, width 32, not the seed's CIFAR-10 64 × 64, width 64")
+    assert f.ours.startswith("CIFAR-10 (JPEG q75), 50,000 images, 60 epochs: the collapse rule fires in 2 of 2 "
+                             "(epochs 30, 30) seeds of lr_D = 4 lr_G and 0 of 2 of the lr_D = lr_G control. "
+                             "Fashion-MNIST, 60,000 images, 60 epochs: the collapse rule fires in 0 of 2")
+    assert f.sure.startswith("CIFAR-10 (JPEG q75): 2 seeds of the seed's setting") and "; Fashion-MNIST: 2 seeds" in f.sure
+    assert f.where.startswith("{doc}`results/collapse-cifar10`; {doc}`results/collapse`")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..records import Record, load_record
 from ..train.compute import training_time_s
-from ..train.gan_config import PRESETS as GAN_PRESETS
+from .collapse_study import SEED_SCALE, scale_difference
 from .compare import ANCHORS
 from .coverage_claim import (MIN_IMAGE_SEEDS, MIN_SEEDS, compute_2d, final_2d_runs, image_seeds, images_study,
                              mode_coverage, modes_2d)
@@ -48,9 +48,10 @@ class Claim:
     assess: Callable[[Path], Finding]
 
 
-def _collapse_study(results: Path) -> dict[tuple[float, int], Record]:
+def _collapse_study(folder: Path) -> dict[tuple[float, int], Record]:
+    """The finished runs of one collapse study's folder, by (lr_D / lr_G, seed)."""
     study = {}
-    for path in sorted((results / "runs" / "collapse").glob("ratio*-seed*")):
+    for path in sorted(folder.glob("ratio*-seed*")):
         if (path / "manifest.json").exists():
             rec = load_record(path)
             if rec.manifest.get("status") == "finished":
@@ -58,29 +59,62 @@ def _collapse_study(results: Path) -> dict[tuple[float, int], Record]:
     return study
 
 
-# The seed report's collapse run: CIFAR-10 with its DCGAN (preset seed-report: 64 x 64, width 64).
-SEED_COLLAPSE_SCALE = ("CIFAR-10", GAN_PRESETS["seed-report"].image_size, GAN_PRESETS["seed-report"].ngf)
+def _collapse_studies(results: Path) -> dict[str, dict[tuple[float, int], Record]]:
+    """Every collapse study with finished runs: the ``collapse`` notebook's page and any second study of it
+    (``python -m repro.report run collapse --as collapse-<data>``), nearest the seed's run first (its data,
+    then its size and width), then by page name."""
+    studies = {f.name: s for f in sorted((results / "runs").glob("collapse*")) if f.is_dir()
+               if (s := _collapse_study(f))}
+
+    def distance(item: tuple[str, dict[tuple[float, int], Record]]) -> tuple[bool, bool, str]:
+        rec = next(iter(item[1].values()))
+        other_data = not rec.manifest.get("data", {}).get("label", "").startswith(SEED_SCALE[0])
+        return other_data, bool(scale_difference(rec)), item[0]
+
+    return dict(sorted(studies.items(), key=distance))
 
 
-def _collapse_scale(rec: Record) -> str:
-    """Where the collapse study's data, image size or width differ from the seed's run, both named (a
-    verdict there holds at that scale only); empty when they match or the record does not say."""
-    label = rec.manifest.get("data", {}).get("label")
-    size, width = rec.params.get("image_size"), rec.params.get("ngf")
-    if None in (label, size, width):
-        return ""
-    if label.startswith(SEED_COLLAPSE_SCALE[0]) and (size, width) == SEED_COLLAPSE_SCALE[1:]:
-        return ""
-    seed_label, seed_size, seed_width = SEED_COLLAPSE_SCALE
-    return (f"at {label} {size} × {size}, width {width}, not the seed's {seed_label} {seed_size} × {seed_size}, "
-            f"width {seed_width}")
+def _collapse_finding(study: dict[tuple[float, int], Record]) -> tuple[str, str, str] | None:
+    """``(ours, verdict, how sure)`` of one collapse study; ``None`` when the seed's setting has no run."""
+    from .collapse_study import TREND, TREND_EPOCHS, run_rows
+
+    rows = run_rows(study)
+    seed_rows = [r for r in rows if r["lr_D"] == SEED_RATIO * r["lr_G"]]
+    control = [r for r in rows if r["lr_D"] == r["lr_G"]]
+    if not seed_rows:
+        return None
+
+    def fired(rs: list[dict[str, Any]]) -> str:
+        hit = [r for r in rs if r["collapse rule"] == "collapse"]
+        at = f" (epochs {', '.join(str(r['at epoch']) for r in hit)})" if hit else ""
+        return f"{len(hit)} of {len(rs)}{at}"
+
+    first = next(iter(study.values()))
+    data = first.manifest.get("data", {})
+    epochs = min(r["epochs"] for r in seed_rows)
+    ours = (f"{data.get('label', '?')}, {data.get('n', 0):,} images, {epochs} epochs: the collapse rule fires in "
+            f"{fired(seed_rows)} seeds of lr_D = {SEED_RATIO:g} lr_G and {fired(control)} of the lr_D = lr_G "
+            "control.")
+    collapsed = sum(r["collapse rule"] == "collapse" for r in seed_rows)
+    verdict = ("supported" if collapsed == len(seed_rows) else "not reproduced" if collapsed == 0
+               else "not separable")
+    scale = scale_difference(first)
+    if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
+        verdict = f"provisional: {verdict} so far" + (f" ({scale})" if scale else "")
+    elif scale and verdict != "not separable":
+        verdict += f": {scale}"
+    n = len(seed_rows)
+    improving = sum(r[TREND][0] == "improving" for r in rows)
+    sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
+            f"{improving} of {len(rows)} runs still improving (mean FD of the last {TREND_EPOCHS} epochs below the "
+            f"{TREND_EPOCHS} before by more than two standard errors)")
+    return ours, verdict, sure
 
 
 def gan_collapse(results: Path) -> Finding:
-    """The seed's DCGAN setting (lr_D = 4 lr_G) and its equal-rate control from the ``collapse`` study,
-    and the collapse rule on the 2D seeds of both models."""
-    from .collapse_study import TREND, TREND_EPOCHS, run_rows
-
+    """The seed's DCGAN setting (lr_D = 4 lr_G) and its equal-rate control from every collapse study (each
+    judged on its own, at its own data and scale, the one at the seed's scale first), and the collapse
+    rule on the 2D seeds of both models."""
     counts, partial = [], []
     for mixture in PACGAN_TABLE1:
         for model in ("gan", "ddpm"):
@@ -95,39 +129,17 @@ def gan_collapse(results: Path) -> Finding:
     if partial:
         two_d += ("; seeds that dropped modes from their first evaluation on and lost none later (partial "
                   "coverage, not collapse): " + ", ".join(partial))
-    study = _collapse_study(results)
-    rows = run_rows(study)
-    seed_rows = [r for r in rows if r["lr_D"] == SEED_RATIO * r["lr_G"]]
-    control = [r for r in rows if r["lr_D"] == r["lr_G"]]
-    if not seed_rows:
+    found = {page: f for page, study in _collapse_studies(results).items() if (f := _collapse_finding(study))}
+    if not found:
         return Finding(f"The seed's setting (lr_D = {SEED_RATIO:g} lr_G, >= {MIN_EPOCHS} epochs) has not been run "
                        f"yet. {two_d}.", "not yet tested", "—", "{doc}`results/toy_modes`")
-    where = "{doc}`results/collapse`; 2D runs: {doc}`results/toy_modes`"
-
-    def fired(rs: list[dict[str, Any]]) -> str:
-        hit = [r for r in rs if r["collapse rule"] == "collapse"]
-        at = f" (epochs {', '.join(str(r['at epoch']) for r in hit)})" if hit else ""
-        return f"{len(hit)} of {len(rs)}{at}"
-
-    first = next(iter(study.values()))
-    data = first.manifest.get("data", {})
-    epochs = min(r["epochs"] for r in seed_rows)
-    ours = (f"{data.get('label', '?')}, {data.get('n', 0):,} images, {epochs} epochs: the collapse rule fires in "
-            f"{fired(seed_rows)} seeds of lr_D = {SEED_RATIO:g} lr_G and {fired(control)} of the lr_D = lr_G "
-            f"control. {two_d}.")
-    collapsed = sum(r["collapse rule"] == "collapse" for r in seed_rows)
-    verdict = ("supported" if collapsed == len(seed_rows) else "not reproduced" if collapsed == 0
-               else "not separable")
-    scale = _collapse_scale(first)
-    if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
-        verdict = f"provisional: {verdict} so far" + (f" ({scale})" if scale else "")
-    elif scale and verdict != "not separable":
-        verdict += f": {scale}"
-    n = len(seed_rows)
-    improving = sum(r[TREND][0] == "improving" for r in rows)
-    sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
-            f"{improving} of {len(rows)} runs still improving (mean FD of the last {TREND_EPOCHS} epochs below the "
-            f"{TREND_EPOCHS} before by more than two standard errors)")
+    where = "; ".join(f"{{doc}}`results/{page}`" for page in found) + "; 2D runs: {doc}`results/toy_modes`"
+    ours = " ".join(o for o, _, _ in found.values()) + f" {two_d}."
+    if len(found) == 1:
+        (_, verdict, sure), = found.values()
+    else:  # each study's verdict holds at its own data and scale, which it names
+        verdict = "; ".join(v for _, v, _ in found.values())
+        sure = "; ".join(f"{o.split(',', 1)[0]}: {s}" for o, _, s in found.values())
     return Finding(ours, verdict, sure, where)
 
 

@@ -36,7 +36,7 @@ TREND_EPOCHS = 10  # the window of :func:`repro.train.budget.trend`
 TREND = f"FD, last {TREND_EPOCHS} epochs vs the {TREND_EPOCHS} before"
 
 __all__ = ["NOTEBOOK", "RULES", "setup", "config", "run", "Study", "run_rows", "run_table", "summary_rows", "curves",
-           "grid_epochs",
+           "grid_epochs", "SEED_SCALE", "scale_difference", "runs_note",
            "TREND_EPOCHS", "TREND", "fd_trend"]
 
 NOTEBOOK = "collapse"
@@ -75,6 +75,42 @@ def config(cfg: Mapping[str, Any], ratio: float, seed: int) -> gan.GANTrainConfi
     width = {"ngf": cfg["ngf"], "ndf": cfg["ngf"]} if cfg.get("ngf") else {}
     return gan.preset(cfg["preset"], image_size=cfg["image_size"], epochs=cfg["epochs"], seed=seed,
                       lr_D=ratio * base.lr_G, best_metric="fd_classifier", channels_last=True, **width)
+
+
+# The seed report's collapse run: CIFAR-10 with its DCGAN (preset seed-report: 64 x 64, width 64).
+SEED_SCALE = ("CIFAR-10", gan.PRESETS["seed-report"].image_size, gan.PRESETS["seed-report"].ngf)
+
+
+def scale_difference(rec: Record) -> str:
+    """Where a collapse run's data, image size or width differ from the seed's run, both named (a verdict
+    there holds at that scale only); empty when they match or the record does not say."""
+    label = rec.manifest.get("data", {}).get("label")
+    size, width = rec.params.get("image_size"), rec.params.get("ngf")
+    if None in (label, size, width):
+        return ""
+    if label.startswith(SEED_SCALE[0]) and (size, width) == SEED_SCALE[1:]:
+        return ""
+    seed_label, seed_size, seed_width = SEED_SCALE
+    return (f"at {label} {size} × {size}, width {width}, not the seed's {seed_label} {seed_size} × {seed_size}, "
+            f"width {seed_width}")
+
+
+def runs_note(study: Study) -> str:
+    """The runs a page shows, in one paragraph: data, size, width, epochs, seeds, the machine and training
+    time per run, and where they differ from the seed's run (:func:`scale_difference`)."""
+    from ..records import machines
+
+    first = next(iter(study.values()))
+    data, p = first.manifest.get("data", {}), first.params
+    seeds = len({seed for _, seed in study})
+    wall = [rec.manifest.get("wall_time_s", 0) / 60 for rec in study.values()]
+    differs = scale_difference(first)
+    return (f"The runs on this page: {data.get('label', '?')}, {data.get('n', 0):,} training images at "
+            f"{p.get('image_size')} × {p.get('image_size')}, generator and discriminator width {p.get('ngf')}, "
+            f"{min(len(r.rows) for r in study.values())} epochs, {seeds} seed{'s' * (seeds != 1)} per setting, "
+            f"trained on {' and '.join(machines(study.values()))}, for a mean of {sum(wall) / len(wall):.1f} min per "
+            "run. Where they differ from the seed's run: "
+            + (f"{differs.removeprefix('at ')}." if differs else "nowhere in data, image size and width."))
 
 
 def _folder(ratio: float, seed: int) -> str:

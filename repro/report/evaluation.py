@@ -80,6 +80,19 @@ def tracked_floor(dataset: str, image_size: int, n: int, device: Any = "cpu") ->
     return ClassifierTracker(dataset, n_samples=n, device=device).real_floor(image_size)
 
 
+def tracked_features(dataset: str) -> str:
+    """The feature space of the per-epoch track in words, for captions: the shipped classifier of ``dataset``
+    (its record's label and test accuracy; no weights are loaded)."""
+    from ..metrics.classifier.network import weights_dir
+
+    path = weights_dir() / f"classifier-{dataset}.json"
+    if not path.exists():
+        return f"{dataset} classifier (penultimate layer), not Inception"
+    record = json.loads(path.read_text())
+    accuracy = f", {record['test_accuracy']:.1%} test accuracy" if "test_accuracy" in record else ""
+    return f"{record.get('label', dataset)} classifier (penultimate layer{accuracy}), not Inception"
+
+
 def evaluation_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """An evaluation's numbers as table rows (metric, value), in :data:`METRICS` order; what it was
     measured on (``n``, ``reference``, ``extractor``) belongs in the table's caption."""
