@@ -186,7 +186,7 @@ def test_collapse_verdict_reads_the_seed_setting_against_its_control(tmp_path):
         _collapse_run(tmp_path, 4.0, seed, rise)
         _collapse_run(tmp_path, 1.0, seed, steady)
     f = gan_collapse(tmp_path)
-    assert f.verdict == "supported"
+    assert f.verdict == "supported: collapse at epochs 55, 55, the seed's after 50"
     assert "2 of 2 (epochs 55, 55) seeds of lr_D = 4 lr_G and 0 of 2 of the lr_D = lr_G control" in f.ours
     short = tmp_path / "short"
     for seed in (0, 1):
@@ -446,7 +446,8 @@ def test_each_collapse_study_is_judged_at_its_own_scale_the_seeds_data_first(tmp
         _collapse_run(tmp_path, 4.0, seed, rise, "collapse-cifar10", cifar, image_size=32, ngf=64)
         _collapse_run(tmp_path, 1.0, seed, steady, "collapse-cifar10", cifar, image_size=32, ngf=64)
     f = gan_collapse(tmp_path)
-    assert f.verdict == ("supported: at CIFAR-10 (JPEG q75) 32 × 32, width 64, not the seed's CIFAR-10 64 × 64, width 64; "
+    assert f.verdict == ("supported: collapse at epochs 30, 30, the seed's after 50, at CIFAR-10 (JPEG q75) 32 × 32, "
+                         "width 64, not the seed's CIFAR-10 64 × 64, width 64; "
                          "not reproduced: at Fashion-MNIST 32 × 32, width 32, not the seed's CIFAR-10 64 × 64, width 64")
     assert f.ours.startswith("CIFAR-10 (JPEG q75), 50,000 images, 60 epochs: the collapse rule fires in 2 of 2 "
                              "(epochs 30, 30) seeds of lr_D = 4 lr_G and 0 of 2 of the lr_D = lr_G control. "

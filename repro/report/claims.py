@@ -31,7 +31,8 @@ __all__ = ["Finding", "Claim", "CLAIMS", "VERDICTS", "CONFIDENCE", "MIN_SEEDS", 
            "claims_rows", "claims_markdown"]
 
 SEED_RATIO = 4.0  # the seed report's lr_D / lr_G
-MIN_EPOCHS = 60   # past the seed's "after epoch 50"
+SEED_EPOCH = 50   # the seed's samples degrade "after epoch 50"
+MIN_EPOCHS = 60   # past it
 
 # Published CIFAR-10 figures for the plausibility note on the seed's Table 1.
 IS_REAL_CIFAR10 = (11.24, "real data, {cite:t}`salimans2016improved`, Table 2", "salimans2016improved")
@@ -101,8 +102,12 @@ def _collapse_finding(study: dict[tuple[float, int], Record]) -> tuple[str, str,
     scale = scale_difference(first)
     if len(seed_rows) < 2 or epochs < MIN_EPOCHS:
         verdict = f"provisional: {verdict} so far" + (f" ({scale})" if scale else "")
-    elif scale and verdict != "not separable":
-        verdict += f": {scale}"
+    else:
+        at = sorted(r["at epoch"] for r in seed_rows if r["at epoch"] is not None)  # the claim is about when too
+        when = f"collapse at epochs {', '.join(map(str, at))}, the seed's after {SEED_EPOCH}" \
+            if verdict == "supported" else ""
+        details = [d for d in (when, scale if verdict != "not separable" else "") if d]
+        verdict += f": {', '.join(details)}" if details else ""
     n = len(seed_rows)
     improving = sum(r[TREND][0] == "improving" for r in rows)
     sure = (f"{n} seed{'s' * (n != 1)} of the seed's setting, {len(control)} of the control; one data set and width; "
