@@ -279,13 +279,25 @@ def is_headline(row: dict) -> bool:
     return row["workload"].startswith(HEADLINE) and row["precision"].startswith(("fp32", "float32"))
 
 
+def shown_argv(argv: list[str]) -> list[str]:
+    """The command's arguments as the record keeps them: a path of the machine it ran on is written relative
+    to the checkout when inside it, else by its file name (where the file is kept is the reader's business)."""
+    out = []
+    for arg in argv:
+        path = Path(arg)
+        if path.is_absolute():
+            arg = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+        out.append(arg)
+    return out
+
+
 def book_page(record: dict) -> str:
     """The table for the book: the command, machine, commit and date above it, one hardware for all rows;
     the headline rows in view and every row, with the protocols, in a dropdown (MyST colon fence)."""
     env, git = record["environment"], record["git"]
     hardware = sorted({r["hardware"] for r in record["rows"]})
     commit = f"{(git.get('commit') or '?')[:7]}{' (uncommitted changes)' if git.get('dirty') else ''}"
-    head = [f"Measured with `python bench/run.py {' '.join(record['argv'])}` on {', '.join(hardware)}, "
+    head = [f"Measured with `python bench/run.py {' '.join(shown_argv(record['argv']))}` on {', '.join(hardware)}, "
             f"torch {env['versions']['torch']}, commit {commit}, {record['created']}; "
             f"wall time of the whole benchmark {record['wall_time_s'] / 60:.0f} min.", ""]
     keys = ("workload", "precision", "figure", "also")
@@ -322,7 +334,11 @@ def main() -> int:
     if args.from_json:
         if not args.markdown:
             p.error("--from-json needs --markdown, the file to write")
-        atomic_write(args.markdown, book_page(json.loads(args.from_json.read_text())))
+        record = json.loads(args.from_json.read_text())
+        record["argv"] = shown_argv(record["argv"])
+        atomic_write(args.markdown, book_page(record))
+        if args.out:  # a copy of the record kept elsewhere, its command's paths as a new record keeps them
+            atomic_write_json(args.out, record)
         return 0
     groups = [g for item in args.only for g in item.split(",") if g]
     unknown = sorted(set(groups) - set(GROUPS))
@@ -389,7 +405,7 @@ def main() -> int:
     os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # `git status` without refreshing the index
     record = {
         "created": utc_now(),
-        "argv": sys.argv[1:], "quick": args.quick, "groups": groups, "settings": s,
+        "argv": shown_argv(sys.argv[1:]), "quick": args.quick, "groups": groups, "settings": s,
         "torch_threads": torch.get_num_threads(),
         "backends": {"cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
                      "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,

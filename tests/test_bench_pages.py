@@ -44,3 +44,12 @@ def test_numbers_are_shown_to_four_significant_figures_without_exponents(bench_r
     assert readable("0.008511 GFLOP/image", {"unit": "points/s"}) == "0.008511 GFLOP/point"
     assert readable("1.515 GFLOP/image", {"unit": "images/s"}) == "1.515 GFLOP/image"
     assert bench_run._four(24988.81) == "24,990" and bench_run._four(358.61) == "358.6"
+
+
+def test_a_record_keeps_no_path_of_the_machine_it_ran_on(bench_run):
+    """The command above a table shows paths inside the checkout relative to it and others by name."""
+    inside = str(ROOT / "book" / "results" / "bench" / "gpu.json")
+    assert bench_run.shown_argv(["--only", "dcgan", "--out", "/elsewhere/out/bench-gpu.json", "--markdown", inside]) == \
+        ["--only", "dcgan", "--out", "bench-gpu.json", "--markdown", "book/results/bench/gpu.json"]
+    for record in RECORDS:
+        assert not any(Path(a).is_absolute() for a in json.loads(record.read_text())["argv"]), record.name
