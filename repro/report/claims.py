@@ -246,8 +246,7 @@ def training_compute(results: Path) -> Finding:
     parts = []
     for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM")):
         recs = study.kept(model)
-        used = mean_se([stop["training_flops"] / 1e15 for (m, _), stop in study.stops.items()
-                        if m == model and not stop["reason"].startswith("diverged")])
+        used = mean_se([stop["training_flops"] / 1e15 for stop in study.kept_stops(model)])
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
         parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP")
     where = "{doc}`results/images` (quality against training compute)" + (

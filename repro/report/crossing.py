@@ -15,6 +15,7 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
+from .selection import diverged
 from .tables import mean_se
 
 __all__ = ["mean_curve", "crossing", "crossing_row", "fid_points"]
@@ -125,8 +126,6 @@ def fid_points(runs: Mapping[tuple[str, int], Any], flops: Mapping[str, float]) 
     """One row per Inception evaluation of a seed run that did not diverge (``fid-epochNNNN.json`` beside
     it): its compute (PFLOP) and FID with the bootstrap interval and N."""
     rows = []
-    from .selection import diverged
-
     for (model, seed), rec in runs.items():
         if diverged(rec):  # its earlier points belong to a run whose results are left out
             continue

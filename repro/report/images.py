@@ -169,6 +169,11 @@ class Study:
         """``model``'s seed runs, in seed order."""
         return [self.runs[model, s] for s in sorted(s for m, s in self.runs if m == model)]
 
+    def kept_stops(self, model: str) -> list[dict[str, Any]]:
+        """The stop notes of ``model``'s seeds that did not diverge (:meth:`kept`), in seed order."""
+        return [self.stops[model, s] for s in sorted(s for m, s in self.runs if m == model)
+                if not diverged(self.runs[model, s])]
+
     def kept(self, model: str) -> list[Record]:
         """``model``'s seed runs that did not diverge, in seed order: the ones its results are read from
         (a run that diverged shows in the curves and the run table, and is counted where seeds are)."""

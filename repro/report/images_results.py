@@ -142,7 +142,7 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
         stops = [study.stops[model, s] for s in keys]
         reasons = sorted({s["reason"].split(":")[0] for s in stops} - {"diverged"})
         lost = len(keys) - len(kept)
-        stops = [s for s in stops if not s["reason"].startswith("diverged")]
+        stops = study.kept_stops(model)
         fids, recs = final_results(study, model), kept
         if not recs:  # every seed diverged: nothing to summarise but that
             rows.append({"model": model.upper(), "lr": study.chosen[model], "seeds": 0,
