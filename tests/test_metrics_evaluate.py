@@ -93,3 +93,15 @@ def test_a_kid_from_one_subset_of_all_samples_shows_no_spread():
     many = {**one, "kid_std": 0.002, "kid_subset_size": 500}
     assert [r["metric"] for r in evaluation_rows(many)] == ["KID, mean over subsets",
                                                             "KID, standard deviation over subsets"]
+
+
+def test_captions_name_the_interval_and_the_tracked_features_as_they_are():
+    """A study run without bootstrap resamples says it has no interval (not "0 resamples"); the tracked
+    feature space is named from the shipped classifier's record, per data set."""
+    from repro.report.evaluation import interval_words, tracked_features
+
+    assert interval_words(30) == "a 95% bootstrap interval (30 resamples)"
+    assert interval_words(0) == "no interval (no bootstrap resamples)"
+    assert tracked_features("cifar10-jpeg").startswith("CIFAR-10 (JPEG q75) classifier (penultimate layer, ")
+    assert tracked_features("fashion-mnist").startswith("Fashion-MNIST classifier (penultimate layer, ")
+    assert tracked_features("fashion-mnist").endswith("% test accuracy), not Inception")

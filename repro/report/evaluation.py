@@ -93,6 +93,13 @@ def tracked_features(dataset: str) -> str:
     return f"{record.get('label', dataset)} classifier (penultimate layer{accuracy}), not Inception"
 
 
+def interval_words(resamples: int) -> str:
+    """The interval behind each FID, for captions: ``"a 95% bootstrap interval (30 resamples)"``, or
+    ``"no interval (no bootstrap resamples)"`` when there are none."""
+    return f"a 95% bootstrap interval ({resamples} resamples)" if resamples > 0 else \
+        "no interval (no bootstrap resamples)"
+
+
 def evaluation_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """An evaluation's numbers as table rows (metric, value), in :data:`METRICS` order; what it was
     measured on (``n``, ``reference``, ``extractor``) belongs in the table's caption."""

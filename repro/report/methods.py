@@ -21,7 +21,7 @@ from .tables import rate, with_caption
 
 __all__ = ["settings_rows", "settings_markdown"]
 
-GAN_KEYS = ("batch_size", "lr_G", "lr_D", "betas_G", "nz", "ngf", "ndf", "mlp_hidden", "update")
+GAN_KEYS = ("image_size", "batch_size", "lr_G", "lr_D", "betas_G", "nz", "ngf", "ndf", "mlp_hidden", "update")
 DDPM_KEYS = ("model", "schedule", "num_timesteps", "loss_type", "batch_size", "lr", "warmup_steps", "ema_decay",
              "grad_clip")
 VARYING = ("seed", "epochs")
