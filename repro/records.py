@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 from .io import atomic_torch_save, atomic_write, atomic_write_json
 
 __all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "cpu_isa", "git_info", "utc_now",
-           "machine_name", "machines"]
+           "machine_name", "machines", "at_once"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -133,6 +133,22 @@ def machines(records: Iterable[Record]) -> list[str]:
         found.add(machine_name(rec.manifest.get("hardware", {})))
         found.update(machine_name(r.get("hardware", {})) for r in rec.manifest.get("resumed_on", []))
     return sorted(found)
+
+
+def at_once(records: Iterable[Record]) -> int:
+    """The most of ``records`` that were training at the same moment, by each manifest's ``start_time`` and
+    ``end_time`` (a run resumed later spans the gap too, so this is an upper bound): above 1, the runs
+    shared their machine and each wall time is a shared-machine time."""
+    events = []
+    for rec in records:
+        m = rec.manifest
+        if m.get("start_time") and m.get("end_time"):
+            events += [(_dt.datetime.fromisoformat(m["start_time"]), 1), (_dt.datetime.fromisoformat(m["end_time"]), -1)]
+    most = running = 0
+    for _, step in sorted(events):  # an end sorts before a start at the same moment
+        running += step
+        most = max(most, running)
+    return most
 
 
 def environment_info(device: Any = None) -> dict[str, Any]:

@@ -169,6 +169,9 @@ def _collapse_run(results: Path, ratio: float, seed: int, fd: list[float], page:
                   data: dict | None = None, **params) -> None:
     path = results / "runs" / page / f"ratio{ratio:g}-seed{seed}"
     path.mkdir(parents=True)
+    timings = json.loads((results / "timings.json").read_text()) if (results / "timings.json").exists() else {}
+    timings.setdefault("notebooks", {})[page] = {"profile": "cpu", **({"notebook": "collapse"} if page != "collapse" else {})}
+    (results / "timings.json").write_text(json.dumps(timings))
     (path / "manifest.json").write_text(json.dumps({
         "kind": "gan", "status": "finished", "data": data or {"label": "Fashion-MNIST", "n": 60000},
         "params": {"lr_G": 1e-4, "lr_D": ratio * 1e-4, "seed": seed, "best_metric": "fd_classifier", **params}}))
@@ -454,3 +457,22 @@ def test_each_collapse_study_is_judged_at_its_own_scale_the_seeds_data_first(tmp
                              "Fashion-MNIST, 60,000 images, 60 epochs: the collapse rule fires in 0 of 2")
     assert f.sure.startswith("CIFAR-10 (JPEG q75): 2 seeds of the seed's setting") and "; Fashion-MNIST: 2 seeds" in f.sure
     assert f.where.startswith("{doc}`results/collapse-cifar10`; {doc}`results/collapse`")
+
+
+def test_collapse_studies_are_the_pages_timings_json_maps_to_the_collapse_notebook(tmp_path):
+    """A page is a collapse study because ``run collapse --as PAGE`` recorded it so, not by its folder's name:
+    a page named otherwise is read, and a stray ``runs/collapse-old`` folder that no run recorded is not."""
+    rise = [30.0] * 5 + [10.0] * 25 + [40.0] * 30
+    steady = [30.0] * 5 + [10.0] * 55
+    cifar = {"label": "CIFAR-10 (JPEG q75)", "n": 50000}
+    for seed in (0, 1):
+        _collapse_run(tmp_path, 4.0, seed, rise, "cifar-gpu", cifar, image_size=32, ngf=64)
+        _collapse_run(tmp_path, 1.0, seed, steady, "cifar-gpu", cifar, image_size=32, ngf=64)
+        _collapse_run(tmp_path, 4.0, seed, steady, "collapse-old")
+        _collapse_run(tmp_path, 1.0, seed, steady, "collapse-old")
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    del timings["notebooks"]["collapse-old"]
+    (tmp_path / "timings.json").write_text(json.dumps(timings))
+    f = gan_collapse(tmp_path)
+    assert f.where.startswith("{doc}`results/cifar-gpu`;") and "collapse-old" not in f.where
+    assert f.verdict.startswith("supported: collapse at epochs 30, 30") and "not reproduced" not in f.verdict

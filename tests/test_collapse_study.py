@@ -111,3 +111,31 @@ def test_the_summary_counts_the_seeds_still_improving_at_the_end(tmp_path):
     assert summary["still improving"] == "1 of 2"
     assert [r[collapse_study.TREND] for r in collapse_study.run_table(study)] == [
         "improving: -1.00 ± 0.14", "flat: +0.00 ± 0.05"]
+
+
+def _timed(path: Path, start: str, end: str, gpu: str | None = None) -> Path:
+    m = json.loads((path / "manifest.json").read_text())
+    m.update(start_time=start, end_time=end, wall_time_s=600.0,
+             data={"label": "CIFAR-10 (JPEG q75)", "n": 50000},
+             hardware={"gpu": gpu} if gpu else {"cpu_model": "AMD EPYC"})
+    m["params"].update(image_size=32, ngf=64)
+    (path / "manifest.json").write_text(json.dumps(m))
+    return path
+
+
+def test_the_runs_note_says_when_runs_shared_their_machine(tmp_path):
+    """Four runs trained at once on one GPU: the note says so, since each wall time is then a shared time;
+    runs one after another are not called shared."""
+    day = "2026-12-04T15:{:02d}:00+00:00"
+    together = {(r, s): load_record(_timed(_record(tmp_path / "gpu", r, s, STEADY), day.format(0), day.format(10),
+                                           "NVIDIA H200"))
+                for r in (4.0, 1.0) for s in (0, 1)}
+    note = collapse_study.runs_note(together)
+    assert "trained on NVIDIA H200, for a mean of 10.0 min per run, up to 4 at a time on one machine" in note
+    assert note.startswith("The runs on this page: CIFAR-10 (JPEG q75), 50,000 training images at 32 × 32")
+    assert "2 seeds per setting" in note and "8 epochs" in note
+    after = {(4.0, s): load_record(_timed(_record(tmp_path / "cpu", 4.0, s, STEADY), day.format(10 * s),
+                                          day.format(10 * s + 10)))
+             for s in (0, 1)}  # the second starts when the first ends
+    note = collapse_study.runs_note(after)
+    assert "for a mean of 10.0 min per run. Where they differ" in note and "at a time" not in note

@@ -17,8 +17,9 @@ from typing import Any, Callable
 
 from ..records import Record, load_record
 from ..train.compute import training_time_s
-from .collapse_study import SEED_SCALE, scale_difference
+from .collapse_study import NOTEBOOK as COLLAPSE_NOTEBOOK, SEED_SCALE, scale_difference
 from .compare import ANCHORS
+from .runs import pages_of
 from .coverage_claim import (MIN_IMAGE_SEEDS, MIN_SEEDS, compute_2d, final_2d_runs, image_seeds, images_study,
                              mode_coverage, modes_2d)
 from .sample_ddim import SAMPLER_NAMES
@@ -61,11 +62,10 @@ def _collapse_study(folder: Path) -> dict[tuple[float, int], Record]:
 
 
 def _collapse_studies(results: Path) -> dict[str, dict[tuple[float, int], Record]]:
-    """Every collapse study with finished runs: the ``collapse`` notebook's page and any second study of it
-    (``python -m repro.report run collapse --as collapse-<data>``), nearest the seed's run first (its data,
-    then its size and width), then by page name."""
-    studies = {f.name: s for f in sorted((results / "runs").glob("collapse*")) if f.is_dir()
-               if (s := _collapse_study(f))}
+    """Every collapse study with finished runs: the ``collapse`` notebook's pages by ``timings.json``, its
+    own and any second study of it (``python -m repro.report run collapse --as collapse-<data>``), nearest
+    the seed's run first (its data, then its size and width), then by page name."""
+    studies = {page: s for page in pages_of(results, COLLAPSE_NOTEBOOK) if (s := _collapse_study(results / "runs" / page))}
 
     def distance(item: tuple[str, dict[tuple[float, int], Record]]) -> tuple[bool, bool, str]:
         rec = next(iter(item[1].values()))

@@ -20,7 +20,7 @@ from ..records import Record, load_record
 from .params import ParameterError, Rule
 
 __all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir", "pick_device", "positive",
-           "study_root", "study_run", "in_workers", "finished_run"]
+           "study_root", "study_run", "in_workers", "finished_run", "pages_of"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
@@ -50,6 +50,17 @@ def study_root(notebook: str, cfg: Mapping[str, Any]) -> Path:
         atexit.register(shutil.rmtree, root, ignore_errors=True)
         return root
     return Path("runs") / cfg["profile"] / notebook
+
+
+def pages_of(results: str | Path, notebook: str) -> list[str]:
+    """The book pages of ``notebook`` under ``results`` (its own, and any ``--as PAGE`` study of it), by
+    ``results/timings.json``, which ``python -m repro.report run`` writes; each page's runs are in
+    ``results/runs/<page>``. Empty when nothing is recorded."""
+    import json
+
+    path = Path(results) / "timings.json"
+    pages = json.loads(path.read_text()).get("notebooks", {}) if path.exists() else {}
+    return sorted(page for page, entry in pages.items() if entry.get("notebook", page) == notebook)
 
 
 def study_run(runs_dir: str | Path | None, model: str) -> Path | None:
