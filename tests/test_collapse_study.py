@@ -139,3 +139,11 @@ def test_the_runs_note_says_when_runs_shared_their_machine(tmp_path):
              for s in (0, 1)}  # the second starts when the first ends
     note = collapse_study.runs_note(after)
     assert "for a mean of 10.0 min per run. Where they differ" in note and "at a time" not in note
+
+
+def test_runs_at_the_same_time_on_different_machines_did_not_share_one(tmp_path):
+    day = "2026-12-04T15:{:02d}:00+00:00"
+    apart = {(4.0, s): load_record(_timed(_record(tmp_path, 4.0, s, STEADY), day.format(0), day.format(10), gpu))
+             for s, gpu in ((0, "NVIDIA H200"), (1, None))}
+    note = collapse_study.runs_note(apart)
+    assert "trained on AMD EPYC and NVIDIA H200" in note and "at a time" not in note

@@ -101,7 +101,8 @@ def runs_note(study: Study) -> str:
     from ..records import at_once, machines
 
     first = next(iter(study.values()))
-    shared = at_once(study.values())
+    where = machines(study.values())
+    shared = at_once(study.values()) if len(where) == 1 else 1  # runs on different machines share none
     data, p = first.manifest.get("data", {}), first.params
     seeds = len({seed for _, seed in study})
     wall = [rec.manifest.get("wall_time_s", 0) / 60 for rec in study.values()]
@@ -109,7 +110,7 @@ def runs_note(study: Study) -> str:
     return (f"The runs on this page: {data.get('label', '?')}, {data.get('n', 0):,} training images at "
             f"{p.get('image_size')} × {p.get('image_size')}, generator and discriminator width {p.get('ngf')}, "
             f"{min(len(r.rows) for r in study.values())} epochs, {seeds} seed{'s' * (seeds != 1)} per setting, "
-            f"trained on {' and '.join(machines(study.values()))}, for a mean of {sum(wall) / len(wall):.1f} min per "
+            f"trained on {' and '.join(where)}, for a mean of {sum(wall) / len(wall):.1f} min per "
             + (f"run, up to {shared} at a time on one machine (each time is a shared-machine time). " if shared > 1
                else "run. ") + "Where they differ from the seed's run: "
             + (f"{differs.removeprefix('at ')}." if differs else "nowhere in data, image size and width."))

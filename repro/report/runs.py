@@ -20,7 +20,7 @@ from ..records import Record, load_record
 from .params import ParameterError, Rule
 
 __all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir", "pick_device", "positive",
-           "study_root", "study_run", "in_workers", "finished_run", "pages_of"]
+           "study_root", "study_run", "in_workers", "finished_run", "pages_of", "read_timings"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
@@ -52,14 +52,19 @@ def study_root(notebook: str, cfg: Mapping[str, Any]) -> Path:
     return Path("runs") / cfg["profile"] / notebook
 
 
-def pages_of(results: str | Path, notebook: str) -> list[str]:
-    """The book pages of ``notebook`` under ``results`` (its own, and any ``--as PAGE`` study of it), by
-    ``results/timings.json``, which ``python -m repro.report run`` writes; each page's runs are in
-    ``results/runs/<page>``. Empty when nothing is recorded."""
+def read_timings(results: str | Path) -> dict[str, Any]:
+    """``results/timings.json``, which ``python -m repro.report run`` writes (each page's profile, times and
+    notebook; the checkout and machine); ``{}`` when there is none."""
     import json
 
     path = Path(results) / "timings.json"
-    pages = json.loads(path.read_text()).get("notebooks", {}) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def pages_of(results: str | Path, notebook: str) -> list[str]:
+    """The book pages of ``notebook`` under ``results`` (its own, and any ``--as PAGE`` study of it), by
+    :func:`read_timings`; each page's runs are in ``results/runs/<page>``. Empty when nothing is recorded."""
+    pages = read_timings(results).get("notebooks", {})
     return sorted(page for page, entry in pages.items() if entry.get("notebook", page) == notebook)
 
 

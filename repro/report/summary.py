@@ -6,10 +6,10 @@ chapter's tables are never typed by hand.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..records import load_record
+from .runs import read_timings
 from .tables import with_caption
 
 __all__ = ["summary_markdown"]
@@ -48,7 +48,7 @@ def summary_markdown(results: str | Path) -> str:
     one row per run folder (manifest)."""
     results = Path(results)
     out = []
-    timings = json.loads((results / "timings.json").read_text()) if (results / "timings.json").exists() else {}
+    timings = read_timings(results)
     if timings:
         git = timings.get("git", {})
         table = ["| notebook | profile | executed (UTC) | notebook wall time | its runs' wall time |",
