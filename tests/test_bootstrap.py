@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from repro.metrics import bootstrap_interval, fd_interval
+from repro.metrics.bootstrap import mean_interval
 from repro.metrics.frechet import SampleSizeWarning, feature_statistics, frechet_distance_to
 
 
@@ -20,6 +21,27 @@ def test_the_interval_of_a_mean_matches_its_standard_error():
     half = 1.96 / math.sqrt(n)
     assert (hi - lo) / 2 == pytest.approx(half, rel=0.15)
     assert lo < float(x.mean()) < hi
+
+
+def test_the_interval_of_a_proportion_is_the_wald_interval_and_the_bootstraps_limit():
+    x = (torch.arange(400) % 4 == 0).double()  # a proportion of 1/4
+    lo, hi = mean_interval(x)
+    half = 1.959964 * math.sqrt(0.25 * 0.75 * 400 / 399 / 400)  # the sample sd, (n - 1) in its denominator
+    assert (lo, hi) == (pytest.approx(0.25 - half, abs=1e-6), pytest.approx(0.25 + half, abs=1e-6))
+    b_lo, b_hi = bootstrap_interval(x[:, None], lambda f: float(f.mean()), n_boot=4000, seed=0)
+    assert (b_hi - b_lo) == pytest.approx(hi - lo, rel=0.06)
+    with pytest.raises(ValueError, match="at least 2 terms"):
+        mean_interval(torch.ones(1))
+
+
+def test_an_fd_interval_never_goes_below_zero():
+    g = torch.Generator().manual_seed(3)
+    ref = torch.randn(4000, 2, generator=g, dtype=torch.float64)
+    stats = feature_statistics(ref)
+    same = torch.randn(30, 2, generator=g, dtype=torch.float64)  # few samples of the reference's own law
+    lo, hi = fd_interval(same, stats["mu"], stats["sigma"], n_boot=200)
+    raw_lo, _ = bootstrap_interval(same, lambda f: frechet_distance_to(f, stats["mu"], stats["sigma"]), n_boot=200)
+    assert raw_lo < 0 and lo == 0.0 and hi > 0  # the normal interval reached below 0; the distance cannot
 
 
 def test_a_wider_spread_gives_a_wider_fd_interval_and_the_estimate_lies_inside():

@@ -212,15 +212,16 @@ DATA = {"label": "Fashion-MNIST", "n": 60000}
 
 
 def _image_study(results: Path, images_run, gan: list[list[float]], ddpm: list[list[float]],
-                 gan_fid: list[dict] | None = None, ddpm_fid: list[dict] | None = None) -> Path:
+                 gan_fid: list[dict] | None = None, ddpm_fid: list[dict] | None = None,
+                 ddpm_stop: dict | None = None) -> Path:
     """An ``images`` study's records: each seed's per-epoch FD (a DCGAN epoch is 0.64 TFLOP here, a DDPM
-    epoch 9.6 TFLOP) and optionally its last Inception result."""
+    epoch 9.6 TFLOP) and optionally its last Inception result; ``ddpm_stop`` adds to the DDPM's stop notes."""
     root = results / "runs" / "images"
     for model, kind, lr, flops, series, fids in (("gan", "gan", 2e-4, 1e8, gan, gan_fid),
                                                   ("ddpm", "diffusion", 5e-4, 1.5e9, ddpm, ddpm_fid)):
         for seed, fds in enumerate(series):
             stop = {"flops_per_example": flops, "budget_flops": 2e13, "reason": "budget spent",
-                    "training_flops": len(fds) * 100 * 64 * flops}
+                    "training_flops": len(fds) * 100 * 64 * flops, **((ddpm_stop or {}) if model == "ddpm" else {})}
             images_run(root / model / f"lr{lr:g}-seed{seed}", kind, lr, fds, stop,
                        fid=fids[seed] if fids else None, data=DATA)
     return results
@@ -233,11 +234,23 @@ def test_compute_verdict_supported_when_the_gan_is_ahead_at_every_compute(tmp_pa
     assert "Fashion-MNIST, 60,000 training images, the same budget of 0.02 training PFLOP" in f.ours
 
 
+def test_the_compute_finding_says_when_the_budget_stopped_a_model_still_improving(tmp_path, images_run):
+    gan = [[5.0 + 0.1 * s] * 30 for s in range(3)]
+    improving = {"window": 1, "last_window_gain": 0.25, "min_improvement": 0.02}
+    f = training_compute(_image_study(tmp_path / "a", images_run, gan, [[20.0, 15.0], [21.0, 14.0]], ddpm_stop=improving))
+    assert "; DDPM seeds were still improving when the budget ran out" in f.ours
+    assert "DCGAN seeds" not in f.ours and "PFLOP and 0 wall hours" in f.ours
+    flat = {**improving, "last_window_gain": 0.01}  # below the flatness rule's share: not still improving
+    assert "still improving" not in training_compute(_image_study(tmp_path / "b", images_run, gan,
+                                                                  [[20.0, 15.0], [21.0, 14.0]], ddpm_stop=flat)).ours
+
+
 def test_compute_verdict_mixed_when_the_curves_cross(tmp_path, images_run):
     gan = [[10.0 + 0.1 * s] * 30 for s in range(3)]
     f = training_compute(_image_study(tmp_path, images_run, gan, [[20.0, 5.0], [21.0, 5.2]]))
     assert f.verdict == "mixed: the GAN is ahead below 0.0153 PFLOP, the DDPM above"
     assert "curves cross at 0.0153 PFLOP on the 0.0096–0.0192 PFLOP both covered" in f.ours
+    assert f.where == "{doc}`results/images` (quality against training compute)"  # the figure, not the crossing point
 
 
 def test_compute_verdict_is_provisional_with_one_ddpm_seed_and_not_separable_in_the_noise(tmp_path, images_run):

@@ -93,6 +93,11 @@ def test_a_curve_is_flat_when_its_last_window_mean_does_not_beat_the_window_befo
     assert flattened([{"s": 1 / v} for v in values], "s", 3, 0.02, mode="max") is flat  # a score, rising
     with pytest.raises(ValueError, match="window must be at least 1"):
         flattened(rows, "fd", window=0, min_improvement=0.02)
+    # the gain window_gain reports is the one flattened compares: flat exactly when it is below 2%
+    from repro.train.budget import window_gain
+
+    gain = window_gain(rows, "fd", 3)
+    assert (gain != gain) if len([v for v in values if v == v]) < 6 else ((gain < 0.02) is flat)
 
 
 def test_window_change_is_the_difference_of_window_means_with_its_standard_error():

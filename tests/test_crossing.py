@@ -45,14 +45,14 @@ def test_the_table_row_says_no_crossing_in_words_and_dashes_what_was_not_compare
     x = [0.01, 0.1, 1.0]
     apart = crossing(_rows("gan", x, [[20, 10, 8], [20, 10, 8]]) + _rows("ddpm", x, [[30, 20, 18], [30, 20, 18]]))
     row = crossing_row(apart)
-    assert row["shared range (PFLOP)"] == "0.01 to 1" and row["mean curves cross at (PFLOP)"] == "no crossing"
+    assert row["shared range"] == "0.01 to 1 PFLOP" and row["mean curves cross at"] == "no crossing"
     assert row["ahead at the end"] == "GAN" and row["FD gap GAN - DDPM at the end"] == pytest.approx(-10.0)
     crossed = crossing_row(crossing(_rows("gan", x, [[20, 10, 8]] * 2) + _rows("ddpm", x, [[100, 10, 2]] * 2)))
-    assert crossed["mean curves cross at (PFLOP)"] == "0.1" and crossed["ahead at the end"] == "DDPM"
+    assert crossed["mean curves cross at"] == "0.1 PFLOP" and crossed["ahead at the end"] == "DDPM"
     tied = crossing_row(crossing(_rows("gan", [0.1, 1.0], [[10, 5], [10, 9]]) + _rows("ddpm", [0.1, 1.0], [[12, 6]] * 2)))
     assert tied["ahead at the end"] == "neither (not separated)"
     apart_only = crossing_row(crossing(_rows("gan", [0.1, 0.2], [[5, 4]]) + _rows("ddpm", [1.0, 2.0], [[5, 4]])))
-    assert [apart_only[k] for k in ("shared range (PFLOP)", "mean curves cross at (PFLOP)", "ahead at the end")] == ["—"] * 3
+    assert [apart_only[k] for k in ("shared range", "mean curves cross at", "ahead at the end")] == ["—"] * 3
 
 
 def test_a_blip_inside_the_noise_crosses_the_means_but_does_not_change_the_leader():
@@ -73,3 +73,15 @@ def test_a_side_with_one_seed_is_ordered_by_the_other_sides_spread():
     one = _rows("ddpm", x, [[12.0, 9.0]])
     assert crossing(_rows("gan", x, [[10.0, 5.0], [10.0, 8.0]]) + one)["ahead_at_end"] is None  # 9 vs 6.5 ± 1.5 (n = 2)
     assert crossing(_rows("gan", x, [[10.0, 5.0], [10.0, 5.2]]) + one)["ahead_at_end"] == "gan"  # 9 vs 5.1 ± 0.1
+
+
+def test_on_a_time_axis_epochs_without_a_time_are_left_out():
+    """A seed stopped because it flattened is held at its last value on the compute axis only: its held
+    epochs have no time, so the time axis compares the epochs every seed trained."""
+    rows = _rows("gan", [0.1, 0.2, 0.4], [[10, 8, 6], [12, 10, 7]])
+    for r in rows:
+        r["hours"] = None if r["epoch"] == 2 and r["seed"] == 1 else 1.0 + r["epoch"]
+    xs, means, _ = mean_curve(rows, "gan", x="hours")
+    assert xs == [1.0, 2.0] and means == [11, 9]
+    row = crossing_row(crossing(rows + _rows("ddpm", [0.1, 0.2, 0.4], [[20, 9, 3]] * 2), x="pflop"), "CPU hours", "h")
+    assert row["axis"] == "CPU hours" and row["shared range"] == "0.1 to 0.4 h"

@@ -104,8 +104,8 @@ def test_a_diverged_selection_run_is_not_trained_again_and_ranks_last(monkeypatc
     real = images.load_record
     fd = {"lr0.0001": 5.0, "lr3.3e-05": 6.0}  # past the lower edge is worse: 1e-4 is bracketed
     monkeypatch.setattr(images, "load_record", lambda out: real(out) if (out / "manifest.json").exists() else
-                        SimpleNamespace(path=out, rows=[{"fd_classifier": fd.get(out.name, 5.0)}],
-                                        manifest={"status": "finished"}))
+                        SimpleNamespace(path=out, rows=[{"fd_classifier": fd.get(out.name, 5.0), "step": 10}],
+                                        manifest={"status": "finished"}, params={"batch_size": 64}))
     pools = []
 
     def pool(fn, calls, workers, device):
@@ -166,6 +166,9 @@ def test_the_real_baseline_is_scored_once_with_its_interval(tmp_path):
     assert images.real_baseline(cfg, tmp_path, "cpu") == first  # read back, not measured again
     (row,) = images.baseline_rows(images.Study(baseline=first))
     assert row["N"] == 6 and row["FID"].startswith(f"{first['fid']:.3g} [")
+    assert row["FD (classifier)"].startswith(f"{first['fd_classifier']:.3g} [")
+    near_zero = {**first, "fd_classifier": 0.1, "fd_classifier_interval": [-0.02, 0.22]}  # a normal interval below 0
+    assert images.baseline_rows(images.Study(baseline=near_zero))[0]["FD (classifier)"] == "0.100 [0, 0.220]"
     assert row["KID x 1000"].endswith("(subsets of 3)")  # half of N: the subsets differ
 
 
@@ -314,6 +317,15 @@ def test_a_seed_stops_when_its_window_mean_fd_flattens_with_windows_of_at_least_
     record, note = images._until_flat("gan", cfg, 2e-4, 0, list(range(10)), tmp_path, 1.0, None, "cpu")
     assert images.MIN_WINDOW == 3 and trained == [2, 4, 6, 8, 10]
     assert note["reason"].startswith("flattened: the mean FD of the last 3 epochs improved on the mean of the 3 before")
+    assert (note["window"], note["last_window_gain"], note["min_improvement"]) == (3, 0.0, 0.02)
+    assert images.stop_words(note) == "flattened"
+
+
+def test_a_seed_the_budget_stopped_while_it_improved_says_by_how_much():
+    note = {"reason": "budget spent", "window": 3, "last_window_gain": 0.083, "min_improvement": 0.02}
+    assert images.stop_words(note) == "budget spent, still improving: the last 3 epochs' mean FD 8% below the 3 before"
+    assert images.stop_words({**note, "last_window_gain": 0.019}) == "budget spent"  # below the rule's share: flat
+    assert images.stop_words({"reason": "budget spent"}) == "budget spent"  # a note from before the gain was kept
 
 
 def test_flatness_windows_are_the_same_share_of_each_models_budget():

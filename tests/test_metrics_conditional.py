@@ -40,3 +40,22 @@ def test_labels_must_match_the_samples(halves):
     clf, (x_ref, _), (x, y) = halves
     with pytest.raises(ValueError, match="one label per sample"):
         conditional_scores(x, clf, real_features(clf, x_ref), y[:10])
+
+
+def test_each_score_has_an_interval_around_it_that_narrows_with_n(halves):
+    clf, (x_ref, _), (x, y) = halves
+    real = real_features(clf, x_ref)
+    full = conditional_scores(x, clf, real, y, bootstrap=20)
+    fewer_samples = conditional_scores(x[:150], clf, real, y[:150], bootstrap=20)
+    width = lambda s, key: s[f"{key}_hi"] - s[f"{key}_lo"]  # noqa: E731
+    for key in ("fd_classifier", "precision", "recall", "density", "coverage", "label_accuracy"):
+        assert full[f"{key}_lo"] <= full[key] <= full[f"{key}_hi"], key
+    for key in ("fd_classifier", "precision", "density", "label_accuracy"):  # a mean over the samples
+        assert width(fewer_samples, key) > width(full, key), key
+    for key in ("recall", "coverage"):  # a proportion of the 600 real images: the Wald interval at their N
+        p, n = full[key], x_ref.shape[0]
+        assert width(full, key) == pytest.approx(2 * 1.959964 * (p * (1 - p) * n / (n - 1)) ** 0.5 / n ** 0.5, rel=1e-5)
+    assert "fd_classifier_lo" not in conditional_scores(x, clf, real, y)  # no resamples, no FD interval
+    assert "label_accuracy_lo" not in conditional_scores(x, clf, real)  # no label requested
+    with pytest.raises(ValueError, match="bootstrap = -1 must be >= 0"):
+        conditional_scores(x, clf, real, y, bootstrap=-1)

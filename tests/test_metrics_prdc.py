@@ -71,3 +71,18 @@ def test_no_distance_block_exceeds_batch_times_n(monkeypatch):
     metrics.precision_recall(real, fake, batch_size=32)
     metrics.density_coverage(real, fake, batch_size=32)
     assert biggest and max(biggest) <= 32 * 500 < 400 * 500
+
+
+@pytest.mark.parametrize("batch_size", [37, 1000])
+def test_the_per_sample_terms_average_to_the_four_metrics(batch_size):
+    real, fake = feats(260, seed=9), feats(210, shift=0.4, seed=10) * 1.2
+    terms = metrics.per_sample_terms(real, fake, k_pr=3, k_dc=5, batch_size=batch_size)
+    assert {k: v.shape[0] for k, v in terms.items()} == {"precision": 210, "recall": 260, "density": 210,
+                                                          "coverage": 260}
+    precision, recall = metrics.precision_recall(real, fake, k=3)
+    density, coverage = metrics.density_coverage(real, fake, k=5)
+    assert float(terms["precision"].mean()) == pytest.approx(precision, abs=1e-7)
+    assert float(terms["recall"].mean()) == pytest.approx(recall, abs=1e-7)
+    assert float(terms["density"].mean()) == pytest.approx(density, abs=1e-12)
+    assert float(terms["coverage"].mean()) == pytest.approx(coverage, abs=1e-12)
+    assert 0.05 < precision < 0.95 and 0.05 < recall < 0.95  # neither end, where a wrong side would still agree

@@ -235,12 +235,12 @@ def test_more_sampling_steps_than_the_process_has_are_refused(tmp_path):
 
 
 def test_a_finished_sweep_gets_advice_that_works(tmp_path):
-    cfg = {"profile": "cpu", "out_dir": str(tmp_path / "sweep")}  # sample_ddim has no resume parameter
+    cfg = {"profile": "cpu", "out_dir": str(tmp_path / "sweep"), "resume": False}
     (tmp_path / "sweep").mkdir()
-    (tmp_path / "sweep" / "manifest.json").write_text("{}")
-    with pytest.raises(ParameterError, match="already holds a run; choose another out_dir") as err:
+    (tmp_path / "sweep" / "manifest.json").write_text('{"status": "finished"}')
+    with pytest.raises(ParameterError, match="already holds a run; pass -p resume True"):
         output_dir("sample_ddim", cfg, checkpoint="metrics.csv")
-    assert "resume" not in str(err.value)
+    assert output_dir("sample_ddim", {**cfg, "resume": True}, checkpoint="metrics.csv") == tmp_path / "sweep"
 
 
 def test_an_out_dir_that_is_a_file_is_a_parameter_error(tmp_path):

@@ -58,9 +58,12 @@ def test_extension_stops_after_extend_rounds_and_with_extend_zero_the_grid_is_as
 
 
 def test_the_images_selection_table_marks_the_rates_added_past_an_edge():
-    run = SimpleNamespace(rows=[{"fd_classifier": 5.0}] * 3, manifest={"status": "finished"})
+    run = SimpleNamespace(rows=[{"fd_classifier": 5.0, "step": 10 * (e + 1)} for e in range(3)],
+                          manifest={"status": "finished"}, params={"batch_size": 64})
     study = images.Study(selection={("gan", 2e-4): run, ("gan", 2.2e-5): run, ("ddpm", 5e-4): run},
-                         chosen={"gan": 2.2e-5, "ddpm": 5e-4})
-    rows = images.selection_rows(study, {"gan_lrs": [6.7e-5, 2e-4, 6e-4], "ddpm_lrs": [5e-4]})
+                         chosen={"gan": 2.2e-5, "ddpm": 5e-4}, flops={"gan": 1.3e8, "ddpm": 5e7})
+    rows = images.selection_rows(study, {"gan_lrs": [6.7e-5, 2e-4, 6e-4], "ddpm_lrs": [5e-4], "budget_pflop": 1e-3})
     assert [(r["model"], r["lr"], r["in the grid"], r["chosen"]) for r in rows] == [
         ("GAN", 2.2e-5, "added past the edge that won", "yes"), ("GAN", 2e-4, "yes", ""), ("DDPM", 5e-4, "yes", "yes")]
+    # 30 steps of 64 examples: 0.25 of a 1 TFLOP budget at 130 MFLOP per example, 0.096 at 50
+    assert [r["share of the budget"] for r in rows] == ["25%", "25%", "10%"]

@@ -16,20 +16,21 @@ or torch-fidelity's online network) and :mod:`.classifier`.
 from __future__ import annotations
 
 from .classifier import class_coverage, classifier_score, load_classifier
-from .bootstrap import bootstrap_interval, fd_interval
+from .bootstrap import bootstrap_interval, fd_interval, mean_interval
 from .evaluate import evaluate, real_baseline
 from .frechet import SampleSizeWarning, feature_statistics, fid_from_features, frechet_distance
 from .inception import OfflineInception, OnlineInception, inception_extractor
 from .inception_score import inception_score
 from .kid import kid_from_features
 from .modes import mode_coverage
-from .prdc import density_coverage, precision_recall
+from .prdc import density_coverage, per_sample_terms, precision_recall
 from .tracking import ClassifierTracker, ModeCoverageTracker
 
 __all__ = [
     "frechet_distance", "fid_from_features", "feature_statistics", "kid_from_features", "precision_recall",
-    "density_coverage", "inception_score", "mode_coverage", "SampleSizeWarning",
-    "evaluate", "real_baseline", "bootstrap_interval", "fd_interval", "ClassifierTracker", "ModeCoverageTracker",
+    "density_coverage", "per_sample_terms", "inception_score", "mode_coverage", "SampleSizeWarning",
+    "evaluate", "real_baseline", "bootstrap_interval", "fd_interval", "mean_interval", "ClassifierTracker",
+    "ModeCoverageTracker",
     "classifier_score", "class_coverage", "load_classifier",
     "OfflineInception", "OnlineInception", "inception_extractor", "register_offline_inception",
 ]

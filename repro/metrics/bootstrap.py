@@ -18,7 +18,7 @@ import torch
 
 from .checks import check_features
 
-__all__ = ["bootstrap_interval", "fd_interval", "FrechetToFixed"]
+__all__ = ["bootstrap_interval", "fd_interval", "mean_interval", "FrechetToFixed"]
 
 
 def bootstrap_interval(feats, statistic: Callable[[torch.Tensor], float], n_boot: int = 100,
@@ -67,4 +67,19 @@ def fd_interval(feats, mu, sigma, n_boot: int = 100, level: float = 0.95, seed: 
                 what: str = "features") -> tuple[float, float]:
     """Bootstrap interval of the Fréchet distance from ``feats`` to the fixed N(``mu``, ``sigma``)."""
     x = check_features(feats, what, min_n=2, why="a covariance needs at least 2 samples")
-    return bootstrap_interval(x, FrechetToFixed(mu, sigma), n_boot, level, seed)
+    lo, hi = bootstrap_interval(x, FrechetToFixed(mu, sigma), n_boot, level, seed)
+    return max(lo, 0.0), hi  # a distance is never negative: the normal interval is cut at 0
+
+
+def mean_interval(terms, level: float = 0.95) -> tuple[float, float]:
+    """The normal interval of the mean of ``terms`` (independent per-sample values): the mean +- z x
+    sd / sqrt(n), the limit of the bootstrap interval of a mean as ``n_boot`` grows (for 0/1 terms, the
+    Wald interval of a proportion)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level = {level} must be in (0, 1), e.g. 0.95")
+    x = torch.as_tensor(terms, dtype=torch.float64).flatten()
+    if x.numel() < 2:
+        raise ValueError(f"an interval of a mean needs at least 2 terms, got {x.numel()}")
+    z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor((1 + level) / 2, dtype=torch.float64)))
+    half = z * float(x.std()) / x.numel() ** 0.5
+    return float(x.mean()) - half, float(x.mean()) + half

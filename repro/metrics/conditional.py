@@ -10,6 +10,13 @@ setting's samples get, against ``real`` images of the same data set scored by th
   (``None`` when no label was requested, e.g. for an unconditional GAN);
 - ``classes_hit`` and ``class_kl`` of the predicted classes (:func:`class_coverage`).
 
+Each of precision, recall, density, coverage and label accuracy comes with a 95% interval (``<name>_lo``,
+``<name>_hi``): the normal interval of the mean of its per-sample terms
+(:func:`repro.metrics.prdc.per_sample_terms`, :func:`repro.metrics.bootstrap.mean_interval`), the sampling
+error of the samples scored against fixed k-NN balls of the other set. With ``bootstrap`` resamples,
+the Fréchet distance gets its 95% normal bootstrap interval (``fd_classifier_lo``, ``fd_classifier_hi``;
+:func:`repro.metrics.bootstrap.fd_interval`); the reference's own sampling error is in neither.
+
 The classifier is the data set's evaluation classifier, not the noise-aware one that guided sampling,
 so that guidance cannot score itself.
 """
@@ -20,9 +27,10 @@ from typing import Any
 
 import torch
 
+from .bootstrap import fd_interval, mean_interval
 from .classifier import LoadedClassifier, class_coverage
 from .frechet import feature_statistics, frechet_distance
-from .prdc import density_coverage, precision_recall
+from .prdc import density_coverage, per_sample_terms, precision_recall
 
 __all__ = ["RealFeatures", "real_features", "conditional_scores"]
 
@@ -36,17 +44,29 @@ def real_features(classifier: LoadedClassifier, images: torch.Tensor) -> RealFea
 
 
 def conditional_scores(samples: torch.Tensor, classifier: LoadedClassifier, real: RealFeatures,
-                       y: torch.Tensor | None = None) -> dict[str, Any]:
-    """The scores of the module docstring for ``samples`` (N x C x H x W in [-1, 1]) drawn for labels ``y``."""
+                       y: torch.Tensor | None = None, bootstrap: int = 0, seed: int = 0) -> dict[str, Any]:
+    """The scores of the module docstring for ``samples`` (N x C x H x W in [-1, 1]) drawn for labels ``y``,
+    with their intervals (``bootstrap`` resamples, seeded by ``seed``, for the Fréchet distance's; 0: none)."""
     if y is not None and y.shape != (samples.shape[0],):
         raise ValueError(f"y must hold one label per sample, shape ({samples.shape[0]},); got {tuple(y.shape)}")
+    if bootstrap < 0:
+        raise ValueError(f"bootstrap = {bootstrap} must be >= 0 (resamples of the FD's interval; 0: none)")
     probs, feats = classifier.probs_and_features(samples)
     stats = feature_statistics(feats)
     precision, recall = precision_recall(real["features"], feats, k=3)
     density, coverage = density_coverage(real["features"], feats, k=5)
     classes = class_coverage(probs)
-    accuracy = None if y is None else float((probs.argmax(dim=1) == y.cpu()).double().mean())
-    return {"fd_classifier": frechet_distance(stats["mu"], stats["sigma"], real["mu"], real["sigma"]),
-            "precision": precision, "recall": recall, "density": density, "coverage": coverage,
-            "label_accuracy": accuracy, "classes_hit": classes["classes_hit"], "class_kl": classes["class_kl"],
-            "n": samples.shape[0]}
+    out = {"fd_classifier": frechet_distance(stats["mu"], stats["sigma"], real["mu"], real["sigma"]),
+           "precision": precision, "recall": recall, "density": density, "coverage": coverage,
+           "label_accuracy": None, "classes_hit": classes["classes_hit"], "class_kl": classes["class_kl"],
+           "n": samples.shape[0]}
+    terms = per_sample_terms(real["features"], feats, k_pr=3, k_dc=5)
+    if y is not None:
+        terms["label_accuracy"] = (probs.argmax(dim=1) == y.cpu()).double()
+        out["label_accuracy"] = float(terms["label_accuracy"].mean())
+    for name, values in terms.items():
+        out[f"{name}_lo"], out[f"{name}_hi"] = mean_interval(values)
+    if bootstrap:
+        out["fd_classifier_lo"], out["fd_classifier_hi"] = fd_interval(feats, real["mu"], real["sigma"], bootstrap,
+                                                                        seed=seed, what="classifier features")
+    return out

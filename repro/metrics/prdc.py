@@ -25,7 +25,7 @@ import torch
 
 from .checks import check_features, check_same_dim
 
-__all__ = ["knn_radii", "precision_recall", "density_coverage"]
+__all__ = ["knn_radii", "precision_recall", "density_coverage", "per_sample_terms"]
 
 DEFAULT_BATCH = 1000
 
@@ -79,3 +79,34 @@ def density_coverage(real_feats, fake_feats, k: int = 5, batch_size: int = DEFAU
         inside += int((d < r[:, None]).sum())
         covered += int((d.min(dim=1).values < r).sum())
     return inside / (k * fake.shape[0]), covered / real.shape[0]
+
+
+def per_sample_terms(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5,
+                     batch_size: int = DEFAULT_BATCH) -> dict[str, torch.Tensor]:
+    """The per-sample terms whose means are the four metrics, each with the other set's balls held fixed:
+
+    - ``precision``: per fake, 1 when it lies inside a real k_pr-ball (distance <= radius), else 0;
+    - ``recall``: per real, 1 when it lies inside a fake k_pr-ball;
+    - ``density``: per fake, the number of real k_dc-balls holding it (distance < radius) over k_dc;
+    - ``coverage``: per real, 1 when its k_dc-ball holds a fake.
+
+    Their means equal :func:`precision_recall` and :func:`density_coverage` (tests/test_prdc.py). Their
+    spread gives each metric's sampling error given the other set
+    (:func:`repro.metrics.bootstrap.mean_interval`); the balls' own randomness is not in it."""
+    _check_k(k_pr)
+    _check_k(k_dc)
+    k = max(k_pr, k_dc)
+    why = f"k-NN balls with k = {k} need more than {k} samples in each set"
+    real, fake = _features(real_feats, "real_feats", k + 1, why), _features(fake_feats, "fake_feats", k_pr + 1, why)
+    check_same_dim(real, fake, "real_feats", "fake_feats")
+    fake = fake.to(real.dtype)
+    real_pr, fake_pr, real_dc = knn_radii(real, k_pr, batch_size), knn_radii(fake, k_pr, batch_size), knn_radii(real, k_dc, batch_size)
+    precision = torch.cat([(torch.cdist(chunk, real) <= real_pr[None, :]).any(dim=1) for chunk in fake.split(batch_size)])
+    density = torch.cat([(torch.cdist(chunk, real) < real_dc[None, :]).sum(dim=1) for chunk in fake.split(batch_size)])
+    recall, coverage = [], []
+    for chunk, r in zip(real.split(batch_size), real_dc.split(batch_size)):
+        d = torch.cdist(chunk, fake)
+        recall.append((d <= fake_pr[None, :]).any(dim=1))
+        coverage.append(d.min(dim=1).values < r)
+    return {"precision": precision.double(), "recall": torch.cat(recall).double(),
+            "density": density.double() / k_dc, "coverage": torch.cat(coverage).double()}

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..records import Record, load_record
-from ..train.compute import training_time_s
+from ..train.compute import training_cpu_s, training_time_s
 from .collapse_study import NOTEBOOK as COLLAPSE_NOTEBOOK, SEED_SCALE, scale_difference
 from .compare import ANCHORS
+from .guidance_claim import guidance_tradeoff
 from .runs import pages_of
 from .coverage_claim import (MIN_IMAGE_SEEDS, MIN_SEEDS, compute_2d, final_2d_runs, image_seeds, images_study,
                              mode_coverage, modes_2d)
@@ -228,7 +229,7 @@ def training_compute(results: Path) -> Finding:
     Before the images study has curves of both models on a shared compute range, its two CPU previews
     are quoted for what they are."""
     from .crossing import crossing
-    from .images_results import curves
+    from .images_results import curves, still_improving, time_axis
 
     two_d, contradicts = _compute_2d(results)
     study = images_study(results)
@@ -243,12 +244,18 @@ def training_compute(results: Path) -> Finding:
     first = study.kept("gan")[0]
     data = first.manifest.get("data", {})
     budget = next(iter(study.stops.values()))["budget_flops"] / 1e15
-    parts = []
+    parts, short = [], []
+    timing, timing_label = time_axis(study)
     for model, label in (("gan", "DCGAN"), ("ddpm", "DDPM")):
         recs = study.kept(model)
         used = mean_se([stop["training_flops"] / 1e15 for stop in study.kept_stops(model)])
         fd = mean_se([float(rec.rows[-1]["fd_classifier"]) for rec in recs])
-        parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP")
+        hours = mean_se([(training_cpu_s(rec.rows) if timing == "cpu_hours" else training_time_s(rec.rows)) / 3600
+                         for rec in recs])
+        parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP and {hours[0]:.3g} "
+                     f"{timing_label.removeprefix('training ')}")
+        if any(still_improving(stop) for stop in study.kept_stops(model)):
+            short.append(label)
     where = "{doc}`results/images` (quality against training compute)" + (
         "; {doc}`results/toy_modes` (compute table)" if two_d else "")
     n_eval = int(first.rows[-1].get("n_eval") or 0)
@@ -257,15 +264,17 @@ def training_compute(results: Path) -> Finding:
     span = f" on the {c['range'][0]:.3g}–{c['range'][1]:.3g} PFLOP both covered"
     ours = (f"{data.get('label', 'images')}, {data.get('n', 0):,} training images, the same budget of {budget:.3g} "
             f"training PFLOP per run; classifier-space FD (N = {n_eval:,}), mean ± standard error over seeds, at "
-            f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}" + (f". {two_d}" if two_d else ""))
+            f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}"
+            + (f"; {' and '.join(short)} seeds were still improving when the budget ran out (their FD is what this "
+               "budget reached, not where the curve flattens)" if short else "") + (f". {two_d}" if two_d else ""))
     ahead, first_ahead = c["ahead_at_end"], c["ahead_at_start"]
     if ahead is None:
         verdict = "not separable"
     elif first_ahead in (None, ahead):
         verdict = "supported" if ahead == "gan" else "contradicted"
     else:  # the leader changes beyond the noise: the last crossing of the means is where
-        where = f" below {c['crossings'][-1]:.3g} PFLOP" if c["crossings"] else " at the start"
-        verdict = (f"mixed: the {first_ahead.upper()} is ahead{where}, the {ahead.upper()} "
+        below = f" below {c['crossings'][-1]:.3g} PFLOP" if c["crossings"] else " at the start"
+        verdict = (f"mixed: the {first_ahead.upper()} is ahead{below}, the {ahead.upper()} "
                    f"{'above' if c['crossings'] else 'at the end'}")
     if contradicts and verdict != "contradicted":
         verdict = f"mixed: on images {verdict.replace('mixed: ', '')}; contradicted on 2D mixtures"
@@ -301,27 +310,6 @@ def _preview_compute(results: Path) -> str:
                      f"classifier-space FD after its {len(rec.rows)} epochs {float(last['fd_classifier']):.3g} "
                      f"(N = {int(last['n_eval']):,})")
     return "The CPU previews, of unequal budgets and one seed each, measure no gap: " + "; ".join(parts)
-
-
-def guidance_tradeoff(results: Path) -> Finding:
-    """Precision (fidelity) and recall (diversity) along the classifier-guidance scale, from the
-    ``guidance`` sweep, and the DCGAN's precision beside the most guided point."""
-    path = results / "runs" / "guidance" / "sweep"
-    if not (path / "manifest.json").exists() or load_record(path).manifest.get("status") != "finished":
-        return Finding("The guidance sweep has not been run yet.", "not yet tested", "—", "—")
-    rows = load_record(path).rows
-    guided = sorted((r for r in rows if r["guidance"] == "classifier"), key=lambda r: r["scale"])
-    gan = [r for r in rows if r["guidance"] == "dcgan"]
-    if len(guided) < 2:
-        return Finding("The sweep has fewer than two guidance scales.", "not yet tested", "—", "{doc}`results/guidance`")
-    lo, hi = guided[0], guided[-1]
-    ours = (f"Fashion-MNIST, N = {hi['n']:,} per point, one seed: from s = {lo['scale']:g} to s = {hi['scale']:g}, "
-            f"precision {lo['precision']:.3g} → {hi['precision']:.3g}, recall {lo['recall']:.3g} → {hi['recall']:.3g}, "
-            f"label accuracy {lo['label_accuracy']:.3g} → {hi['label_accuracy']:.3g}"
-            + (f"; DCGAN precision {gan[0]['precision']:.3g}, recall {gan[0]['recall']:.3g}" if gan else ""))
-    trade = hi["precision"] > lo["precision"] and hi["recall"] < lo["recall"]
-    return Finding(ours, f"provisional: {'supported' if trade else 'contradicted'} so far",
-                   "one seed and no interval on precision/recall yet", "{doc}`results/guidance`")
 
 
 def seed_table1(results: Path) -> Finding:

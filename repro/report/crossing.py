@@ -24,12 +24,12 @@ __all__ = ["mean_curve", "crossing", "crossing_row", "fid_points"]
 def mean_curve(rows: Sequence[Mapping[str, Any]], model: str, x: str = "pflop",
                y: str = "fd_classifier") -> tuple[list[float], list[float], list[float]]:
     """(x, mean of y over seeds, standard deviation over seeds) per epoch of ``model``, over the epochs
-    every seed reached; the rows of a seed that diverged (``diverged``) are left out."""
+    every seed reached on the x axis; the rows of a seed that diverged (``diverged``) are left out."""
     rows = [r for r in rows if r["model"] == model and not r.get("diverged")]
     by_epoch: dict[int, list[tuple[float, float]]] = {}
     seeds = {r["seed"] for r in rows}
-    for r in rows:
-        if r.get(y) is not None and math.isfinite(float(r[y])):
+    for r in rows:  # a row without x (a held epoch has compute but no time) is not on this axis
+        if r.get(y) is not None and r.get(x) is not None and math.isfinite(float(r[y])):
             by_epoch.setdefault(int(r["epoch"]), []).append((float(r[x]), float(r[y])))
     xs, means, sds = [], [], []
     for epoch in sorted(by_epoch):
@@ -106,18 +106,19 @@ def crossing(rows: Sequence[Mapping[str, Any]], a: str = "gan", b: str = "ddpm",
             "gap_at_end": diff[-1], "sd_at_end": sd}
 
 
-def crossing_row(c: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`crossing`'s result as one table row for readers: compute in PFLOP to 3 significant
-    figures, "no crossing" when the mean curves do not cross on their shared range, "—" where nothing
-    was compared, and the model ahead at either end in capitals ("neither" where Welch's test does not
-    separate them)."""
+def crossing_row(c: Mapping[str, Any], axis: str = "training PFLOP", unit: str = "PFLOP") -> dict[str, Any]:
+    """:func:`crossing`'s result on one ``axis`` (in ``unit``) as a table row for readers: values to 3
+    significant figures with their unit, "no crossing" when the mean curves do not cross on their shared
+    range, "—" where nothing was compared, and the model ahead at either end in capitals ("neither" where
+    Welch's test does not separate them)."""
     compared = c["range"] is not None
 
     def leader(key: str) -> str:
         return (c[key].upper() if c[key] else "neither (not separated)") if compared else "—"
 
-    return {"shared range (PFLOP)": f"{c['range'][0]:.3g} to {c['range'][1]:.3g}" if compared else "—",
-            "mean curves cross at (PFLOP)": (", ".join(f"{v:.3g}" for v in c["crossings"]) or "no crossing") if compared else "—",
+    crossings = ", ".join(f"{v:.3g}" for v in c["crossings"]) if compared else ""
+    return {"axis": axis, "shared range": f"{c['range'][0]:.3g} to {c['range'][1]:.3g} {unit}" if compared else "—",
+            "mean curves cross at": (f"{crossings} {unit}" if crossings else "no crossing") if compared else "—",
             "ahead at the start": leader("ahead_at_start"), "ahead at the end": leader("ahead_at_end"),
             "FD gap GAN - DDPM at the end": c["gap_at_end"], "seed sd there": c["sd_at_end"]}
 

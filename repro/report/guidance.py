@@ -15,14 +15,16 @@ weight w. This study puts both on one fidelity-diversity plane with the DCGAN as
 3. **The sweep.** For each s of ``scales``, classifier guidance of the unconditional model; for each w
    of ``weights``, classifier-free guidance of the twin; ``n_samples`` samples per point for the labels
    0, 1, ..., K - 1, 0, 1, ... (balanced), drawn with ``sampler`` on ``steps`` respaced steps, scored by
-   :func:`repro.metrics.conditional.conditional_scores` against ``n_samples`` real test images. Real
+   :func:`repro.metrics.conditional.conditional_scores` against ``n_samples`` real test images, each score
+   with its 95% interval (``bootstrap`` resamples for the Fréchet distance's). Real
    training images at the same N give the floor; the DCGAN of ``gan_run`` (by default the ``images``
    study's first DCGAN seed) is an unconditional point.
 
 Runs train into ``out_dir/ddpm`` (when trained here), ``out_dir/ddpm-cond`` and ``out_dir/classifier``;
 the sweep writes ``out_dir/sweep`` (one row per point, a grid per point whose columns are the classes,
 and the table ``accuracy_by_t.csv``). Finished runs are kept; a killed sweep continues after its last
-finished point.
+finished point, and a folder holding a sweep of other settings or models is refused
+(:func:`repro.report.sweep_record.open_sweep`).
 """
 
 from __future__ import annotations
@@ -36,14 +38,16 @@ from typing import Any, Mapping
 import torch
 
 from ..data import IMAGE_DATASETS, load_dataset, to_float
-from ..records import Record, RunRecord, load_record
+from ..records import Record, load_record
 from ..train import diffusion, load_run
 from ..train import noisy_classifier as nc
 from ..train.loop import as_config
 from .params import Rule, setup_for
 from .runs import DEVICE, continue_run, pick_device, study_root, study_run
+from .sweep_record import open_sweep
+from .tables import with_interval
 
-__all__ = ["NOTEBOOK", "RULES", "setup", "run", "Study", "sweep_rows", "accuracy_rows", "twin_config"]
+__all__ = ["NOTEBOOK", "RULES", "setup", "run", "Study", "sweep_rows", "table_rows", "accuracy_rows", "twin_config"]
 
 NOTEBOOK = "guidance"
 SWEEP_KIND = "guidance-sweep"
@@ -66,6 +70,7 @@ RULES = {
     "steps": Rule(int, minimum=1),
     "n_samples": Rule(int, minimum=20),
     "batch_size": Rule(int, minimum=1),
+    "bootstrap": Rule(int, minimum=0, help="resamples behind each Fréchet distance's 95% interval (0: none)"),
     "gan_run": Rule(str, optional=True, exists=True, help="the folder of a finished DCGAN run (its point)"),
     "seed": Rule(int, minimum=0),
     "out_dir": Rule(str, optional=True),
@@ -145,12 +150,6 @@ def _points(cfg: Mapping[str, Any], gan: bool) -> list[tuple[str, float | None]]
     return points + [("classifier", float(s)) for s in cfg["scales"]] + [("free", float(w)) for w in cfg["weights"]]
 
 
-def _open_sweep(path: Path, cfg: Mapping[str, Any], data: dict, device: torch.device) -> RunRecord:
-    if (path / "manifest.json").exists():
-        return RunRecord.resume(path)
-    return RunRecord(path, SWEEP_KIND, dict(cfg), data=data, device=device)
-
-
 def run(cfg: Mapping[str, Any]) -> Study:
     """Train what is missing, score the classifier by t, and run the sweep's missing points."""
     from ..metrics.classifier import load_classifier
@@ -162,14 +161,15 @@ def run(cfg: Mapping[str, Any]) -> Study:
     gan_path = cfg.get("gan_run") or study_run(cfg.get("runs_dir"), "gan")
     gan_rec = load_record(gan_path) if gan_path else None
     sweep_dir = root / "sweep"
-    if (sweep_dir / "manifest.json").exists() and load_record(sweep_dir).manifest.get("status") == "finished":
-        return Study(ddpm_rec, twin_rec, clf_rec, load_record(sweep_dir), gan_rec)
+    data = {"ddpm_run": str(ddpm_rec.path), "twin_run": str(twin_rec.path), "classifier_run": str(clf_rec.path),
+            "gan_run": str(gan_rec.path) if gan_rec else None, **ddpm_rec.manifest["data"]}
+    models = {"ddpm": ddpm_rec, "twin": twin_rec, "classifier": clf_rec, "gan": gan_rec}
+    record = open_sweep(sweep_dir, SWEEP_KIND, cfg, data, models, device)
+    if record.manifest.get("status") == "finished":
+        return Study(ddpm_rec, twin_rec, clf_rec, record, gan_rec)
 
     ddpm, twin = load_run(ddpm_rec, device=device), load_run(twin_rec, device=device)
     classifier, process = nc.load_noisy_classifier(clf_rec, device=device)
-    data = {"ddpm_run": str(ddpm_rec.path), "twin_run": str(twin_rec.path), "classifier_run": str(clf_rec.path),
-            "gan_run": str(gan_rec.path) if gan_rec else None, **ddpm_rec.manifest["data"]}
-    record = _open_sweep(sweep_dir, cfg, data, device)
     test = load_dataset(cfg["dataset"], "test", image_size=cfg["image_size"])
     n = cfg["n_samples"]
     if not (sweep_dir / "accuracy_by_t.csv").exists():
@@ -192,7 +192,8 @@ def run(cfg: Mapping[str, Any]) -> Study:
             train = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=n, seed=cfg["seed"])
             x, labels = to_float(train.images), train.labels.long()
         elif guidance == "dcgan":
-            x, labels = load_run(gan_rec, device=device).sample(n, batch_size=cfg["batch_size"], generator=stream), None
+            gan = load_run(gan_rec, device=device, checkpoint="last")  # after its last epoch, as the images study shows it
+            x, labels = gan.sample(n, batch_size=cfg["batch_size"], generator=stream), None
         elif guidance == "classifier":
             x = ddpm.sample(n, sampler=cfg["sampler"], steps=cfg["steps"], batch_size=cfg["batch_size"],
                             generator=stream, y=y, classifier=classifier, scale=scale)
@@ -200,10 +201,10 @@ def run(cfg: Mapping[str, Any]) -> Study:
             x = twin.sample(n, sampler=cfg["sampler"], steps=cfg["steps"], batch_size=cfg["batch_size"],
                             generator=stream, y=y, guidance_weight=scale)
         seconds = (time.perf_counter() - t0) / n
-        scores = conditional_scores(x, evaluator, reference, labels)
-        record.log({"guidance": guidance, "scale": scale, "seconds_per_image": seconds, **scores})
+        scores = conditional_scores(x, evaluator, reference, labels, bootstrap=cfg["bootstrap"], seed=cfg["seed"])
         name = guidance if scale is None else f"{guidance}-{scale:g}"
-        record.save_grid(x[:GRID_ROWS * k], name, nrow=k)  # columns: the requested classes 0..K-1
+        record.save_grid(x[:GRID_ROWS * k], name, nrow=k)  # columns: the requested classes 0..K-1; saved before the row
+        record.log({"guidance": guidance, "scale": scale, "seconds_per_image": seconds, **scores})
     record.finish()
     return Study(ddpm_rec, twin_rec, clf_rec, load_record(sweep_dir), gan_rec)
 
@@ -222,6 +223,19 @@ def sweep_rows(study: Study) -> list[dict[str, Any]]:
                      "coverage": r["coverage"], "classes hit": r["classes_hit"],
                      "ms per image": 1e3 * r["seconds_per_image"]})
     return rows
+
+
+SCORES = ("label accuracy", "label_accuracy"), ("FD (classifier)", "fd_classifier"), ("precision", "precision"), \
+    ("recall", "recall"), ("density", "density"), ("coverage", "coverage")
+
+
+def table_rows(study: Study) -> list[dict[str, Any]]:
+    """:func:`sweep_rows` for people: each score with its 95% interval (the Fréchet distance's from
+    ``bootstrap`` resamples; the others' over the N samples, given the real images' k-NN balls: see
+    :mod:`repro.metrics.conditional`), "—" for s or w where the point has neither."""
+    return [{"samples": LABELS[r["guidance"]], "s or w": "—" if r["scale"] is None else f"{r['scale']:g}", "N": r["n"],
+             **{label: with_interval(r, key) for label, key in SCORES}, "classes hit": r["classes_hit"]}
+            for r in study.sweep.rows]
 
 
 def accuracy_rows(study: Study) -> list[dict[str, Any]]:

@@ -34,7 +34,9 @@ effort and stopping rule:
 Every run records ``step``, ``epoch_time_s`` and ``epoch_cpu_s`` per epoch, so its compute so far is
 ``step x batch_size x flops_per_example`` and its training time the sum of its epoch times (wall, and
 the CPU time of its process, which leaves out the waits for a core on a shared machine); the study
-writes ``stop.json`` beside each run (FLOPs per example, epochs allowed by the budget, why it stopped).
+writes ``stop.json`` beside each run (FLOPs per example, epochs allowed by the budget, why it stopped, and
+the flatness rule's window and the last window's gain, so that a run the budget stopped while still
+improving says so).
 Runs train into ``out_dir/<model>/select/lr<lr>`` and ``out_dir/<model>/lr<lr>-seed<k>``, ``workers`` at
 a time on a CPU (one process and thread each): first every selection run of both models, then every
 seed and twin. Finished runs are kept and killed ones continue from their last checkpoint.
@@ -55,7 +57,7 @@ from ..data import IMAGE_DATASETS, load_dataset
 from ..io import atomic_write_json
 from ..records import Record, load_record
 from ..train import diffusion, gan, load_diffusion, load_gan
-from ..train.budget import epochs_for_budget, flattened
+from ..train.budget import epochs_for_budget, flattened, window_gain
 from ..train.checkpoint import NonFiniteLossError
 from ..train.compute import training_flops_per_example
 from .params import ParameterError, Rule, setup_for
@@ -68,6 +70,7 @@ __all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", 
 
 NOTEBOOK = "images"
 MODELS = ("gan", "ddpm")
+BASELINE = "real-baseline.json"  # real test images scored like the models, in the study's folder
 LAST_K = 3          # evaluations averaged by the selection rule, at most
 TAIL_SHARE = 0.25   # ... and only those in this last share of the selection run (at least one)
 MIN_WINDOW = 3      # fewest evaluations in each window of the stopping rule
@@ -154,8 +157,8 @@ def select_lr(runs: Mapping[float, Record], k: int = LAST_K) -> float:
 @dataclass
 class Study:
     """``flops[model]`` per example, ``selection[model, lr]``, ``chosen[model]``, ``runs[model, seed]``
-    ``stops[model, seed]`` (the content of each run's ``stop.json``), the real-vs-real ``baseline`` and
-    the float32 twin ``fp32[model]`` of seed 0 (with ``bf16_check``)."""
+    ``stops[model, seed]`` (the content of each run's ``stop.json``), the real-vs-real ``baseline`` (its
+    record: ``root / BASELINE``) and the float32 twin ``fp32[model]`` of seed 0 (with ``bf16_check``)."""
 
     flops: dict[str, float] = field(default_factory=dict)
     fp32: dict[str, Record] = field(default_factory=dict)
@@ -164,6 +167,7 @@ class Study:
     runs: dict[tuple[str, int], Record] = field(default_factory=dict)
     stops: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None
+    root: Path | None = None  # the study's folder
 
     def seed_runs(self, model: str) -> list[Record]:
         """``model``'s seed runs, in seed order."""
@@ -203,12 +207,12 @@ def _fid(model: str, record: Record, cfg: Mapping[str, Any], device) -> None:
 
 def real_baseline(cfg: Mapping[str, Any], root: Path, device) -> dict[str, Any] | None:
     """What real test images score against the training split at the models' N and size (written once to
-    ``root/real-baseline.json``): the floor every model's FID and FD are read against."""
+    ``root / BASELINE``): the floor every model's FID and FD are read against."""
     from .evaluation import evaluate_run
 
     if cfg["fid_samples"] <= 0:
         return None
-    path = root / "real-baseline.json"
+    path = root / BASELINE
     if not path.exists():
         images = load_dataset(cfg["dataset"], "test", image_size=cfg["image_size"], subset=cfg["fid_samples"]).images
         evaluate_run(images, cfg["dataset"], root, {"real_split": "test", "n": cfg["fid_samples"]},
@@ -273,8 +277,10 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
             break
         epochs, chunks = min(max_epochs, epochs + chunk), chunks + 1
     step = record.rows[-1]["step"] if record.rows else 0
+    gain = window_gain(record.rows, KEY, window)  # a run stopped by its budget may still have been improving
     note = {"flops_per_example": flops, "budget_flops": budget, "max_epochs": max_epochs, "epochs": len(record.rows),
-            "reason": reason, "training_flops": step * record.params["batch_size"] * flops}
+            "reason": reason, "training_flops": step * record.params["batch_size"] * flops, "window": window,
+            "last_window_gain": None if math.isnan(gain) else gain, "min_improvement": cfg["min_improvement"]}
     atomic_write_json(stop_file, note)
     return record, note
 
@@ -329,7 +335,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
     n, shape = _training_size(cfg)
-    study = Study()
+    study = Study(root=root)
     study.baseline = real_baseline(cfg, root, device)
     budget = cfg["budget_pflop"] * 1e15
     epochs = {}
@@ -402,7 +408,8 @@ def load_study(root: str | Path) -> Study | None:
     """The study as its records left it under ``root`` (no model is built or trained): the finished
     selection runs and those that diverged, the seeds that stopped (``stop.json``; their rate is the chosen one) and the
     float32 twins; ``None`` when no seed has stopped yet."""
-    root, study = Path(root), Study()
+    root = Path(root)
+    study = Study(root=root)
     for model in MODELS:
         for path in sorted((root / model / "select").glob("lr*")):
             if (rec := _selection_record(path, 1)) is not None:
@@ -419,13 +426,14 @@ def load_study(root: str | Path) -> Study | None:
                 study.runs[model, seed], study.stops[model, seed] = rec, json.loads((path / "stop.json").read_text())
                 study.chosen[model] = _lr(rec)
                 study.flops[model] = study.stops[model, seed]["flops_per_example"]
-    if (root / "real-baseline.json").exists():
-        study.baseline = json.loads((root / "real-baseline.json").read_text())["result"]
+    if (root / BASELINE).exists():
+        study.baseline = json.loads((root / BASELINE).read_text())["result"]
     return study if study.runs else None
 
 
 PAGE = frozenset(("baseline_rows", "bf16_rows", "curves", "final_results", "final_samples", "machines",
-                  "memorization_rows", "runs_rows", "seed_series", "selection_rows", "summary_rows", "time_axis"))
+                  "memorization_rows", "runs_rows", "seed_series", "selection_rows", "still_improving", "stop_words",
+                  "summary_rows", "time_axis"))
 
 
 def __getattr__(name: str) -> Any:

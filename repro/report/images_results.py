@@ -23,7 +23,7 @@ from .selection import diverged, grid_label
 from .tables import mean_pm, mean_se, pm, sig
 
 __all__ = ["final_results", "bf16_rows", "curves", "machines", "seed_series", "summary_rows", "baseline_rows",
-           "runs_rows", "selection_rows", "final_samples", "memorization_rows"]
+           "still_improving", "stop_words", "runs_rows", "selection_rows", "final_samples", "memorization_rows"]
 
 
 def _last_fid(rec: Record) -> dict[str, Any] | None:
@@ -140,7 +140,8 @@ def summary_rows(study: Study) -> list[dict[str, Any]]:
             continue
         kept = study.kept(model)
         stops = [study.stops[model, s] for s in keys]
-        reasons = sorted({s["reason"].split(":")[0] for s in stops} - {"diverged"})
+        reasons = sorted({s["reason"].split(":")[0] + (", still improving" if still_improving(s) else "")
+                          for s in stops} - {"diverged"})
         lost = len(keys) - len(kept)
         stops = study.kept_stops(model)
         fids, recs = final_results(study, model), kept
@@ -170,7 +171,7 @@ def baseline_rows(study: Study) -> list[dict[str, Any]]:
     if b is None:
         return []
     return [{"samples": "real images, test split", "N": b["n"],
-             "reference": b["reference"], "FD (classifier)": sig(b['fd_classifier']),
+             "reference": b["reference"], "FD (classifier)": f"{sig(b['fd_classifier'])}{_interval(b, 'fd_classifier')}",
              "FID": f"{sig(b['fid'])}{_interval(b, 'fid')}", "KID x 1000": _kid(b),
              "precision": sig(b['precision']), "recall": sig(b['recall'])}]
 
@@ -183,8 +184,29 @@ def _kid(result: Mapping[str, Any] | None) -> str:
 
 
 def _interval(result: Mapping[str, Any], key: str) -> str:
+    """A distance's recorded interval, " [lo, hi]", its lower end cut at 0 (a normal bootstrap interval of
+    a distance near 0 can reach below it; the distance cannot)."""
     lo_hi = result.get(f"{key}_interval")
-    return f" [{sig(lo_hi[0])}, {sig(lo_hi[1])}]" if lo_hi else ""
+    return f" [{sig(max(lo_hi[0], 0.0))}, {sig(lo_hi[1])}]" if lo_hi else ""
+
+
+def still_improving(stop: Mapping[str, Any]) -> bool:
+    """Whether a seed stopped by its budget was still improving: its last window of epochs beat the window
+    before by at least the flatness rule's share (``stop.json``'s ``last_window_gain``, ``min_improvement``)."""
+    gain, share = stop.get("last_window_gain"), stop.get("min_improvement")
+    return stop.get("reason") == "budget spent" and gain is not None and share is not None and gain >= share
+
+
+def stop_words(stop: Mapping[str, Any]) -> str:
+    """Why a seed stopped, in a few words: "flattened", "diverged", "budget spent", and for a seed the
+    budget stopped while it still improved, by how much ("budget spent, still improving: the last 3
+    epochs' mean FD 8% below the 3 before")."""
+    words = str(stop.get("reason", "")).split(":")[0]
+    if still_improving(stop):
+        w = stop["window"]
+        words += (f", still improving: the last {w} epoch{'s' * (w != 1)}' mean FD {stop['last_window_gain']:.0%} "
+                  f"below the {w} before")
+    return words
 
 
 def runs_rows(study: Study) -> list[dict[str, Any]]:
@@ -200,7 +222,7 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
                          "stopped": stop["reason"].split(":")[0], "FD (classifier)": "—", "FID": "—", "KID x 1000": "—"})
             continue
         rows.append({"model": model.upper(), "seed": seed, "epochs": len(rec.rows),
-                     "training PFLOP": sig(stop['training_flops'] / 1e15), "stopped": stop["reason"].split(":")[0],
+                     "training PFLOP": sig(stop['training_flops'] / 1e15), "stopped": stop_words(stop),
                      "FD (classifier)": (f"{sig(float(rec.rows[-1][KEY]))} (N = {int(rec.rows[-1]['n_eval']):,})"
                                          if fid is None or fid.get(KEY) is None else
                                          f"{sig(fid[KEY])}{_interval(fid, KEY)} (N = {fid['n']})"),
@@ -212,8 +234,14 @@ def runs_rows(study: Study) -> list[dict[str, Any]]:
 def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The learning-rate grid of each model on seed 0: what the selection rule compared (the FD at the end
     of each run, averaged over its last evaluations, :func:`repro.report.images.tail_k`), and whether the
-    rate was in the given grid (``cfg``'s) or added past an edge that won."""
-    return [{"model": model.upper(), "lr": lr, "epochs": len(rec.rows),
+    rate was in the given grid (``cfg``'s) or added past an edge that won; with the share of the budget
+    each run trained (whole epochs: at most ``select_fraction``, less for a model with few epochs in its
+    budget)."""
+    def share(model: str, rec: Record) -> str:
+        step = rec.rows[-1]["step"] if rec.rows else 0
+        return f"{step * rec.params['batch_size'] * study.flops[model] / (cfg['budget_pflop'] * 1e15):.0%}"
+
+    return [{"model": model.upper(), "lr": lr, "epochs": len(rec.rows), "share of the budget": share(model, rec),
              "FD at the end": "diverged" if diverged(rec) else round(tail_fd(rec.rows), 3),
              "evaluations averaged": "—" if diverged(rec) else tail_k(len(rec.rows)),
              "in the grid": grid_label(lr, cfg[f"{model}_lrs"]),

@@ -85,8 +85,8 @@ def _fmt(v: Any, key: str = "") -> str:
 def _settings(kind: str, p: dict[str, Any]) -> dict[str, Any]:
     keys = GAN_KEYS if kind == "gan" else DDPM_KEYS
     if kind == "gan":
-        keys = tuple(k for k in keys if not (p.get("arch") == "mlp" and k in ("ngf", "ndf"))
-                     and not (p.get("arch") == "dcgan" and k == "mlp_hidden"))
+        keys = tuple(k for k in keys if not (p.get("arch") == "mlp" and k in ("ngf", "ndf", "image_size"))
+                     and not (p.get("arch") == "dcgan" and k == "mlp_hidden"))  # an MLP on points has no image
     return {k: p.get(k) for k in keys if k in p}
 
 

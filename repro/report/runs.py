@@ -95,7 +95,7 @@ def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpo
     has_run = (out / "manifest.json").exists()
     # a finished run needs no checkpoint to be "resumed": the notebook shows it as it is (a published record)
     finished = has_run and load_record(out).manifest.get("status") == "finished"
-    if has_run and not finished and not (out / checkpoint).exists() and "resume" in cfg:
+    if has_run and not finished and not (out / checkpoint).exists():
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} holds a run that stopped before its first "
                              f"checkpoint ({_status(out)}): there is nothing to resume. Delete that folder to start "
                              "over there, or choose another out_dir")
@@ -103,12 +103,9 @@ def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpo
         if not finished and not (out / checkpoint).exists():
             raise ParameterError(f"parameter 'resume' = True, but {out / checkpoint} does not exist; "
                                  "run without resume to start, or set 'out_dir' to the folder of the run to continue")
-    elif has_run and "resume" in cfg:
+    elif has_run:
         raise ParameterError(f"parameter 'out_dir' = {str(out)!r} already holds a run; pass -p resume True to "
                              "continue it from its last checkpoint, or choose another out_dir")
-    elif has_run:  # a notebook without a resume parameter (e.g. sample_ddim) starts over elsewhere
-        raise ParameterError(f"parameter 'out_dir' = {str(out)!r} already holds a run; choose another out_dir, "
-                             "or delete that folder to redo the run there")
     return out
 
 

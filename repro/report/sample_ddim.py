@@ -11,7 +11,8 @@ classifier-space quality of the samples; a grid of each setting is saved.
 Parameters (``None`` takes the profile's value): ``runs_dir`` (folder holding the ``images`` study or the
 ``train_ddpm`` and ``train_gan`` runs, see :func:`model_runs`; ``None`` trains seconds-long stand-ins, for
 the smoke profile only), ``steps``,
-``samplers``, ``n_samples``, ``batch_size``, ``seed``, ``out_dir``, ``device``.
+``samplers``, ``n_samples``, ``batch_size``, ``seed``, ``out_dir``, ``resume`` (continue the sweep in
+``out_dir``, or show it when it finished: :func:`repro.report.sweep_record.open_sweep`), ``device``.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from ..records import Record, RunRecord, load_record
+from ..records import Record, load_record
 from ..train import TrainedDiffusion, TrainedGAN, load_run
 from .params import Rule, load_profiles, resolve, setup_for
 from .runs import DEVICE, output_dir, pick_device, study_run
+from .sweep_record import open_sweep
 
 __all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "SAMPLER_NAMES", "setup", "model_runs", "load_models", "sweep",
            "quality_rows", "time_rows", "montage"]
 
 NOTEBOOK = "sample_ddim"
+KIND = "sampling-sweep"
 SAMPLERS = {"ancestral": ("ancestral", 1.0), "ddim-eta0": ("ddim", 0.0), "ddim-eta1": ("ddim", 1.0)}
 SAMPLER_NAMES = {"gan": "DCGAN", "ancestral": "ancestral", "ddim-eta0": "DDIM η = 0", "ddim-eta1": "DDIM η = 1"}
 RULES = {
@@ -44,6 +47,7 @@ RULES = {
     "batch_size": Rule(int, minimum=1),
     "seed": Rule(int, minimum=0),
     "out_dir": Rule(str, optional=True),
+    "resume": Rule(bool, help="continue the sweep in out_dir (a finished one is shown as it is)"),
     "device": DEVICE,
 }
 
@@ -110,11 +114,13 @@ def _train_stand_ins() -> Path:
 
 
 def load_models(cfg: Mapping[str, Any]) -> tuple[TrainedDiffusion, TrainedGAN, Record, Record]:
-    """The DDPM (EMA weights) and the GAN generator (best checkpoint, else last), with their records."""
+    """The DDPM (EMA weights) and the GAN generator, each after its last epoch (as the ``images`` study shows
+    them; a GAN's best-epoch checkpoint is picked on the metric being reported), with their records."""
     device = pick_device(cfg["device"])
     runs = model_runs(cfg["runs_dir"] or _train_stand_ins())
     ddpm_rec, gan_rec = load_record(runs["ddpm"]), load_record(runs["gan"])
-    return load_run(ddpm_rec, device=device), load_run(gan_rec, device=device), ddpm_rec, gan_rec
+    return (load_run(ddpm_rec, device=device, checkpoint="last"), load_run(gan_rec, device=device, checkpoint="last"),
+            ddpm_rec, gan_rec)
 
 
 def _timed(fn: Callable[[int], torch.Tensor], clock: list[float]) -> Callable[[int], torch.Tensor]:
@@ -137,7 +143,10 @@ def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: TrainedGAN, ddpm_
     out = output_dir(NOTEBOOK, cfg, checkpoint="metrics.csv")
     dataset = ddpm_rec.manifest["data"]["name"]
     data = {"ddpm_run": str(ddpm_rec.path), "gan_run": str(gan_rec.path), **ddpm_rec.manifest["data"]}
-    record = RunRecord(out, "sampling-sweep", dict(cfg), data=data, device=device)
+    record = open_sweep(out, KIND, cfg, data, {"ddpm": ddpm_rec, "gan": gan_rec}, device)
+    if record.manifest.get("status") == "finished":
+        return record
+    done = {(r["sampler"], int(r["steps"])) for r in record.rows}
     tracker = ClassifierTracker(dataset, n_samples=cfg["n_samples"], batch_size=cfg["batch_size"],
                                 seed=cfg["seed"], device=device)
     # the GAN draws from its own noise stream (seeded once); the DDPM from the global one the tracker seeds
@@ -145,15 +154,16 @@ def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: TrainedGAN, ddpm_
     settings += [(name, ddpm, k, dict(sampler=SAMPLERS[name][0], eta=SAMPLERS[name][1]))
                  for name in cfg["samplers"] for k in cfg["steps"]]
     for sampler, model, k, options in settings:
+        if (sampler, k) in done:  # a resumed sweep: this point is logged (its grid was saved before its row)
+            continue
         clock = [0.0]
         fn = partial(model.sample, steps=k, batch_size=cfg["batch_size"], **options)
         result = tracker(_timed(fn, clock))
-        row = {"sampler": sampler, "steps": k, "nfe": k, "seconds_per_image": clock[0] / cfg["n_samples"],
-               **{key: result[key] for key in ("fd_classifier", "classifier_score", "classes_hit", "class_kl")}}
-        record.log(row)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg["seed"])
             record.save_grid(fn(64), f"{sampler}-{k:04d}")
+        record.log({"sampler": sampler, "steps": k, "nfe": k, "seconds_per_image": clock[0] / cfg["n_samples"],
+                    **{key: result[key] for key in ("fd_classifier", "classifier_score", "classes_hit", "class_kl")}})
     record.finish()
     return load_record(out)
 

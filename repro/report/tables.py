@@ -17,7 +17,7 @@ from typing import Any, Mapping
 MISSING = "—"
 RATE_COLUMNS = {"lr", "lr_G", "lr_D"}  # columns written as learning rates (:func:`rate`)
 
-__all__ = ["MISSING", "RATE_COLUMNS", "FOLD_ROWS", "folded", "headline", "sig", "round_sig", "printed", "rate", "seed_list", "with_n", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
+__all__ = ["MISSING", "RATE_COLUMNS", "FOLD_ROWS", "folded", "headline", "sig", "round_sig", "printed", "rate", "seed_list", "with_n", "with_interval", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
            "use_book_tables", "to_markdown", "with_caption", "Table", "captioned"]
 
 
@@ -91,6 +91,16 @@ def with_n(value: Any, n: Any, digits: int = 3) -> str:
     if _is_missing(value):
         return MISSING
     return f"{sig(value, digits)} (N = {sig(n)})" if not _is_missing(n) else sig(value, digits)
+
+
+def with_interval(row: Mapping[str, Any], key: str, digits: int = 3) -> str:
+    """``row[key]`` with its interval ``row[key + "_lo"]``, ``row[key + "_hi"]`` where the row has one:
+    "0.712 [0.684, 0.740]"; :data:`MISSING` where the value is."""
+    if _is_missing(row.get(key)):
+        return MISSING
+    lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    bounds = "" if _is_missing(lo) or _is_missing(hi) else f" [{sig(lo, digits)}, {sig(hi, digits)}]"
+    return sig(row[key], digits) + bounds
 
 
 def mean_se(values: Any) -> tuple[float, float, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["epochs_for_budget", "flattened", "window_change", "trend"]
+__all__ = ["epochs_for_budget", "flattened", "window_gain", "window_change", "trend"]
 
 
 def epochs_for_budget(budget_flops: float, flops_per_example: float, examples_per_epoch: int) -> int:
@@ -25,6 +25,19 @@ def epochs_for_budget(budget_flops: float, flops_per_example: float, examples_pe
         raise ValueError(f"budget ({budget_flops}), FLOPs per example ({flops_per_example}) and examples per "
                          f"epoch ({examples_per_epoch}) must all be > 0")
     return max(1, math.floor(budget_flops / (flops_per_example * examples_per_epoch)))
+
+
+def _window_means(rows: Sequence[dict[str, Any]], key: str, window: int, mode: str) -> tuple[float, float] | None:
+    """The mean of the last ``window`` finite values of ``key`` and of the ``window`` before them (rows
+    without it skipped); ``None`` with fewer than ``2 window`` values."""
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    values = [float(r[key]) for r in rows if r.get(key) is not None and math.isfinite(float(r[key]))]
+    if len(values) < 2 * window:
+        return None
+    return sum(values[-window:]) / window, sum(values[-2 * window:-window]) / window
 
 
 def flattened(rows: Sequence[dict[str, Any]], key: str, window: int, min_improvement: float,
@@ -36,18 +49,24 @@ def flattened(rows: Sequence[dict[str, Any]], key: str, window: int, min_improve
     Window means, not the best value so far: a noisy curve's minimum keeps falling by chance, so a rule
     that asks the last values to beat it stops curves that are still improving (a DCGAN whose FD fell
     by a third over its next 20 epochs read as flat after 20)."""
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}")
-    values = [float(r[key]) for r in rows if r.get(key) is not None and math.isfinite(float(r[key]))]
-    if len(values) < 2 * window:
+    means = _window_means(rows, key, window, mode)
+    if means is None:
         return False
-    recent = sum(values[-window:]) / window
-    before = sum(values[-2 * window:-window]) / window
+    recent, before = means
     if mode == "min":
         return recent > before * (1 - min_improvement)
     return recent < before * (1 + min_improvement)
+
+
+def window_gain(rows: Sequence[dict[str, Any]], key: str, window: int, mode: str = "min") -> float:
+    """What :func:`flattened` compares with its ``min_improvement``: the relative gain of the mean of the
+    last ``window`` values of ``key`` over the mean of the ``window`` before them (0.05: 5% better, lower
+    for a distance with ``mode`` "min"; negative: worse); NaN with fewer than ``2 window`` values."""
+    means = _window_means(rows, key, window, mode)
+    if means is None:
+        return math.nan
+    recent, before = means
+    return (before - recent) / before if mode == "min" else (recent - before) / before
 
 
 def window_change(values: Sequence[float | None], k: int) -> tuple[float, float]:

@@ -55,12 +55,14 @@ def load_diffusion(run: Run, device: torch.device | str = "cpu", weights: str = 
                             clip_denoised=cfg.decoder == "discretized", num_classes=cfg.num_classes)
 
 
-def load_run(run: Run, device: torch.device | str = "cpu") -> TrainedGAN | TrainedDiffusion:
-    """The trained generator of a run folder (or of its loaded record), in eval mode on ``device``."""
+def load_run(run: Run, device: torch.device | str = "cpu", checkpoint: str | None = None) -> TrainedGAN | TrainedDiffusion:
+    """The trained generator of a run folder (or of its loaded record), in eval mode on ``device``, from
+    ``checkpoint`` (``"best"`` or ``"last"``; ``None``: each kind's default, see :func:`load_gan` and
+    :func:`load_diffusion`)."""
     rec = _record(run)
     kind = rec.manifest.get("kind")
     if kind == gan.KIND:
-        return load_gan(rec, device=device)
+        return load_gan(rec, device=device, checkpoint=checkpoint)
     if kind == diffusion.KIND:
-        return load_diffusion(rec, device=device)
+        return load_diffusion(rec, device=device, checkpoint=checkpoint or "last")
     raise ValueError(f"{rec.path} holds a {kind!r} run; load_run reads GAN and diffusion training runs")
