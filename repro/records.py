@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 from .io import atomic_torch_save, atomic_write, atomic_write_json
 
 __all__ = ["RunRecord", "Record", "load_record", "environment_info", "cpu_model", "cpu_isa", "git_info", "utc_now",
-           "machine_name", "machines", "at_once"]
+           "machine_name", "machines", "at_once", "jsonable"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -184,16 +184,16 @@ def environment_info(device: Any = None) -> dict[str, Any]:
     return info
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Parameters as JSON: paths and devices as strings, dataclasses as dicts."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if hasattr(obj, "__dataclass_fields__"):
         import dataclasses
 
-        return _jsonable(dataclasses.asdict(obj))
+        return jsonable(dataclasses.asdict(obj))
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -244,8 +244,8 @@ class RunRecord:
                 "kind": kind,
                 "status": "running",
                 "git": git_info(),
-                "params": _jsonable(dict(params)),
-                "data": _jsonable(dict(data or {})),
+                "params": jsonable(dict(params)),
+                "data": jsonable(dict(data or {})),
                 **environment_info(device),
                 "start_time": utc_now(),
                 "end_time": None,
@@ -290,7 +290,7 @@ class RunRecord:
 
     def update(self, **fields: Any) -> None:
         """Set top-level manifest fields (e.g. a summary) and rewrite the manifest."""
-        self.manifest.update(_jsonable(fields))
+        self.manifest.update(jsonable(fields))
         self._write_manifest()
 
     def log(self, row: Mapping[str, Any]) -> None:
@@ -337,7 +337,7 @@ class RunRecord:
         self.manifest["status"] = "finished"
         self.manifest["end_time"] = utc_now()
         if summary:
-            self.manifest.setdefault("summary", {}).update(_jsonable(summary))
+            self.manifest.setdefault("summary", {}).update(jsonable(summary))
         self._write_manifest()
 
     def fail(self, error: BaseException) -> None:

@@ -23,15 +23,24 @@ def test_the_interval_of_a_mean_matches_its_standard_error():
     assert lo < float(x.mean()) < hi
 
 
-def test_the_interval_of_a_proportion_is_the_wald_interval_and_the_bootstraps_limit():
+def test_a_proportion_gets_wilsons_interval_which_keeps_a_width_at_zero_and_one():
+    z = 1.959964
     x = (torch.arange(400) % 4 == 0).double()  # a proportion of 1/4
+    centre, half = 0.25 + z * z / 800, z * math.sqrt(0.25 * 0.75 / 400 + z * z / (4 * 400 ** 2))
     lo, hi = mean_interval(x)
-    half = 1.959964 * math.sqrt(0.25 * 0.75 * 400 / 399 / 400)  # the sample sd, (n - 1) in its denominator
-    assert (lo, hi) == (pytest.approx(0.25 - half, abs=1e-6), pytest.approx(0.25 + half, abs=1e-6))
-    b_lo, b_hi = bootstrap_interval(x[:, None], lambda f: float(f.mean()), n_boot=4000, seed=0)
-    assert (b_hi - b_lo) == pytest.approx(hi - lo, rel=0.06)
+    assert (lo, hi) == (pytest.approx((centre - half) / (1 + z * z / 400), abs=1e-6),
+                        pytest.approx((centre + half) / (1 + z * z / 400), abs=1e-6))
+    lo, hi = mean_interval(torch.ones(1000))  # every sample right: Wald's interval would be the point 1
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(1000 / (1000 + z * z), abs=1e-9) and lo < 0.997
     with pytest.raises(ValueError, match="at least 2 terms"):
         mean_interval(torch.ones(1))
+
+
+def test_the_interval_of_a_mean_of_other_terms_is_the_bootstraps_limit():
+    x = torch.linspace(0, 3, 400, dtype=torch.float64) ** 2
+    lo, hi = mean_interval(x)
+    b_lo, b_hi = bootstrap_interval(x[:, None], lambda f: float(f.mean()), n_boot=4000, seed=0)
+    assert (hi - lo) == pytest.approx(b_hi - b_lo, rel=0.06) and lo < float(x.mean()) < hi
 
 
 def test_an_fd_interval_never_goes_below_zero():

@@ -238,7 +238,7 @@ def test_the_compute_finding_says_when_the_budget_stopped_a_model_still_improvin
     gan = [[5.0 + 0.1 * s] * 30 for s in range(3)]
     improving = {"window": 1, "last_window_gain": 0.25, "min_improvement": 0.02}
     f = training_compute(_image_study(tmp_path / "a", images_run, gan, [[20.0, 15.0], [21.0, 14.0]], ddpm_stop=improving))
-    assert "; DDPM seeds were still improving when the budget ran out" in f.ours
+    assert "; 2 of 2 DDPM seeds were still improving when the budget ran out" in f.ours
     assert "DCGAN seeds" not in f.ours and "PFLOP and 0 wall hours" in f.ours
     flat = {**improving, "last_window_gain": 0.01}  # below the flatness rule's share: not still improving
     assert "still improving" not in training_compute(_image_study(tmp_path / "b", images_run, gan,

@@ -52,9 +52,10 @@ def test_each_score_has_an_interval_around_it_that_narrows_with_n(halves):
         assert full[f"{key}_lo"] <= full[key] <= full[f"{key}_hi"], key
     for key in ("fd_classifier", "precision", "density", "label_accuracy"):  # a mean over the samples
         assert width(fewer_samples, key) > width(full, key), key
-    for key in ("recall", "coverage"):  # a proportion of the 600 real images: the Wald interval at their N
+    for key in ("recall", "coverage"):  # terms of the 600 real images: at least their own Wald interval
         p, n = full[key], x_ref.shape[0]
-        assert width(full, key) == pytest.approx(2 * 1.959964 * (p * (1 - p) * n / (n - 1)) ** 0.5 / n ** 0.5, rel=1e-5)
+        assert width(full, key) >= 2 * 1.959964 * (p * (1 - p) * n / (n - 1)) ** 0.5 / n ** 0.5 - 1e-9 or \
+            full[f"{key}_hi"] == 1.0
     assert "fd_classifier_lo" not in conditional_scores(x, clf, real, y)  # no resamples, no FD interval
     assert "label_accuracy_lo" not in conditional_scores(x, clf, real)  # no label requested
     with pytest.raises(ValueError, match="bootstrap = -1 must be >= 0"):

@@ -23,12 +23,12 @@ from .inception import OfflineInception, OnlineInception, inception_extractor
 from .inception_score import inception_score
 from .kid import kid_from_features
 from .modes import mode_coverage
-from .prdc import density_coverage, per_sample_terms, precision_recall
+from .prdc import density_coverage, half_sample_se, per_sample_terms, precision_recall
 from .tracking import ClassifierTracker, ModeCoverageTracker
 
 __all__ = [
     "frechet_distance", "fid_from_features", "feature_statistics", "kid_from_features", "precision_recall",
-    "density_coverage", "per_sample_terms", "inception_score", "mode_coverage", "SampleSizeWarning",
+    "density_coverage", "per_sample_terms", "half_sample_se", "inception_score", "mode_coverage", "SampleSizeWarning",
     "evaluate", "real_baseline", "bootstrap_interval", "fd_interval", "mean_interval", "ClassifierTracker",
     "ModeCoverageTracker",
     "classifier_score", "class_coverage", "load_classifier",

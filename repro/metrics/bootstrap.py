@@ -12,6 +12,7 @@ distance at finite N (compare numbers at equal N, and against real images at tha
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -72,14 +73,20 @@ def fd_interval(feats, mu, sigma, n_boot: int = 100, level: float = 0.95, seed: 
 
 
 def mean_interval(terms, level: float = 0.95) -> tuple[float, float]:
-    """The normal interval of the mean of ``terms`` (independent per-sample values): the mean +- z x
-    sd / sqrt(n), the limit of the bootstrap interval of a mean as ``n_boot`` grows (for 0/1 terms, the
-    Wald interval of a proportion)."""
+    """The interval of the mean of ``terms`` (independent per-sample values). For 0/1 terms, a proportion
+    p of n, the Wilson score interval (Wilson 1927), (p + z²/2n ± z sqrt(p(1 - p)/n + z²/4n²)) / (1 + z²/n):
+    it stays inside [0, 1] and keeps a width at p = 0 or 1, where the Wald interval p ± z sqrt(p(1 - p)/n)
+    shrinks to a point. Otherwise the normal interval mean ± z sd / sqrt(n), the limit of the bootstrap
+    interval of a mean as ``n_boot`` grows."""
     if not 0 < level < 1:
         raise ValueError(f"level = {level} must be in (0, 1), e.g. 0.95")
     x = torch.as_tensor(terms, dtype=torch.float64).flatten()
     if x.numel() < 2:
         raise ValueError(f"an interval of a mean needs at least 2 terms, got {x.numel()}")
     z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor((1 + level) / 2, dtype=torch.float64)))
-    half = z * float(x.std()) / x.numel() ** 0.5
-    return float(x.mean()) - half, float(x.mean()) + half
+    n, mean = x.numel(), float(x.mean())
+    if bool(((x == 0) | (x == 1)).all()):
+        centre, half = mean + z * z / (2 * n), z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n))
+        return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+    half = z * float(x.std()) / n ** 0.5
+    return mean - half, mean + half

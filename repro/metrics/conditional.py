@@ -11,11 +11,19 @@ setting's samples get, against ``real`` images of the same data set scored by th
 - ``classes_hit`` and ``class_kl`` of the predicted classes (:func:`class_coverage`).
 
 Each of precision, recall, density, coverage and label accuracy comes with a 95% interval (``<name>_lo``,
-``<name>_hi``): the normal interval of the mean of its per-sample terms
-(:func:`repro.metrics.prdc.per_sample_terms`, :func:`repro.metrics.bootstrap.mean_interval`), the sampling
-error of the samples scored against fixed k-NN balls of the other set. With ``bootstrap`` resamples,
-the Fréchet distance gets its 95% normal bootstrap interval (``fd_classifier_lo``, ``fd_classifier_hi``;
-:func:`repro.metrics.bootstrap.fd_interval`); the reference's own sampling error is in neither.
+``<name>_hi``) for the sampling error of the generated set, the real set held fixed (it is shared by every
+setting scored against it):
+
+- precision, density and label accuracy are means of terms of the samples
+  (:func:`repro.metrics.prdc.per_sample_terms`): the interval of their mean
+  (:func:`repro.metrics.bootstrap.mean_interval`, Wilson's for the 0/1 terms);
+- recall and coverage are means of terms of the real images, which the samples move through their
+  positions and their k-NN balls: value ± 1.96 standard errors, the larger of the half-sample estimate
+  over the samples (:func:`repro.metrics.prdc.half_sample_se`) and the real terms' own, cut to [0, 1] (on
+  Gaussian features, within a quarter of the spread over fresh generated sets; tests/test_metrics_prdc.py).
+
+With ``bootstrap`` resamples, the Fréchet distance gets its 95% normal bootstrap interval
+(``fd_classifier_lo``, ``fd_classifier_hi``; :func:`repro.metrics.bootstrap.fd_interval`).
 
 The classifier is the data set's evaluation classifier, not the noise-aware one that guided sampling,
 so that guidance cannot score itself.
@@ -30,10 +38,11 @@ import torch
 from .bootstrap import fd_interval, mean_interval
 from .classifier import LoadedClassifier, class_coverage
 from .frechet import feature_statistics, frechet_distance
-from .prdc import density_coverage, per_sample_terms, precision_recall
+from .prdc import density_coverage, half_sample_se, per_sample_terms, precision_recall
 
 __all__ = ["RealFeatures", "real_features", "conditional_scores"]
 
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 RealFeatures = dict  # {"features": N x D, "mu": D, "sigma": D x D}
 
 
@@ -64,8 +73,13 @@ def conditional_scores(samples: torch.Tensor, classifier: LoadedClassifier, real
     if y is not None:
         terms["label_accuracy"] = (probs.argmax(dim=1) == y.cpu()).double()
         out["label_accuracy"] = float(terms["label_accuracy"].mean())
-    for name, values in terms.items():
-        out[f"{name}_lo"], out[f"{name}_hi"] = mean_interval(values)
+    for name in ("precision", "density", "label_accuracy"):
+        if name in terms:
+            out[f"{name}_lo"], out[f"{name}_hi"] = mean_interval(terms[name])
+    halves = half_sample_se(real["features"], feats, k_pr=3, k_dc=5, seed=seed)
+    for name in ("recall", "coverage"):
+        se = max(halves[name], float(terms[name].std()) / terms[name].numel() ** 0.5)
+        out[f"{name}_lo"], out[f"{name}_hi"] = max(out[name] - Z95 * se, 0.0), min(out[name] + Z95 * se, 1.0)
     if bootstrap:
         out["fd_classifier_lo"], out["fd_classifier_hi"] = fd_interval(feats, real["mu"], real["sigma"], bootstrap,
                                                                         seed=seed, what="classifier features")

@@ -25,7 +25,7 @@ import torch
 
 from .checks import check_features, check_same_dim
 
-__all__ = ["knn_radii", "precision_recall", "density_coverage", "per_sample_terms"]
+__all__ = ["knn_radii", "precision_recall", "density_coverage", "per_sample_terms", "half_sample_se"]
 
 DEFAULT_BATCH = 1000
 
@@ -90,9 +90,11 @@ def per_sample_terms(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5,
     - ``density``: per fake, the number of real k_dc-balls holding it (distance < radius) over k_dc;
     - ``coverage``: per real, 1 when its k_dc-ball holds a fake.
 
-    Their means equal :func:`precision_recall` and :func:`density_coverage` (tests/test_prdc.py). Their
-    spread gives each metric's sampling error given the other set
-    (:func:`repro.metrics.bootstrap.mean_interval`); the balls' own randomness is not in it."""
+    Their means equal :func:`precision_recall` and :func:`density_coverage` (tests/test_metrics_prdc.py).
+    For precision and density, terms of the fakes, their spread is the sampling error of the generated set
+    (:func:`repro.metrics.bootstrap.mean_interval`). Recall and coverage are terms of the reals: their
+    spread is the real set's error, not the generated set's, which moves them through the fakes' balls
+    and positions (:func:`half_sample_se`)."""
     _check_k(k_pr)
     _check_k(k_dc)
     k = max(k_pr, k_dc)
@@ -110,3 +112,23 @@ def per_sample_terms(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5,
         coverage.append(d.min(dim=1).values < r)
     return {"precision": precision.double(), "recall": torch.cat(recall).double(),
             "density": density.double() / k_dc, "coverage": torch.cat(coverage).double()}
+
+
+def half_sample_se(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5, draws: int = 30, seed: int = 0,
+                   batch_size: int = DEFAULT_BATCH) -> dict[str, float]:
+    """Standard errors of recall and coverage from the sampling of the generated set: their standard
+    deviation over ``draws`` random halves of the fakes, each scored with its own k-NN balls (the
+    half-sample estimate: a mean of N independent terms over a half drawn without replacement varies by
+    sigma² (1/m - 1/N) = sigma² / N at m = N / 2, the whole set's sampling variance). The real set, held
+    fixed, adds its own error, which is the same for every model scored against it."""
+    if draws < 2:
+        raise ValueError(f"draws = {draws}: a standard deviation needs at least 2 half-samples (use 30 or more)")
+    fake = _features(fake_feats, "fake_feats", 2 * (k_pr + 1), f"halves of the fakes need more than {k_pr} each")
+    g = torch.Generator().manual_seed(seed)
+    recall, coverage = [], []
+    for _ in range(draws):
+        half = fake[torch.randperm(fake.shape[0], generator=g)[: fake.shape[0] // 2]]
+        recall.append(precision_recall(real_feats, half, k_pr, batch_size)[1])
+        coverage.append(density_coverage(real_feats, half, k_dc, batch_size)[1])
+    return {"recall": float(torch.tensor(recall, dtype=torch.float64).std()),
+            "coverage": float(torch.tensor(coverage, dtype=torch.float64).std())}

@@ -254,8 +254,9 @@ def training_compute(results: Path) -> Finding:
                          for rec in recs])
         parts.append(f"{label} FD {fmt_stat(fd)} after {used[0]:.3g} PFLOP and {hours[0]:.3g} "
                      f"{timing_label.removeprefix('training ')}")
-        if any(still_improving(stop) for stop in study.kept_stops(model)):
-            short.append(label)
+        improving = sum(still_improving(stop) for stop in study.kept_stops(model))
+        if improving:
+            short.append(f"{improving} of {len(recs)} {label} seeds")
     where = "{doc}`results/images` (quality against training compute)" + (
         "; {doc}`results/toy_modes` (compute table)" if two_d else "")
     n_eval = int(first.rows[-1].get("n_eval") or 0)
@@ -265,7 +266,7 @@ def training_compute(results: Path) -> Finding:
     ours = (f"{data.get('label', 'images')}, {data.get('n', 0):,} training images, the same budget of {budget:.3g} "
             f"training PFLOP per run; classifier-space FD (N = {n_eval:,}), mean ± standard error over seeds, at "
             f"the stop: " + "; ".join(parts) + f"; {where_cross}{span}"
-            + (f"; {' and '.join(short)} seeds were still improving when the budget ran out (their FD is what this "
+            + (f"; {' and '.join(short)} were still improving when the budget ran out (their FD is what this "
                "budget reached, not where the curve flattens)" if short else "") + (f". {two_d}" if two_d else ""))
     ahead, first_ahead = c["ahead_at_end"], c["ahead_at_start"]
     if ahead is None:

@@ -51,6 +51,10 @@ __all__ = ["NOTEBOOK", "RULES", "setup", "run", "Study", "sweep_rows", "table_ro
 
 NOTEBOOK = "guidance"
 SWEEP_KIND = "guidance-sweep"
+# what defines the sweep's points and its accuracy table (the models are identified by their runs)
+SWEEP_KEYS = ("dataset", "image_size", "accuracy_ts", "scales", "weights", "sampler", "steps", "n_samples",
+              "batch_size", "bootstrap", "seed")
+ACCURACY = "accuracy_by_t.csv"
 GRID_ROWS = 8
 RULES = {
     "dataset": Rule(str, choices=IMAGE_DATASETS),
@@ -164,7 +168,7 @@ def run(cfg: Mapping[str, Any]) -> Study:
     data = {"ddpm_run": str(ddpm_rec.path), "twin_run": str(twin_rec.path), "classifier_run": str(clf_rec.path),
             "gan_run": str(gan_rec.path) if gan_rec else None, **ddpm_rec.manifest["data"]}
     models = {"ddpm": ddpm_rec, "twin": twin_rec, "classifier": clf_rec, "gan": gan_rec}
-    record = open_sweep(sweep_dir, SWEEP_KIND, cfg, data, models, device)
+    record = open_sweep(sweep_dir, SWEEP_KIND, cfg, SWEEP_KEYS, data, models, device)
     if record.manifest.get("status") == "finished":
         return Study(ddpm_rec, twin_rec, clf_rec, record, gan_rec)
 
@@ -172,10 +176,10 @@ def run(cfg: Mapping[str, Any]) -> Study:
     classifier, process = nc.load_noisy_classifier(clf_rec, device=device)
     test = load_dataset(cfg["dataset"], "test", image_size=cfg["image_size"])
     n = cfg["n_samples"]
-    if not (sweep_dir / "accuracy_by_t.csv").exists():
+    if not (sweep_dir / ACCURACY).exists():
         acc = nc.accuracy_by_t(classifier, process, test, cfg["accuracy_ts"], min(n, len(test)),
                                torch.Generator().manual_seed(cfg["seed"]))
-        record.write_table("accuracy_by_t", ("t", "accuracy"), [[t, a] for t, a in acc.items()])
+        record.write_table(ACCURACY, ("t", "accuracy"), [[t, a] for t, a in acc.items()])
     evaluator = load_classifier(cfg["dataset"], device=device)
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(cfg["seed"]))[:n]
     reference = real_features(evaluator, to_float(test.images[pick]))
@@ -240,4 +244,4 @@ def table_rows(study: Study) -> list[dict[str, Any]]:
 
 def accuracy_rows(study: Study) -> list[dict[str, Any]]:
     """The noise-aware classifier's accuracy on noisy test images by t."""
-    return [{"t": int(r["t"]), "accuracy": r["accuracy"]} for r in study.sweep.table("accuracy_by_t")]
+    return [{"t": int(r["t"]), "accuracy": r["accuracy"]} for r in study.sweep.table(ACCURACY)]

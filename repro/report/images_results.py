@@ -235,8 +235,8 @@ def selection_rows(study: Study, cfg: Mapping[str, Any]) -> list[dict[str, Any]]
     """The learning-rate grid of each model on seed 0: what the selection rule compared (the FD at the end
     of each run, averaged over its last evaluations, :func:`repro.report.images.tail_k`), and whether the
     rate was in the given grid (``cfg``'s) or added past an edge that won; with the share of the budget
-    each run trained (whole epochs: at most ``select_fraction``, less for a model with few epochs in its
-    budget)."""
+    each run trained (whole epochs, so it differs from ``select_fraction`` for a model with few epochs in
+    its budget)."""
     def share(model: str, rec: Record) -> str:
         step = rec.rows[-1]["step"] if rec.rows else 0
         return f"{step * rec.params['batch_size'] * study.flops[model] / (cfg['budget_pflop'] * 1e15):.0%}"

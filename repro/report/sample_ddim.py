@@ -37,6 +37,7 @@ __all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "SAMPLER_NAMES", "setup", "model_run
 
 NOTEBOOK = "sample_ddim"
 KIND = "sampling-sweep"
+SWEEP_KEYS = ("steps", "samplers", "n_samples", "batch_size", "seed")  # what defines the sweep's points
 SAMPLERS = {"ancestral": ("ancestral", 1.0), "ddim-eta0": ("ddim", 0.0), "ddim-eta1": ("ddim", 1.0)}
 SAMPLER_NAMES = {"gan": "DCGAN", "ancestral": "ancestral", "ddim-eta0": "DDIM η = 0", "ddim-eta1": "DDIM η = 1"}
 RULES = {
@@ -140,10 +141,10 @@ def sweep(cfg: Mapping[str, Any], ddpm: TrainedDiffusion, gan: TrainedGAN, ddpm_
     from ..metrics import ClassifierTracker
 
     device = pick_device(cfg["device"])
-    out = output_dir(NOTEBOOK, cfg, checkpoint="metrics.csv")
+    out = output_dir(NOTEBOOK, cfg, checkpoint="manifest.json")  # a sweep killed before its first row continues too
     dataset = ddpm_rec.manifest["data"]["name"]
     data = {"ddpm_run": str(ddpm_rec.path), "gan_run": str(gan_rec.path), **ddpm_rec.manifest["data"]}
-    record = open_sweep(out, KIND, cfg, data, {"ddpm": ddpm_rec, "gan": gan_rec}, device)
+    record = open_sweep(out, KIND, cfg, SWEEP_KEYS, data, {"ddpm": ddpm_rec, "gan": gan_rec}, device)
     if record.manifest.get("status") == "finished":
         return record
     done = {(r["sampler"], int(r["steps"])) for r in record.rows}

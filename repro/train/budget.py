@@ -61,11 +61,14 @@ def flattened(rows: Sequence[dict[str, Any]], key: str, window: int, min_improve
 def window_gain(rows: Sequence[dict[str, Any]], key: str, window: int, mode: str = "min") -> float:
     """What :func:`flattened` compares with its ``min_improvement``: the relative gain of the mean of the
     last ``window`` values of ``key`` over the mean of the ``window`` before them (0.05: 5% better, lower
-    for a distance with ``mode`` "min"; negative: worse); NaN with fewer than ``2 window`` values."""
+    for a distance with ``mode`` "min"; negative: worse); NaN with fewer than ``2 window`` values or an
+    earlier mean of 0."""
     means = _window_means(rows, key, window, mode)
     if means is None:
         return math.nan
     recent, before = means
+    if before == 0:  # no relative gain over nothing
+        return math.nan
     return (before - recent) / before if mode == "min" else (recent - before) / before
 
 
