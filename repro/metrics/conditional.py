@@ -19,8 +19,9 @@ setting scored against it):
   (:func:`repro.metrics.bootstrap.mean_interval`, Wilson's for the 0/1 terms);
 - recall and coverage are means of terms of the real images, which the samples move through their
   positions and their k-NN balls: value ± 1.96 standard errors, the larger of the half-sample estimate
-  over the samples (:func:`repro.metrics.prdc.half_sample_se`) and the real terms' own, cut to [0, 1] (on
-  Gaussian features, within a quarter of the spread over fresh generated sets; tests/test_metrics_prdc.py).
+  over the samples (:func:`repro.metrics.prdc.half_sample_se`) and the real terms' own (from their Wilson
+  interval), cut to [0, 1] (on Gaussian features, within a quarter of the spread over fresh generated
+  sets; tests/test_metrics_prdc.py).
 
 With ``bootstrap`` resamples, the Fréchet distance gets its 95% normal bootstrap interval
 (``fd_classifier_lo``, ``fd_classifier_hi``; :func:`repro.metrics.bootstrap.fd_interval`).
@@ -78,7 +79,8 @@ def conditional_scores(samples: torch.Tensor, classifier: LoadedClassifier, real
             out[f"{name}_lo"], out[f"{name}_hi"] = mean_interval(terms[name])
     halves = half_sample_se(real["features"], feats, k_pr=3, k_dc=5, seed=seed)
     for name in ("recall", "coverage"):
-        se = max(halves[name], float(terms[name].std()) / terms[name].numel() ** 0.5)
+        lo, hi = mean_interval(terms[name])  # the real terms' own (Wilson's: a width at 0 and 1)
+        se = max(halves[name], (hi - lo) / (2 * Z95))
         out[f"{name}_lo"], out[f"{name}_hi"] = max(out[name] - Z95 * se, 0.0), min(out[name] + Z95 * se, 1.0)
     if bootstrap:
         out["fd_classifier_lo"], out["fd_classifier_hi"] = fd_interval(feats, real["mu"], real["sigma"], bootstrap,

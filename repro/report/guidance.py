@@ -235,8 +235,8 @@ SCORES = ("label accuracy", "label_accuracy"), ("FD (classifier)", "fd_classifie
 
 def table_rows(study: Study) -> list[dict[str, Any]]:
     """:func:`sweep_rows` for people: each score with its 95% interval (the Fréchet distance's from
-    ``bootstrap`` resamples; the others' over the N samples, given the real images' k-NN balls: see
-    :mod:`repro.metrics.conditional`), "—" for s or w where the point has neither."""
+    ``bootstrap`` resamples; the others' for the sampling of the N samples, the real images held fixed:
+    see :mod:`repro.metrics.conditional`), "—" for s or w where the point has neither."""
     return [{"samples": LABELS[r["guidance"]], "s or w": "—" if r["scale"] is None else f"{r['scale']:g}", "N": r["n"],
              **{label: with_interval(r, key) for label, key in SCORES}, "classes hit": r["classes_hit"]}
             for r in study.sweep.rows]

@@ -93,8 +93,8 @@ def guidance_tradeoff(results: Path) -> Finding:
     if verdict is None:
         leads = ", ".join(f"{KINDS[k][0]}: {o}" for k, o in outcomes.items())
         verdict = ("provisional: " if "unknown" in found else "mixed: ") + leads
-    sure = ("one seed and one sample of N per point; each score's 95% interval over its N samples, given the real "
-            "images' k-NN balls (the reference's own sampling error is not in it)")
+    sure = ("one seed and one sample of N per point; each score's 95% interval for the sampling of its N samples, "
+            "the real images held fixed (they are the same for every point)")
     if "unknown" in found:
         sure = "a point was recorded without intervals: run the sweep again"
     return Finding(ours, verdict, sure, where)
