@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Mapping
 
+from ..metrics.conditional import Z95  # the recorded intervals are 95%
 from ..records import load_record
 from .tables import sig, with_interval
 from .verdicts import Finding, Stat, compare_means
@@ -28,7 +28,6 @@ from .verdicts import Finding, Stat, compare_means
 __all__ = ["KINDS", "score_stat", "kind_outcome", "guidance_tradeoff"]
 
 KINDS = {"classifier": ("classifier guidance", "s"), "free": ("classifier-free guidance", "w")}
-_Z95 = NormalDist().inv_cdf(0.975)  # the recorded intervals are 95%
 
 
 def score_stat(row: Mapping[str, Any], key: str) -> Stat:
@@ -36,7 +35,7 @@ def score_stat(row: Mapping[str, Any], key: str) -> Stat:
     recorded without an interval."""
     lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
     known = lo is not None and hi is not None and math.isfinite(float(lo)) and math.isfinite(float(hi))
-    return float(row[key]), (float(hi) - float(lo)) / (2 * _Z95) if known else math.nan, int(row["n"])
+    return float(row[key]), (float(hi) - float(lo)) / (2 * Z95) if known else math.nan, int(row["n"])
 
 
 def kind_outcome(low: Mapping[str, Any], high: Mapping[str, Any]) -> str:
