@@ -84,3 +84,13 @@ def test_the_fast_frechet_distance_equals_torch_fidelitys(n, dim):
         warnings.simplefilter("ignore", SampleSizeWarning)  # n <= dim: singular, as it should be here
         exact = frechet_distance_to(x, stats["mu"], stats["sigma"])
     assert FrechetToFixed(stats["mu"], stats["sigma"])(x) == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("level, z", [(0.95, 1.959963984540054), (0.90, 1.6448536269514722), (0.99, 2.5758293035489)])
+def test_every_interval_uses_the_normal_quantile_of_its_level(level, z):
+    from repro.metrics.bootstrap import Z95, normal_quantile
+
+    assert normal_quantile(level) == pytest.approx(z, abs=1e-12)
+    assert Z95 == pytest.approx(1.959963984540054, abs=1e-12)
+    with pytest.raises(ValueError, match="must be in"):
+        normal_quantile(1.0)

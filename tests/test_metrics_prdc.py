@@ -102,3 +102,17 @@ def test_recall_and_coverage_errors_follow_the_generated_sets_sampling():
     assert max(half, own) == pytest.approx(float(spread), rel=0.25)
     with pytest.raises(ValueError, match="at least 2 half-samples"):
         metrics.half_sample_se(real, fake(0), draws=1)
+
+
+def test_each_half_is_scored_as_recall_and_coverage_score_it():
+    """The half-sample error scores each half with the reals' balls computed once: the same numbers as
+    :func:`precision_recall` and :func:`density_coverage` on those halves (drawn with the same seed)."""
+    real, fake = feats(120, seed=3), feats(90, shift=0.4, seed=4)
+    g = torch.Generator().manual_seed(7)
+    halves = [fake[torch.randperm(90, generator=g)[:45]] for _ in range(5)]
+    expected = {"recall": torch.tensor([metrics.precision_recall(real, h)[1] for h in halves], dtype=torch.float64).std(),
+                "coverage": torch.tensor([metrics.density_coverage(real, h)[1] for h in halves], dtype=torch.float64).std()}
+    got = metrics.half_sample_se(real, fake, draws=5, seed=7, batch_size=32)
+    assert got["recall"] > 0 and got["coverage"] > 0
+    assert got["recall"] == pytest.approx(float(expected["recall"]), abs=1e-7)  # torch-fidelity counts in float32
+    assert got["coverage"] == pytest.approx(float(expected["coverage"]), abs=1e-12)

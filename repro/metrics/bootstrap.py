@@ -13,13 +13,24 @@ distance at finite N (compare numbers at equal N, and against real images at tha
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Callable
 
 import torch
 
 from .checks import check_features
 
-__all__ = ["bootstrap_interval", "fd_interval", "mean_interval", "FrechetToFixed"]
+__all__ = ["bootstrap_interval", "fd_interval", "mean_interval", "normal_quantile", "Z95", "FrechetToFixed"]
+
+
+def normal_quantile(level: float) -> float:
+    """z of a two-sided normal interval at ``level``: the standard normal's (1 + level) / 2 quantile."""
+    if not 0 < level < 1:
+        raise ValueError(f"level = {level} must be in (0, 1), e.g. 0.95")
+    return NormalDist().inv_cdf((1 + level) / 2)
+
+
+Z95 = normal_quantile(0.95)  # 1.95996...: every 95% interval of the package
 
 
 def bootstrap_interval(feats, statistic: Callable[[torch.Tensor], float], n_boot: int = 100,
@@ -28,13 +39,11 @@ def bootstrap_interval(feats, statistic: Callable[[torch.Tensor], float], n_boot
     the statistic over ``n_boot`` resamples of the rows of ``feats``."""
     if n_boot < 2:
         raise ValueError(f"n_boot = {n_boot}: a bootstrap interval needs at least 2 resamples (use 100 or more)")
-    if not 0 < level < 1:
-        raise ValueError(f"level = {level} must be in (0, 1), e.g. 0.95")
+    z = normal_quantile(level)
     x = check_features(feats, "features", min_n=2, why="resampling needs at least 2 samples")
     g = torch.Generator().manual_seed(seed)
     values = torch.tensor([float(statistic(x[torch.randint(0, x.shape[0], (x.shape[0],), generator=g)]))
                            for _ in range(n_boot)], dtype=torch.float64)
-    z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor((1 + level) / 2, dtype=torch.float64)))
     estimate, spread = float(statistic(x)), float(values.std())
     return estimate - z * spread, estimate + z * spread
 
@@ -78,12 +87,10 @@ def mean_interval(terms, level: float = 0.95) -> tuple[float, float]:
     it stays inside [0, 1] and keeps a width at p = 0 or 1, where the Wald interval p ± z sqrt(p(1 - p)/n)
     shrinks to a point. Otherwise the normal interval mean ± z sd / sqrt(n), the limit of the bootstrap
     interval of a mean as ``n_boot`` grows."""
-    if not 0 < level < 1:
-        raise ValueError(f"level = {level} must be in (0, 1), e.g. 0.95")
+    z = normal_quantile(level)
     x = torch.as_tensor(terms, dtype=torch.float64).flatten()
     if x.numel() < 2:
         raise ValueError(f"an interval of a mean needs at least 2 terms, got {x.numel()}")
-    z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor((1 + level) / 2, dtype=torch.float64)))
     n, mean = x.numel(), float(x.mean())
     if bool(((x == 0) | (x == 1)).all()):
         centre, half = mean + z * z / (2 * n), z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n))

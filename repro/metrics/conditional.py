@@ -36,14 +36,13 @@ from typing import Any
 
 import torch
 
-from .bootstrap import fd_interval, mean_interval
+from .bootstrap import Z95, fd_interval, mean_interval
 from .classifier import LoadedClassifier, class_coverage
 from .frechet import feature_statistics, frechet_distance
 from .prdc import density_coverage, half_sample_se, per_sample_terms, precision_recall
 
 __all__ = ["RealFeatures", "real_features", "conditional_scores"]
 
-Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 RealFeatures = dict  # {"features": N x D, "mu": D, "sigma": D x D}
 
 

@@ -102,16 +102,24 @@ def per_sample_terms(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5,
     real, fake = _features(real_feats, "real_feats", k + 1, why), _features(fake_feats, "fake_feats", k_pr + 1, why)
     check_same_dim(real, fake, "real_feats", "fake_feats")
     fake = fake.to(real.dtype)
-    real_pr, fake_pr, real_dc = knn_radii(real, k_pr, batch_size), knn_radii(fake, k_pr, batch_size), knn_radii(real, k_dc, batch_size)
+    real_pr, real_dc = knn_radii(real, k_pr, batch_size), knn_radii(real, k_dc, batch_size)
     precision = torch.cat([(torch.cdist(chunk, real) <= real_pr[None, :]).any(dim=1) for chunk in fake.split(batch_size)])
     density = torch.cat([(torch.cdist(chunk, real) < real_dc[None, :]).sum(dim=1) for chunk in fake.split(batch_size)])
+    recall, coverage = _real_terms(real, real_dc, fake, k_pr, batch_size)
+    return {"precision": precision.double(), "recall": recall, "density": density.double() / k_dc, "coverage": coverage}
+
+
+def _real_terms(real: torch.Tensor, real_dc: torch.Tensor, fake: torch.Tensor, k_pr: int,
+                batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recall's and coverage's terms, one per real: inside a fake k_pr-ball (distance <= its radius), and
+    its own k_dc-ball (radius ``real_dc``) holding a fake (distance < radius)."""
+    fake_pr = knn_radii(fake, k_pr, batch_size)
     recall, coverage = [], []
     for chunk, r in zip(real.split(batch_size), real_dc.split(batch_size)):
         d = torch.cdist(chunk, fake)
         recall.append((d <= fake_pr[None, :]).any(dim=1))
         coverage.append(d.min(dim=1).values < r)
-    return {"precision": precision.double(), "recall": torch.cat(recall).double(),
-            "density": density.double() / k_dc, "coverage": torch.cat(coverage).double()}
+    return torch.cat(recall).double(), torch.cat(coverage).double()
 
 
 def half_sample_se(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5, draws: int = 30, seed: int = 0,
@@ -120,15 +128,24 @@ def half_sample_se(real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5, draws: 
     deviation over ``draws`` random halves of the fakes, each scored with its own k-NN balls (the
     half-sample estimate: a mean of N independent terms over a half drawn without replacement varies by
     sigma² (1/m - 1/N) = sigma² / N at m = N / 2, the whole set's sampling variance). The real set, held
-    fixed, adds its own error, which is the same for every model scored against it."""
+    fixed, adds its own error, which is the same for every model scored against it. Each half is scored
+    as :func:`precision_recall` and :func:`density_coverage` would score it, with the reals' balls
+    computed once."""
     if draws < 2:
         raise ValueError(f"draws = {draws}: a standard deviation needs at least 2 half-samples (use 30 or more)")
+    _check_k(k_pr)
+    _check_k(k_dc)
+    real = _features(real_feats, "real_feats", k_dc + 1, f"k-NN balls with k = {k_dc} need more than {k_dc} reals")
     fake = _features(fake_feats, "fake_feats", 2 * (k_pr + 1), f"halves of the fakes need more than {k_pr} each")
+    check_same_dim(real, fake, "real_feats", "fake_feats")
+    fake = fake.to(real.dtype)
+    real_dc = knn_radii(real, k_dc, batch_size)
     g = torch.Generator().manual_seed(seed)
     recall, coverage = [], []
     for _ in range(draws):
         half = fake[torch.randperm(fake.shape[0], generator=g)[: fake.shape[0] // 2]]
-        recall.append(precision_recall(real_feats, half, k_pr, batch_size)[1])
-        coverage.append(density_coverage(real_feats, half, k_dc, batch_size)[1])
+        terms = _real_terms(real, real_dc, half, k_pr, batch_size)
+        recall.append(float(terms[0].mean()))
+        coverage.append(float(terms[1].mean()))
     return {"recall": float(torch.tensor(recall, dtype=torch.float64).std()),
             "coverage": float(torch.tensor(coverage, dtype=torch.float64).std())}

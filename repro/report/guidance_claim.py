@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..metrics.conditional import Z95  # the recorded intervals are 95%
+from ..metrics.bootstrap import Z95  # the recorded intervals are 95%
 from ..records import load_record
 from .tables import sig, with_interval
 from .verdicts import Finding, Stat, compare_means
