@@ -161,13 +161,18 @@ def record_caption(record, what: str, n: int | None = None, steps: str | None = 
 COLUMN_PX = 800  # the book's text column at 100 dpi; a wider figure gets the page's full width
 
 
-def show(fig, caption: str) -> None:
-    """Display ``fig`` with its caption attached to the image output; the book pipeline
-    (``repro.report.book_cells``) turns it into the figure's ``<figcaption>``, and gives a figure wider
-    than the text column (:data:`COLUMN_PX`) the page's full width, so that it is not shrunk to fit."""
+def show(fig, caption: str, name: str | None = None) -> None:
+    """Display ``fig`` with its caption (and ``name``, its label for ``{numref}``) attached to the image
+    output; the book pipeline (``repro.report.book_cells``) turns them into the figure's
+    ``<figcaption>`` and label (made unique by its page), and gives a figure wider than the text column
+    (:data:`COLUMN_PX`) the page's full width, so that it is not shrunk to fit."""
     from IPython.display import display
 
+    from .report.tables import check_name
+
     meta = {"caption": caption}
+    if name:
+        meta["name"] = check_name(name)
     if fig.get_figwidth() * fig.dpi > COLUMN_PX:
         meta["wide"] = True
     display(fig, metadata={"image/png": meta})

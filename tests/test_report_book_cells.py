@@ -163,3 +163,25 @@ def test_a_figure_wider_than_the_column_gets_the_page_width_and_a_narrow_one_doe
     nb = prepare_for_book(nb)
     assert "full-width" in nb.cells[0].metadata.tags and "full-width" not in nb.cells[1].metadata.tags
     assert "wide" not in nb.cells[0].outputs[0].metadata["image/png"]
+
+
+def test_names_of_figures_and_tables_are_made_unique_by_their_page_once():
+    """``plotting.show(..., name=)`` and ``captioned(..., name=)`` name a figure and a table on their page;
+    the book knows them as ``page:name``, so that two pages of one notebook (collapse, collapse-cifar10)
+    can both have a "summary" that the claims table cites."""
+    from repro.report.tables import Table
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show()")
+    table = Table([{"fd": 1.0}], caption="FD, N = 1,000", name="summary")._repr_markdown_()
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": table}),
+                    nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"},
+                                           metadata={"image/png": {"caption": "curves", "name": "curves"}})]
+    nb.cells = [cell]
+    prepare_for_book(nb, page="collapse-cifar10")
+    kept, figure = nb.cells
+    assert ":name: collapse-cifar10:summary\n" in kept.outputs[0].data["text/markdown"]
+    assert figure.metadata["mystnb"]["figure"] == {"caption": "curves", "name": "collapse-cifar10:curves"}
+    before = nbformat.writes(nb)
+    prepare_for_book(nb, page="collapse-cifar10")
+    assert nbformat.writes(nb) == before  # a page already prefixed is not prefixed again

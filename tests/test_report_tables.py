@@ -77,3 +77,13 @@ def test_seed_list_folds_a_consecutive_run():
 
 def test_published_numbers_are_shown_as_printed():
     assert printed(4.73) == "4.73" and printed(13.36) == "13.36" and printed(50000) == "50,000" and printed(None) == MISSING
+
+
+def test_a_named_table_carries_its_label_for_numref_and_a_bad_name_is_refused():
+    from repro.report.tables import Table, with_caption
+
+    shown = with_caption("| a |\n| --- |\n| 1 |\n", "FD, N = 1,000", name="summary")
+    assert shown.startswith(":::{table} FD, N = 1,000\n:name: summary\n\n| a |")
+    assert ":name:" not in with_caption("| a |\n| --- |\n| 1 |\n", "FD")
+    with pytest.raises(ValueError, match="lower-case letters"):
+        Table([{"a": 1}], caption="FD", name="Summary table")

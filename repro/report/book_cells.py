@@ -10,6 +10,9 @@
 - moves a figure caption that a plotting cell attached to its image (``repro.plotting.show``) into
   the cell metadata that myst-nb turns into ``<figcaption>`` (``mystnb.figure.caption``), and tags a
   figure wider than the text column ``full-width``;
+- makes the names of figures and tables (their labels for ``{numref}``) unique in the book by
+  prefixing the page: ``summary`` on the page ``collapse`` becomes ``collapse:summary``
+  (:func:`page_name`);
 - rewrites stored DataFrame HTML with :func:`repro.report.tables.tidy_dataframe_html` (no NaN, no
   0..n-1 index column).
 
@@ -26,7 +29,7 @@ from typing import Any, Mapping
 
 from .tables import tidy_dataframe_html
 
-__all__ = ["prepare_for_book", "prepare_file", "scrub_temporary_folders", "set_caption"]
+__all__ = ["prepare_for_book", "prepare_file", "scrub_temporary_folders", "set_caption", "page_name"]
 
 HIDE = "hide-input"
 WIDE = "full-width"  # the theme widens such a cell's output into the page margin
@@ -39,6 +42,15 @@ def set_caption(cell: Mapping[str, Any], caption: str, name: str | None = None) 
     figure["caption"] = caption
     if name:
         figure["name"] = name
+
+
+def page_name(page: str | None, name: str) -> str:
+    """A figure's or table's name as the book knows it: ``page:name``. A name that already holds a
+    page (a copy prepared twice) is kept, and so is every name when the page is not known."""
+    return name if page is None or ":" in name else f"{page}:{name}"
+
+
+_TABLE_NAME = re.compile(r"^:name: (\S+)$", re.M)  # the label of a ``table`` directive (tables.with_caption)
 
 
 def _scrub(text: str, root: str | None) -> str:
@@ -98,8 +110,9 @@ def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
         target["outputs"] = group
         for out in group:
             caption = out.get("metadata", {}).pop("repro-caption", None)
+            name = out.get("metadata", {}).pop("repro-name", None)
             if caption:
-                set_caption(target, caption)
+                set_caption(target, caption, name)
             if out.get("metadata", {}).pop("repro-wide", False):
                 tags = target["metadata"].setdefault("tags", [])
                 tags += [WIDE] * (WIDE not in tags)
@@ -109,11 +122,12 @@ def _one_figure_per_cell(cell: dict, outputs: list[dict]) -> list[dict]:
 
 
 def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | None = None,
-                     out_dir: str | Path | None = None, source: str | None = None) -> Any:
+                     out_dir: str | Path | None = None, source: str | None = None, page: str | None = None) -> Any:
     """Prepare an executed notebook (``nbformat`` node, changed in place and returned) for the book.
     ``cwd`` (where the kernel ran) and ``out_dir`` (where the copy is stored) re-base caption links;
     ``source`` (the notebook's path in the checkout) replaces the copy of the whole input notebook that
-    papermill records as its input when it is handed a notebook rather than a file."""
+    papermill records as its input when it is handed a notebook rather than a file; ``page`` (the
+    copy's name in the book) prefixes the names of its figures and tables."""
     root = str(root) if root else None
     cwd, out_dir = cwd and Path(cwd), out_dir and Path(out_dir)
     cells = []
@@ -136,13 +150,17 @@ def prepare_for_book(nb: Any, root: str | Path | None = None, cwd: str | Path | 
                     text = data[mime] if isinstance(data[mime], str) else "".join(data[mime])
                     data[mime] = _scrub(text, root)
             if "text/markdown" in data:  # links in a Markdown table (e.g. to a run's record), as in captions
-                data["text/markdown"] = _rebase_links(data["text/markdown"], cwd, out_dir, existing_only=True)
+                md = _rebase_links(data["text/markdown"], cwd, out_dir, existing_only=True)
+                data["text/markdown"] = _TABLE_NAME.sub(lambda m: f":name: {page_name(page, m.group(1))}", md)
             if "text/html" in data:
                 html = data["text/html"] if isinstance(data["text/html"], str) else "".join(data["text/html"])
                 data["text/html"] = tidy_dataframe_html(_scrub(html, root))
             caption = out.get("metadata", {}).get("image/png", {}).pop("caption", None)
             if caption and "image/png" in data:
                 out.setdefault("metadata", {})["repro-caption"] = _rebase_links(caption, cwd, out_dir)
+            name = out.get("metadata", {}).get("image/png", {}).pop("name", None)
+            if name and "image/png" in data:
+                out["metadata"]["repro-name"] = page_name(page, name)
             if out.get("metadata", {}).get("image/png", {}).pop("wide", False) and "image/png" in data:
                 out["metadata"]["repro-wide"] = True
             outputs.append(out)
@@ -193,11 +211,12 @@ def scrub_temporary_folders(nb: Any) -> Any:
 
 def prepare_file(path: str | Path, root: str | Path | None = None, cwd: str | Path | None = None,
                  source: str | None = None) -> None:
-    """:func:`prepare_for_book` on a stored notebook file, rewritten atomically."""
+    """:func:`prepare_for_book` on a stored notebook file, rewritten atomically; the file's name (without
+    ``.ipynb``) is its page."""
     import nbformat
 
     from ..io import atomic_write
 
     nb = nbformat.read(str(path), as_version=4)
-    prepare_for_book(nb, root, cwd=cwd, out_dir=Path(path).resolve().parent, source=source)
+    prepare_for_book(nb, root, cwd=cwd, out_dir=Path(path).resolve().parent, source=source, page=Path(path).stem)
     atomic_write(Path(path), nbformat.writes(nb) + "\n")

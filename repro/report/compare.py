@@ -187,7 +187,7 @@ def summary_table(runs_dir: str | Path | None) -> Table:
     return Table(summary_rows(runs_dir), caption=(
         "Our runs beside the seed report's Table 1 and published anchors: each row names its data, the samples "
         "behind its FID (N), its reference set and feature extractor, and where it comes from (a run record, "
-        "linked, or a paper's table)"))
+        "linked, or a paper's table)"), name="summary")
 
 
 def sampling_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:
@@ -201,7 +201,7 @@ def ddim_steps_table() -> Table:
     """:data:`DDIM_STEPS` as printed by Song et al. (2021, Table 1): one row per sampler, one column per S."""
     steps = sorted({s for row in DDIM_STEPS.values() for s in row})
     return Table(caption="{cite:t}`song2021ddim`, Table 1: CIFAR-10 FID of one DDPM-trained model sampled with S steps "
-                         "(50,000 samples, Inception), as printed",
+                         "(50,000 samples, Inception), as printed", name="ddim-steps",
                  rows=[{"CIFAR-10 FID, 50k samples": name, **{f"S = {s}": printed(row.get(s)) for s in steps}}
                   for name, row in DDIM_STEPS.items()])
 
@@ -220,7 +220,8 @@ def sweep_table(runs_dir: str | Path | None) -> Table:
     return Table([{first: SAMPLER_NAMES.get(s, s), **{f"K = {k}": sig(fd.get((s, k))) for k in nfes}}
                   for s in dict.fromkeys(r["sampler"] for r in rows)],
                  caption=f"Our sampling sweep: classifier-space Fréchet distance (not FID) of each sampler at K network "
-                         f"evaluations per image{f', N = {n:,} samples' if n else ''}. Run record: [{record}]({record})")
+                         f"evaluations per image{f', N = {n:,} samples' if n else ''}. Run record: [{record}]({record})",
+                 name="sweep")
 
 
 def toy_rows(runs_dir: str | Path | None) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ MISSING = "—"
 RATE_COLUMNS = {"lr", "lr_G", "lr_D"}  # columns written as learning rates (:func:`rate`)
 
 __all__ = ["MISSING", "RATE_COLUMNS", "FOLD_ROWS", "folded", "headline", "sig", "round_sig", "printed", "rate", "seed_list", "with_n", "with_interval", "mean_se", "mean_pm", "pm", "format_frame", "to_html", "tidy_dataframe_html",
-           "use_book_tables", "to_markdown", "with_caption", "Table", "captioned"]
+           "use_book_tables", "to_markdown", "with_caption", "check_name", "Table", "captioned"]
 
 
 def _is_missing(x: Any) -> bool:
@@ -189,12 +189,23 @@ def to_markdown(rows: list[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_caption(table: str, caption: str) -> str:
-    """A Markdown table as a numbered, captioned table of the book (MyST's ``table`` directive). The
-    directive is fenced with colons: a backtick fence's opening line may hold no backtick (CommonMark),
-    so a caption with a role such as a citation would turn it into a plain code block."""
+def with_caption(table: str, caption: str, name: str | None = None) -> str:
+    """A Markdown table as a numbered, captioned table of the book (MyST's ``table`` directive), with
+    ``name`` as its label for ``{numref}`` (a page's notebook names its tables; the book pipeline makes
+    each name unique by its page, :func:`repro.report.book_cells.page_name`). The directive is fenced
+    with colons: a backtick fence's opening line may hold no backtick (CommonMark), so a caption with a
+    role such as a citation would turn it into a plain code block."""
     caption = " ".join(caption.split())
-    return f":::{{table}} {caption}\n\n{table.rstrip()}\n:::\n"
+    label = f":name: {check_name(name)}\n" if name else ""
+    return f":::{{table}} {caption}\n{label}\n{table.rstrip()}\n:::\n"
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can label a figure or table (lower-case letters, digits, '-' and '_'), else a
+    ValueError that says so."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+        raise ValueError(f"figure or table name {name!r}: use lower-case letters, digits, '-' and '_'")
+    return name
 
 
 FOLD_ROWS = 10  # a captioned table with more rows is folded into a dropdown
@@ -219,10 +230,12 @@ class Table:
     folded under its caption's first sentence and row count, so that a page shows the headline tables
     (each study's summary) and a click opens the long ones."""
 
-    def __init__(self, rows: list[Mapping[str, Any]], empty: str = "(empty table)", caption: str | None = None):
+    def __init__(self, rows: list[Mapping[str, Any]], empty: str = "(empty table)", caption: str | None = None,
+                 name: str | None = None):
         self.rows = [dict(r) for r in rows]
         self.empty = empty  # what a reader sees instead of a table without rows
         self.caption = caption
+        self.name = name and check_name(name)  # its label for {numref}, when captioned
 
     def _repr_markdown_(self) -> str:
         table = to_markdown(self.rows)
@@ -230,7 +243,7 @@ class Table:
             return self.empty
         if not self.caption:
             return table
-        shown = with_caption(table, self.caption)
+        shown = with_caption(table, self.caption, self.name)
         if len(self.rows) > FOLD_ROWS:
             shown = folded(shown, f"{headline(self.caption)} ({len(self.rows)} rows)")
         return shown
@@ -244,14 +257,16 @@ class Table:
         return f"{self.caption}\n{text}" if self.caption else text
 
 
-def captioned(table: Any, caption: str, digits: int = 3, units: Mapping[str, str] | None = None) -> Table:
-    """A DataFrame (or rows) for people, as :func:`format_frame` writes it, with its caption: the table
-    a notebook displays in the book (every table states its protocol and links its run record)."""
+def captioned(table: Any, caption: str, digits: int = 3, units: Mapping[str, str] | None = None,
+              name: str | None = None) -> Table:
+    """A DataFrame (or rows) for people, as :func:`format_frame` writes it, with its caption (and
+    ``name``, its label): the table a notebook displays in the book (every table states its protocol and
+    links its run record)."""
     import pandas as pd
 
     frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
     shown = format_frame(frame, digits=digits, units=units) if len(frame) else frame
-    return Table(shown.to_dict("records"), empty="(no rows)", caption=caption)
+    return Table(shown.to_dict("records"), empty="(no rows)", caption=caption, name=name)
 
 
 _NA_CELL = re.compile(r"<td>\s*(NaN|nan|None|&lt;NA&gt;|<NA>|NaT)\s*</td>")
