@@ -250,7 +250,7 @@ def test_compute_verdict_mixed_when_the_curves_cross(tmp_path, images_run):
     f = training_compute(_image_study(tmp_path, images_run, gan, [[20.0, 5.0], [21.0, 5.2]]))
     assert f.verdict == "mixed: the GAN is ahead below 0.0153 PFLOP, the DDPM above"
     assert "curves cross at 0.0153 PFLOP on the 0.0096–0.0192 PFLOP both covered" in f.ours
-    assert f.where == "{doc}`results/images` (quality against training compute)"  # the figure, not the crossing point
+    assert f.where == "{doc}`results/images` ({numref}`images:fd-curves`, {numref}`images:crossing`)"  # figure, table
 
 
 def test_compute_verdict_is_provisional_with_one_ddpm_seed_and_not_separable_in_the_noise(tmp_path, images_run):
@@ -300,7 +300,7 @@ def test_compute_verdict_mixed_when_the_images_and_the_2d_study_disagree(tmp_pat
     gan = [[5.0 + 0.1 * s] * 30 for s in range(3)]
     f = training_compute(_image_study(results, images_run, gan, [[20.0, 15.0], [21.0, 14.0]]))
     assert f.verdict == "mixed: on images supported; contradicted on 2D mixtures"
-    assert "{doc}`results/toy_modes` (compute table)" in f.where and "2D: equal epochs, not equal compute" in f.sure
+    assert "{doc}`results/toy_modes` ({numref}`toy_modes:compute`)" in f.where and "2D: equal epochs, not equal compute" in f.sure
     one = _study(tmp_path / "one", {"ring8_r1": [7, 8, 7, 8, 7], "grid25": [17, 16, 18, 17, 19]}, FIVE_DDPM)
     f = training_compute(_image_study(one, images_run, gan, [[20.0, 15.0]]))  # one image DDPM seed: no spread
     assert f.verdict == "provisional: on images supported; contradicted on 2D mixtures so far"
@@ -469,7 +469,8 @@ def test_each_collapse_study_is_judged_at_its_own_scale_the_seeds_data_first(tmp
                              "(epochs 30, 30) seeds of lr_D = 4 lr_G and 0 of 2 of the lr_D = lr_G control. "
                              "Fashion-MNIST, 60,000 images, 60 epochs: the collapse rule fires in 0 of 2")
     assert f.sure.startswith("CIFAR-10 (JPEG q75): 2 seeds of the seed's setting") and "; Fashion-MNIST: 2 seeds" in f.sure
-    assert f.where.startswith("{doc}`results/collapse-cifar10`; {doc}`results/collapse`")
+    assert f.where.startswith("{doc}`results/collapse-cifar10` ({numref}`collapse-cifar10:summary`, "
+                              "{numref}`collapse-cifar10:curves`); {doc}`results/collapse` (")
 
 
 def test_collapse_studies_are_the_pages_timings_json_maps_to_the_collapse_notebook(tmp_path):
@@ -487,5 +488,5 @@ def test_collapse_studies_are_the_pages_timings_json_maps_to_the_collapse_notebo
     del timings["notebooks"]["collapse-old"]
     (tmp_path / "timings.json").write_text(json.dumps(timings))
     f = gan_collapse(tmp_path)
-    assert f.where.startswith("{doc}`results/cifar-gpu`;") and "collapse-old" not in f.where
+    assert f.where.startswith("{doc}`results/cifar-gpu` ({numref}`cifar-gpu:summary`") and "collapse-old" not in f.where
     assert f.verdict.startswith("supported: collapse at epochs 30, 30") and "not reproduced" not in f.verdict

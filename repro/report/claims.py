@@ -19,6 +19,7 @@ from ..records import Record, load_record
 from ..train.compute import training_cpu_s, training_time_s
 from .collapse_study import NOTEBOOK as COLLAPSE_NOTEBOOK, SEED_SCALE, scale_difference
 from .compare import ANCHORS
+from .evidence import evidence
 from .guidance_claim import guidance_tradeoff
 from .runs import pages_of
 from .coverage_claim import (MIN_IMAGE_SEEDS, MIN_SEEDS, compute_2d, final_2d_runs, image_seeds, images_study,
@@ -138,8 +139,8 @@ def gan_collapse(results: Path) -> Finding:
     found = {page: f for page, study in _collapse_studies(results).items() if (f := _collapse_finding(study))}
     if not found:
         return Finding(f"The seed's setting (lr_D = {SEED_RATIO:g} lr_G, >= {MIN_EPOCHS} epochs) has not been run "
-                       f"yet. {two_d}.", "not yet tested", "—", "{doc}`results/toy_modes`")
-    where = "; ".join(f"{{doc}}`results/{page}`" for page in found) + "; 2D runs: {doc}`results/toy_modes`"
+                       f"yet. {two_d}.", "not yet tested", "—", evidence("toy_modes", "runs"))
+    where = "; ".join(evidence(page, "summary", "curves") for page in found) + "; 2D runs: " + evidence("toy_modes", "runs")
     ours = " ".join(o for o, _, _ in found.values()) + f" {two_d}."
     if len(found) == 1:
         (_, verdict, sure), = found.values()
@@ -211,7 +212,7 @@ def _before_images(results: Path, two_d: str, contradicts: bool, images: str) ->
     """The compute finding while the images study cannot speak yet (``images`` says why): the 2D reading,
     when it contradicts the claim, and the CPU previews, quoted for what they are."""
     ours = (two_d + ". " if two_d else "") + f"Images: {images}. " + _preview_compute(results)
-    where = "{doc}`results/toy_modes` (compute table); {doc}`results/train_gan`, {doc}`results/train_ddpm`"
+    where = evidence("toy_modes", "compute") + "; {doc}`results/train_gan`, {doc}`results/train_ddpm`"
     if contradicts:
         return Finding(ours, "provisional: contradicted on 2D mixtures so far",
                        f"2D: equal epochs, not equal compute, and the cheaper model did at least as well; images: "
@@ -257,8 +258,7 @@ def training_compute(results: Path) -> Finding:
         improving = sum(still_improving(stop) for stop in study.kept_stops(model))
         if improving:
             short.append(f"{improving} of {len(recs)} {label} seeds")
-    where = "{doc}`results/images` (quality against training compute)" + (
-        "; {doc}`results/toy_modes` (compute table)" if two_d else "")
+    where = evidence("images", "fd-curves", "crossing") + ("; " + evidence("toy_modes", "compute") if two_d else "")
     n_eval = int(first.rows[-1].get("n_eval") or 0)
     where_cross = (f"the seeds' mean curves cross at {', '.join(f'{v:.3g}' for v in c['crossings'])} PFLOP"
                    if c["crossings"] else "the seeds' mean curves do not cross")
@@ -325,7 +325,7 @@ def seed_table1(results: Path) -> Finding:
             f"({gan['FID']:.0f} vs {diff['FID']:.0f}) and recall ({gan['recall']:.2f} vs {diff['recall']:.2f}), "
             "against the seed's own claim.")
     return Finding(ours, "implausible as reported", "from the published figures; no run of ours can repeat an "
-                   "unstated protocol", "{doc}`results/compare`")
+                   "unstated protocol", evidence("compare", "summary"))
 
 
 CLAIMS: list[Claim] = [

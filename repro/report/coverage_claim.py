@@ -13,6 +13,7 @@ from pathlib import Path
 from ..records import Record
 from ..train.compute import record_flops_per_example, run_training_flops
 from .evaluation import read_evaluation
+from .evidence import evidence
 from .runs import finished_run
 from .tables import mean_se, rate, sig
 from .toy_modes import PACGAN_LR, PACGAN_TABLE1, chosen_runs, pacgan_dir, trend_cell
@@ -168,7 +169,7 @@ def mode_coverage(results: Path) -> Finding:
             "chose (not PacGAN's) for the same epochs; modes hit by our rule (>= 20 of 2,500 samples; the verdict's) and, "
             "in brackets, by the papers' (>= 1), at the last epoch, mean ± standard error over seeds: "
             + "; ".join(parts) + _compute_2d(results) + _at_pacgan_rate(results))
-    where = "{doc}`results/toy_modes` (PacGAN's table with ours)"
+    where = evidence("toy_modes", "pacgan", *(f"curves-{mixture}" for mixture, _, _ in comparisons))
     short = bool(seeds) and min(seeds) < MIN_SEEDS or len(comparisons) < len(PACGAN_TABLE1)
     sure = f"{_seed_counts(seeds)} per model of the {MIN_SEEDS} planned"
     study = images_study(results)
@@ -185,7 +186,7 @@ def mode_coverage(results: Path) -> Finding:
                  + "; ".join(image_parts))
         short = short or min(len(v) for v in finals.values()) < MIN_IMAGE_SEEDS
         sure += f"; {len(finals['gan'])} and {len(finals['ddpm'])} image seeds (DCGAN, DDPM)"
-        where += "; {doc}`results/images`"
+        where += "; " + evidence("images", "summary", "runs")
     elif comparisons:
         ours += _image_previews(results)
         short = True

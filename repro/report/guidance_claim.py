@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 from ..metrics.bootstrap import Z95  # the recorded intervals are 95%
 from ..records import load_record
+from .evidence import evidence
 from .tables import sig, with_interval
 from .verdicts import Finding, Stat, compare_means
 
@@ -63,7 +64,7 @@ def guidance_tradeoff(results: Path) -> Finding:
     if not (path / "manifest.json").exists() or load_record(path).manifest.get("status") != "finished":
         return Finding("The guidance sweep has not been run yet.", "not yet tested", "—", "—")
     sweep = load_record(path)
-    rows, where = sweep.rows, "{doc}`results/guidance`"
+    rows, where = sweep.rows, evidence("guidance", "sweep", "tradeoff")
     ends = {kind: e for kind in KINDS if (e := _ends(rows, kind)) is not None}
     if not ends:
         return Finding("The sweep has fewer than two scales of either guidance.", "not yet tested", "—", where)
