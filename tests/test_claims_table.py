@@ -469,8 +469,9 @@ def test_each_collapse_study_is_judged_at_its_own_scale_the_seeds_data_first(tmp
                              "(epochs 30, 30) seeds of lr_D = 4 lr_G and 0 of 2 of the lr_D = lr_G control. "
                              "Fashion-MNIST, 60,000 images, 60 epochs: the collapse rule fires in 0 of 2")
     assert f.sure.startswith("CIFAR-10 (JPEG q75): 2 seeds of the seed's setting") and "; Fashion-MNIST: 2 seeds" in f.sure
-    assert f.where.startswith("{doc}`results/collapse-cifar10` ({numref}`collapse-cifar10:summary`, "
-                              "{numref}`collapse-cifar10:curves`); {doc}`results/collapse` (")
+    assert f.where.startswith("{doc}`Collapse on CIFAR-10 (JPEG q75) <results/collapse-cifar10>` ("
+                              "{numref}`collapse-cifar10:summary`, {numref}`collapse-cifar10:curves`); "
+                              "{doc}`Collapse on Fashion-MNIST <results/collapse>` (")
 
 
 def test_collapse_studies_are_the_pages_timings_json_maps_to_the_collapse_notebook(tmp_path):
@@ -488,5 +489,5 @@ def test_collapse_studies_are_the_pages_timings_json_maps_to_the_collapse_notebo
     del timings["notebooks"]["collapse-old"]
     (tmp_path / "timings.json").write_text(json.dumps(timings))
     f = gan_collapse(tmp_path)
-    assert f.where.startswith("{doc}`results/cifar-gpu` ({numref}`cifar-gpu:summary`") and "collapse-old" not in f.where
+    assert f.where.startswith("{doc}`Collapse on CIFAR-10 (JPEG q75) <results/cifar-gpu>` ({numref}`cifar-gpu:summary`") and "collapse-old" not in f.where
     assert f.verdict.startswith("supported: collapse at epochs 30, 30") and "not reproduced" not in f.verdict

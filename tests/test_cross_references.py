@@ -76,6 +76,8 @@ def test_cite_names_the_page_and_each_figure_or_table_on_it():
     assert evidence("collapse", "summary", "curves") == \
         "{doc}`results/collapse` ({numref}`collapse:summary`, {numref}`collapse:curves`)"
     assert evidence("compare") == "{doc}`results/compare`"
+    assert evidence("collapse", "curves", title="Collapse on Fashion-MNIST") == \
+        "{doc}`Collapse on Fashion-MNIST <results/collapse>` ({numref}`collapse:curves`)"
 
 
 @pytest.mark.parametrize("text, label", [("{numref}`toy_modes:pacgan`", "toy_modes:pacgan"),

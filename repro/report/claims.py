@@ -140,7 +140,8 @@ def gan_collapse(results: Path) -> Finding:
     if not found:
         return Finding(f"The seed's setting (lr_D = {SEED_RATIO:g} lr_G, >= {MIN_EPOCHS} epochs) has not been run "
                        f"yet. {two_d}.", "not yet tested", "—", evidence("toy_modes", "runs"))
-    where = "; ".join(evidence(page, "summary", "curves") for page in found) + "; 2D runs: " + evidence("toy_modes", "runs")
+    where = "; ".join(evidence(page, "summary", "curves", title=f"Collapse on {o.split(',', 1)[0]}")
+                      for page, (o, _, _) in found.items()) + "; 2D runs: " + evidence("toy_modes", "runs")
     ours = " ".join(o for o, _, _ in found.values()) + f" {two_d}."
     if len(found) == 1:
         (_, verdict, sure), = found.values()

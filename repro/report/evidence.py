@@ -19,8 +19,10 @@ def numref(page: str, name: str) -> str:
     return f"{{numref}}`{page_name(page, name)}`"
 
 
-def evidence(page: str, *names: str, what: str | None = None) -> str:
-    """The page ``results/<page>`` (linked by its title) and, in brackets, its figures and tables
-    ``names`` (and ``what`` they show, when given): "Collapse on CIFAR-10 (Table 1, Fig. 1)"."""
-    inside = ", ".join([numref(page, n) for n in names] + ([what] if what else []))
-    return f"{{doc}}`results/{page}`" + (f" ({inside})" if inside else "")
+def evidence(page: str, *names: str, title: str | None = None) -> str:
+    """The page ``results/<page>``, linked by its own title or by ``title`` (two pages of one notebook
+    share a title), and, in brackets, its figures and tables ``names``: "Collapse on CIFAR-10 (JPEG q75)
+    (Table 14, Fig. 8)"."""
+    link = f"{{doc}}`{title} <results/{page}>`" if title else f"{{doc}}`results/{page}`"
+    inside = ", ".join(numref(page, n) for n in names)
+    return link + (f" ({inside})" if inside else "")
