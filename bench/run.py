@@ -291,6 +291,11 @@ def shown_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def duration(seconds: float) -> str:
+    """A wall time as the book writes it: seconds under two minutes, else whole minutes."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def book_page(record: dict) -> str:
     """The table for the book: the command, machine, commit and date above it, one hardware for all rows;
     the headline rows in view and every row, with the protocols, in a dropdown (MyST colon fence)."""
@@ -299,7 +304,7 @@ def book_page(record: dict) -> str:
     commit = f"{(git.get('commit') or '?')[:7]}{' (uncommitted changes)' if git.get('dirty') else ''}"
     head = [f"Measured with `python bench/run.py {' '.join(shown_argv(record['argv']))}` on {', '.join(hardware)}, "
             f"torch {env['versions']['torch']}, commit {commit}, {record['created']}; "
-            f"wall time of the whole benchmark {record['wall_time_s'] / 60:.0f} min.", ""]
+            f"wall time of the whole benchmark {duration(record['wall_time_s'])}.", ""]
     keys = ("workload", "precision", "figure", "also")
     headline = [r for r in record["rows"] if is_headline(r)]
     protocols = sorted({r["protocol"] for r in record["rows"] if r["protocol"]})

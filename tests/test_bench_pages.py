@@ -53,3 +53,9 @@ def test_a_record_keeps_no_path_of_the_machine_it_ran_on(bench_run):
         ["--only", "dcgan", "--out", "bench-gpu.json", "--markdown", "book/results/bench/gpu.json"]
     for record in RECORDS:
         assert not any(Path(a).is_absolute() for a in json.loads(record.read_text())["argv"]), record.name
+
+
+def test_a_short_benchmark_states_its_wall_time_in_seconds(bench_run):
+    # "0 min" for an 18-second run said nothing; whole minutes from two minutes on
+    assert bench_run.duration(17.6) == "18 s" and bench_run.duration(68.4) == "68 s"
+    assert bench_run.duration(120) == "2 min" and bench_run.duration(245) == "4 min"
