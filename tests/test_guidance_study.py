@@ -82,3 +82,19 @@ def test_a_killed_sweep_continues_after_its_last_finished_point(tmp_path):
     assert again.sweep.manifest["status"] == "finished" and len(again.sweep.rows) == 3
     assert again.sweep.rows[:2] == rows[:2]
     assert again.sweep.rows[2]["fd_classifier"] == pytest.approx(rows[2]["fd_classifier"], rel=1e-6)
+
+
+def test_a_seed_the_study_is_still_training_is_not_handed_on(tmp_path):
+    from repro.records import RunRecord
+    from repro.report.runs import stopped_study_run
+    from repro.report.sample_ddim import model_runs
+
+    run = tmp_path / "images" / "ddpm" / "lr0.0005-seed0"
+    RunRecord(run, "diffusion", {"lr": 5e-4, "epochs": 2}).finish()  # a chunk's end reads "finished"
+    with pytest.raises(ParameterError, match="lr0.0005-seed0 is still being trained by the images study"):
+        stopped_study_run(tmp_path, "ddpm")
+    with pytest.raises(ParameterError, match="still being trained"):
+        model_runs(tmp_path)  # the sampler sweep asks the same before sampling
+    assert stopped_study_run(tmp_path, "gan") is None  # no study of that model: the caller's fallback
+    (run / "stop.json").write_text(json.dumps({"reason": "budget spent"}))
+    assert stopped_study_run(tmp_path, "ddpm") == run == model_runs(tmp_path)["ddpm"]

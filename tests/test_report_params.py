@@ -76,6 +76,8 @@ def test_missing_runs_are_named(tmp_path):
     # the images study's seed-0 runs come first; a study without a trained DCGAN names it
     (tmp_path / "images" / "ddpm" / "lr0.0005-seed0" / "checkpoints").mkdir(parents=True)
     (tmp_path / "images" / "gan" / "lr0.0002-seed0").mkdir(parents=True)
+    for model in ("ddpm/lr0.0005-seed0", "gan/lr0.0002-seed0"):  # both stopped by the study
+        (tmp_path / "images" / model / "stop.json").write_text("{}")
     with pytest.raises(ParameterError, match=r"lacks trained runs \['images/gan/lr0.0002-seed0'\]"):
         sample_ddim.setup({"profile": "cpu", "runs_dir": str(tmp_path)})
     assert sample_ddim.model_runs(tmp_path)["ddpm"] == tmp_path / "images" / "ddpm" / "lr0.0005-seed0"

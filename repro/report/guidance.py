@@ -43,7 +43,7 @@ from ..train import diffusion, load_run
 from ..train import noisy_classifier as nc
 from ..train.loop import as_config
 from .params import Rule, setup_for
-from .runs import DEVICE, continue_run, pick_device, study_root, study_run
+from .runs import DEVICE, continue_run, pick_device, stopped_study_run, study_root, study_run
 from .sweep_record import open_sweep
 from .tables import with_interval
 
@@ -125,7 +125,7 @@ def twin_config(ddpm: Record, num_classes: int, p_uncond: float) -> diffusion.Di
 
 def _train_models(cfg: Mapping[str, Any], root: Path, device: torch.device) -> tuple[Record, Record, Record]:
     data = load_dataset(cfg["dataset"], "train", image_size=cfg["image_size"], subset=cfg["subset"], seed=cfg["seed"])
-    given = cfg.get("ddpm_run") or study_run(cfg.get("runs_dir"), "ddpm")
+    given = cfg.get("ddpm_run") or stopped_study_run(cfg.get("runs_dir"), "ddpm")
     if given:
         ddpm = load_record(given)
         if ddpm.manifest.get("kind") != diffusion.KIND or ddpm.manifest.get("status") != "finished":
@@ -161,8 +161,8 @@ def run(cfg: Mapping[str, Any]) -> Study:
 
     device = pick_device(cfg["device"])
     root = study_root(NOTEBOOK, cfg)
+    gan_path = cfg.get("gan_run") or stopped_study_run(cfg.get("runs_dir"), "gan")  # checked before training
     ddpm_rec, twin_rec, clf_rec = _train_models(cfg, root, device)
-    gan_path = cfg.get("gan_run") or study_run(cfg.get("runs_dir"), "gan")
     gan_rec = load_record(gan_path) if gan_path else None
     sweep_dir = root / "sweep"
     data = {"ddpm_run": str(ddpm_rec.path), "twin_run": str(twin_rec.path), "classifier_run": str(clf_rec.path),

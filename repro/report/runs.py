@@ -20,7 +20,7 @@ from ..records import Record, load_record
 from .params import ParameterError, Rule
 
 __all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir", "pick_device", "positive",
-           "study_root", "study_run", "in_workers", "finished_run", "pages_of", "read_timings"]
+           "study_root", "study_run", "stopped_study_run", "in_workers", "finished_run", "pages_of", "read_timings"]
 
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
@@ -82,6 +82,18 @@ def study_run(runs_dir: str | Path | None, model: str) -> Path | None:
     kept = [p for p in sorted(found, key=lambda p: int(p.name.rsplit("-seed", 1)[1]))
             if not ((p / "manifest.json").exists() and diverged(load_record(p)))]
     return kept[0] if kept else None
+
+
+def stopped_study_run(runs_dir: str | Path | None, model: str) -> Path | None:
+    """:func:`study_run`, once the study has stopped that seed (its ``stop.json`` written: budget spent or
+    curve flat). Between two chunks a seed's record reads "finished" for the chunk it trained, so a
+    sweep or a twin built on it then would read a model the study is still training: that raises
+    :class:`ParameterError`, naming the run, before any work."""
+    path = study_run(runs_dir, model)
+    if path is not None and not (path / "stop.json").exists():
+        raise ParameterError(f"{path} is still being trained by the images study (it has no stop.json yet): "
+                             "run the images notebook until its first seed of each model has stopped, then this one")
+    return path
 
 
 def output_dir(notebook: str, cfg: Mapping[str, Any], checkpoint: str = "checkpoints/last.pt") -> Path:

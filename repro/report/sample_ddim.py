@@ -29,7 +29,7 @@ import torch
 from ..records import Record, load_record
 from ..train import TrainedDiffusion, TrainedGAN, load_run
 from .params import Rule, load_profiles, resolve, setup_for
-from .runs import DEVICE, output_dir, pick_device, study_run
+from .runs import DEVICE, output_dir, pick_device, stopped_study_run
 from .sweep_record import open_sweep
 
 __all__ = ["NOTEBOOK", "RULES", "SAMPLERS", "SAMPLER_NAMES", "setup", "model_runs", "load_models", "sweep",
@@ -64,9 +64,9 @@ def _check_lists(cfg: Mapping[str, Any]) -> str | None:
 
 def model_runs(runs_dir: str | Path) -> dict[str, Path]:
     """The DDPM and DCGAN runs the sweep samples from ``runs_dir``: the ``images`` study's first seeds
-    (:func:`repro.report.runs.study_run`; trained at matched compute until their quality flattened) when it holds them, else ``train_ddpm/``
-    and ``train_gan/``."""
-    return {model: study_run(runs_dir, model) or Path(runs_dir) / f"train_{model}" for model in ("ddpm", "gan")}
+    (:func:`repro.report.runs.stopped_study_run`; trained at matched compute until their quality flattened or
+    their budget was spent) when it holds them, else ``train_ddpm/`` and ``train_gan/``."""
+    return {model: stopped_study_run(runs_dir, model) or Path(runs_dir) / f"train_{model}" for model in ("ddpm", "gan")}
 
 
 def _runs_exist(cfg: Mapping[str, Any]) -> str | None:
