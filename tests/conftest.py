@@ -32,7 +32,7 @@ def html_root(tmp_path_factory) -> Path:
     ``make book``), else one built here (`jupyter-book build . -W -n --keep-going`, stored outputs only)."""
     given = os.environ.get("REPRO_BOOK_HTML")
     if given:
-        return Path(given)
+        return Path(given).resolve()  # relative to where pytest runs; the layout test opens file:// URIs
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
         pytest.skip("jupyter-book is not installed (pip install -e '.[report]')")
