@@ -61,7 +61,7 @@ from ..train.budget import epochs_for_budget, flattened, window_gain
 from ..train.checkpoint import NonFiniteLossError
 from ..train.compute import training_flops_per_example
 from .params import ParameterError, Rule, setup_for
-from .runs import DEVICE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
+from .runs import DEVICE, STOP_NOTE, WORKERS, continue_run, finished_run, in_workers, pick_device, positive, study_root
 from .selection import bracketed_selection, diverged, tail_mean
 
 __all__ = ["NOTEBOOK", "RULES", "LAST_K", "PAGE", "setup", "run", "load_study", "select_lr", "tail_k", "flat_windows",
@@ -241,7 +241,7 @@ def _until_flat(model: str, cfg: Mapping[str, Any], lr: float, seed: int, data, 
     non-finite loss: its failed record is kept, and the other seeds go on); returns the record and the
     stop note (written to ``out/stop.json``; for a run that diverged, ``training_flops`` counts its
     finished epochs)."""
-    stop_file = out / "stop.json"
+    stop_file = out / STOP_NOTE
     n = len(data)
     budget = cfg["budget_pflop"] * 1e15
     max_epochs = epochs_for_budget(budget, flops, n)
@@ -365,12 +365,12 @@ def run(cfg: Mapping[str, Any]) -> Study:
             twin_epochs = epochs_for_budget(budget * cfg["bf16_check"], study.flops[model], n)
             twins.append((model, dict(cfg), lr, twin_epochs, str(root / model / f"lr{lr:g}-seed0-fp32"), str(device)))
     # seed by seed across the models, so that each model's first seeds are in before either's last one
-    todo = [(_seed_job, j) for j in sorted(seeds, key=lambda j: j[3]) if not (Path(j[4]) / "stop.json").exists()]
+    todo = [(_seed_job, j) for j in sorted(seeds, key=lambda j: j[3]) if not (Path(j[4]) / STOP_NOTE).exists()]
     todo += [(_twin_job, j) for j in twins if finished_run(Path(j[4]), j[3]) is None and not _failed_on_nan(j[4])]
     in_workers(_call, todo, cfg["workers"], device)
     for model, _, lr, seed, out, *_ in seeds:
         study.runs[model, seed] = load_record(Path(out))
-        study.stops[model, seed] = json.loads((Path(out) / "stop.json").read_text())
+        study.stops[model, seed] = json.loads((Path(out) / STOP_NOTE).read_text())
     study.fp32 = {model: rec for model, _, _, _, out, _ in twins if not diverged(rec := load_record(Path(out)))}
     return study
 
@@ -418,12 +418,12 @@ def load_study(root: str | Path) -> Study | None:
             if path.name.endswith("-fp32"):
                 if (rec := finished_run(path, 1)) is not None:
                     study.fp32[model] = rec
-            elif (path / "stop.json").exists():
+            elif (path / STOP_NOTE).exists():
                 rec, seed = load_record(path), int(path.name.rsplit("-seed", 1)[1])
                 if model in study.chosen and _lr(rec) != study.chosen[model]:
                     raise ValueError(f"{root / model} holds seeds of two learning rates ({study.chosen[model]:g} and "
                                      f"{_lr(rec):g}), one study's seeds train one: move the stale seed folders out")
-                study.runs[model, seed], study.stops[model, seed] = rec, json.loads((path / "stop.json").read_text())
+                study.runs[model, seed], study.stops[model, seed] = rec, json.loads((path / STOP_NOTE).read_text())
                 study.chosen[model] = _lr(rec)
                 study.flops[model] = study.stops[model, seed]["flops_per_example"]
     if (root / BASELINE).exists():

@@ -20,8 +20,9 @@ from ..records import Record, load_record
 from .params import ParameterError, Rule
 
 __all__ = ["DEVICE", "GPUS", "OVERRIDES", "WORKERS", "continue_run", "output_dir", "pick_device", "positive",
-           "study_root", "study_run", "stopped_study_run", "in_workers", "finished_run", "pages_of", "read_timings"]
+           "study_root", "study_run", "stopped_study_run", "STOP_NOTE", "in_workers", "finished_run", "pages_of", "read_timings"]
 
+STOP_NOTE = "stop.json"  # written into an images-study seed's folder when the study stops training it
 DEVICE = Rule(str, choices=("auto", "cpu", "cuda"))  # the notebooks' ``device`` parameter, see pick_device
 # the training notebooks' ``gpus``: processes under torchrun (repro.report.launch); 1 trains in the notebook
 GPUS = Rule(int, minimum=1, help="processes, one per GPU (gloo workers on a CPU); 1: train in this process")
@@ -90,7 +91,7 @@ def stopped_study_run(runs_dir: str | Path | None, model: str) -> Path | None:
     sweep or a twin built on it then would read a model the study is still training: that raises
     :class:`ParameterError`, naming the run, before any work."""
     path = study_run(runs_dir, model)
-    if path is not None and not (path / "stop.json").exists():
+    if path is not None and not (path / STOP_NOTE).exists():
         raise ParameterError(f"{path} is still being trained by the images study (it has no stop.json yet): "
                              "run the images notebook until its first seed of each model has stopped, then this one")
     return path
